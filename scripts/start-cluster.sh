@@ -1,0 +1,9 @@
+#!/usr/bin/env bash
+# Start every node of the config on this machine: scripts/start-cluster.sh [--config FILE]
+set -euo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+parse_config_opt "$@"
+ensure_built
+for id in $(ctl ids --config "$CONFIG"); do
+  "$root/scripts/start-node.sh" "$id" --config "$CONFIG"
+done

@@ -1,0 +1,121 @@
+// The cluster's configuration: one nodes.json copied to every machine. Every entry
+// point loads it with loadConfig(); optional keys get their defaults here and only here.
+import { readFileSync } from 'node:fs';
+import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { z } from 'zod';
+import { ErrorCode, RingstoreError } from './errors.js';
+
+const MiB = 1024 * 1024;
+
+export const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+const nodeSpec = z.object({
+  id: z.string().regex(NODE_ID, 'node ids are 1-64 characters of A-Z a-z 0-9 _ -'),
+  host: z.string().min(1),
+  port: z.number().int().min(1).max(65535),
+  restPort: z.number().int().min(1).max(65535),
+});
+
+const configSchema = z.object({
+  replication: z
+    .object({
+      n: z.number().int().min(1).default(3),
+      r: z.number().int().min(1).default(2),
+      w: z.number().int().min(1).default(2),
+    })
+    .default({ n: 3, r: 2, w: 2 }),
+  dataDir: z.string().min(1).default('data'),
+  nodes: z.array(nodeSpec).min(1),
+  /** Q of the Dynamo paper's strategy 3: the hash space is cut into this many equal partitions. */
+  ringSize: z.number().int().min(1).max(65536).default(256),
+  timeouts: z
+    .object({
+      /** A replica that has not answered a request within this is counted as failed. */
+      requestMs: z.number().int().min(10).default(2000),
+      connectMs: z.number().int().min(10).default(1000),
+      /** After W acknowledgements, how long a write waits for the other replicas before answering without them. */
+      writeGraceMs: z.number().int().min(0).default(20),
+    })
+    .default({ requestMs: 2000, connectMs: 1000, writeGraceMs: 20 }),
+  maxObjectBytes: z.number().int().min(1).default(64 * MiB),
+  /** Largest frame accepted on the socket port; must hold the largest object plus its message. */
+  maxFrameBytes: z.number().int().min(1024).optional(),
+  siblings: z
+    .object({ warn: z.number().int().min(1).default(25), max: z.number().int().min(1).default(100) })
+    .default({ warn: 25, max: 100 }),
+  gossip: z
+    .object({
+      intervalMs: z.number().int().min(50).default(1000),
+      failureTimeoutMs: z.number().int().min(100).default(5000),
+    })
+    .default({ intervalMs: 1000, failureTimeoutMs: 5000 }),
+  logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+});
+
+export type NodeSpec = z.infer<typeof nodeSpec>;
+export interface ClusterConfig extends Omit<z.infer<typeof configSchema>, 'maxFrameBytes'> {
+  /** Absolute path of the file this was loaded from. */
+  file: string;
+  maxFrameBytes: number;
+}
+
+export const DEFAULT_CONFIG_FILE = 'nodes.json';
+
+export function parseConfig(raw: unknown, file: string): ClusterConfig {
+  const parsed = configSchema.safeParse(raw);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+    throw new RingstoreError(ErrorCode.CONFIG, `invalid config ${file}: ${issues}`);
+  }
+  const c = parsed.data;
+  const fail = (m: string): never => {
+    throw new RingstoreError(ErrorCode.CONFIG, `invalid config ${file}: ${m}`);
+  };
+  const { n, r, w } = c.replication;
+  if (n > c.nodes.length) fail(`replication.n (${n}) is larger than the number of nodes (${c.nodes.length})`);
+  if (r > n || w > n) fail(`replication.r and replication.w must not exceed n (${n})`);
+  const ids = new Set<string>();
+  const endpoints = new Set<string>();
+  for (const node of c.nodes) {
+    if (ids.has(node.id)) fail(`node id ${node.id} appears twice`);
+    ids.add(node.id);
+    for (const p of [node.port, node.restPort]) {
+      const ep = `${node.host}:${p}`;
+      if (endpoints.has(ep)) fail(`port ${ep} is used twice`);
+      endpoints.add(ep);
+    }
+  }
+  if (c.ringSize < c.nodes.length) fail(`ringSize (${c.ringSize}) must be at least the number of nodes`);
+  const maxFrameBytes = c.maxFrameBytes ?? c.maxObjectBytes + 4 * MiB;
+  if (maxFrameBytes <= c.maxObjectBytes) fail('maxFrameBytes must be larger than maxObjectBytes');
+  const dataDir = isAbsolute(c.dataDir) ? c.dataDir : resolve(dirname(file), c.dataDir);
+  return { ...c, dataDir, maxFrameBytes, file };
+}
+
+export function loadConfig(file: string = DEFAULT_CONFIG_FILE): ClusterConfig {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    throw new RingstoreError(ErrorCode.CONFIG, `cannot read config ${abs}: ${(err as Error).message}`, { cause: err });
+  }
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    throw new RingstoreError(ErrorCode.CONFIG, `config ${abs} is not valid JSON: ${(err as Error).message}`, { cause: err });
+  }
+  return parseConfig(raw, abs);
+}
+
+export function nodeById(config: ClusterConfig, id: string): NodeSpec {
+  const node = config.nodes.find((n) => n.id === id);
+  if (!node) throw new RingstoreError(ErrorCode.CONFIG, `node ${id} is not in ${config.file} (known: ${config.nodes.map((n) => n.id).join(', ')})`);
+  return node;
+}
+
+/** Everything a node keeps lives under this folder. */
+export function nodeDir(config: ClusterConfig, id: string): string {
+  return join(config.dataDir, id);
+}

@@ -1,0 +1,68 @@
+// Quorum reads (Dynamo section 4.5): ask the key's N replicas, one for bodies
+// and the rest for their state only, wait for R, and reconcile with DVV sync:
+// every version another has superseded drops out, concurrent ones remain as
+// siblings. Replicas found stale once all have answered get read repair.
+import { dotId, emptyState, equalStates, sync } from '../clock/dvv.js';
+import { ErrorCode, RingstoreError, type ReplicaFailure } from '../errors.js';
+import type { KeyState, Sibling } from '../protocol/messages.js';
+import type { Cluster } from './cluster.js';
+import { quorum, type Answer } from './quorum.js';
+import { pushState, readReplica, type Bodies, type ReplicaRead } from './replicas.js';
+
+export interface QuorumRead {
+  preferenceList: string[];
+  merged: KeyState;
+  answers: Answer<ReplicaRead>[];
+  failed: ReplicaFailure[];
+  /** Bodies received so far, by dot id. */
+  bodies: Bodies;
+}
+
+export function mergeStates(states: ReadonlyArray<KeyState | null>): KeyState {
+  return states.reduce<KeyState>((acc, s) => (s ? (sync(acc, s) as KeyState) : acc), emptyState<Sibling>());
+}
+
+export function quorumError(what: string, required: number, answered: readonly string[], failed: readonly ReplicaFailure[]): RingstoreError {
+  return new RingstoreError(
+    ErrorCode.QUORUM_NOT_REACHED,
+    `${what}: ${answered.length} of the ${required} replicas required answered` +
+      (answered.length ? ` (${answered.join(', ')})` : '') +
+      (failed.length ? `; failed: ${failed.map((f) => `${f.node} (${f.message})`).join('; ')}` : ''),
+    { details: { required, answered: [...answered], failed: [...failed] } },
+  );
+}
+
+export async function readQuorum(c: Cluster, ns: string, key: string, opts: { bodies: boolean; need?: number }): Promise<QuorumRead> {
+  const targets = c.preferenceList(ns, key);
+  const need = opts.need ?? Math.min(c.r, targets.length);
+  const dataNode = targets[0];
+  const q = await quorum(targets, need, (node) => readReplica(c, node, ns, key, opts.bodies && node === dataNode ? 'all' : 'none'));
+  if (q.ok.length < need) throw quorumError(`read of ${key}`, need, q.ok.map((a) => a.node), q.failed);
+  const bodies: Bodies = new Map();
+  for (const a of q.ok) for (const [d, b] of a.value.bodies) bodies.set(d, b);
+  void q.rest.then((all) => readRepair(c, ns, key, all.ok, bodies));
+  return { preferenceList: targets, merged: mergeStates(q.ok.map((a) => a.value.state)), answers: q.ok, failed: q.failed, bodies };
+}
+
+/** Send the reconciled state to every replica whose answer differed from it. */
+export async function readRepair(c: Cluster, ns: string, key: string, answers: Answer<ReplicaRead>[], bodies: Bodies): Promise<void> {
+  const merged = mergeStates(answers.map((a) => a.value.state));
+  const holders = (id: string): string[] =>
+    answers.filter((a) => a.value.state?.siblings.some((s) => dotId(s.dot) === id)).map((a) => a.node);
+  for (const a of answers) {
+    const state = a.value.state ?? emptyState<Sibling>();
+    if (equalStates(state, merged)) continue;
+    const sources = [...new Set(merged.siblings.flatMap((s) => holders(dotId(s.dot))))];
+    try {
+      await pushState(c, a.node, ns, key, merged, bodies, sources, a.value.state);
+      c.log.info('read repair', { ns, key, node: a.node });
+    } catch (err) {
+      c.log.warn('read repair failed', { ns, key, node: a.node, error: (err as Error).message });
+    }
+  }
+}
+
+/** The nodes among the answers that hold a version, to fetch its body from. */
+export function holdersOf(read: QuorumRead, id: string): string[] {
+  return read.answers.filter((a) => a.value.state?.siblings.some((s) => dotId(s.dot) === id)).map((a) => a.node);
+}

@@ -1,0 +1,51 @@
+// What every process's command line has in common: --config and --id (yargs),
+// a logger, and a clean exit on SIGINT/SIGTERM.
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { DEFAULT_CONFIG_FILE, loadConfig, nodeById, type ClusterConfig, type NodeSpec } from './config.js';
+import { createLogger, type Logger } from './log.js';
+
+export interface Entry {
+  config: ClusterConfig;
+  node: NodeSpec;
+  log: Logger;
+}
+
+export async function parseEntry(role: string, description: string): Promise<Entry> {
+  const argv = await yargs(hideBin(process.argv))
+    .scriptName(`ringstore-${role}`)
+    .usage(`$0 --id <node> [--config nodes.json]\n\n${description}`)
+    .option('config', { alias: 'c', type: 'string', default: DEFAULT_CONFIG_FILE, describe: 'cluster config file' })
+    .option('id', { type: 'string', demandOption: true, describe: 'this machine\'s node id in the config' })
+    .option('log-level', { type: 'string', choices: ['error', 'warn', 'info', 'debug'], describe: 'overrides logLevel of the config' })
+    .strict()
+    .help()
+    .parse();
+  const config = loadConfig(argv.config);
+  const node = nodeById(config, argv.id);
+  const log = createLogger({ node: node.id, role, level: argv['log-level'] ?? config.logLevel });
+  return { config, node, log };
+}
+
+/** Run main; log and exit 1 on failure; call stop on SIGINT/SIGTERM, then exit 0. */
+export function runProcess(role: string, main: () => Promise<{ stop: () => Promise<void>; log: Logger }>): void {
+  main().then(
+    ({ stop, log }) => {
+      let stopping = false;
+      const onSignal = (sig: string): void => {
+        if (stopping) return;
+        stopping = true;
+        log.info('stopping', { signal: sig });
+        const force = setTimeout(() => process.exit(0), 3000);
+        force.unref();
+        stop().finally(() => process.exit(0));
+      };
+      process.on('SIGINT', () => onSignal('SIGINT'));
+      process.on('SIGTERM', () => onSignal('SIGTERM'));
+    },
+    (err: unknown) => {
+      process.stderr.write(`ringstore-${role}: ${(err as Error).message}\n`);
+      process.exit(1);
+    },
+  );
+}

@@ -1,0 +1,92 @@
+// Errors are values with stable codes. Every layer throws RingstoreError; the REST
+// layer and the socket server turn it into a response in one place each, so no
+// handler builds error JSON by hand.
+
+export const ErrorCode = {
+  BAD_REQUEST: 'BAD_REQUEST',
+  INVALID_BUCKET_NAME: 'INVALID_BUCKET_NAME',
+  INVALID_FILE_NAME: 'INVALID_FILE_NAME',
+  INVALID_CONTEXT: 'INVALID_CONTEXT',
+  INVALID_VERSION: 'INVALID_VERSION',
+  NO_SUCH_BUCKET: 'NO_SUCH_BUCKET',
+  NO_SUCH_FILE: 'NO_SUCH_FILE',
+  NO_SUCH_VERSION: 'NO_SUCH_VERSION',
+  NOT_FOUND: 'NOT_FOUND',
+  METHOD_NOT_ALLOWED: 'METHOD_NOT_ALLOWED',
+  TOO_LARGE: 'TOO_LARGE',
+  TOO_MANY_SIBLINGS: 'TOO_MANY_SIBLINGS',
+  QUORUM_NOT_REACHED: 'QUORUM_NOT_REACHED',
+  PEER_UNAVAILABLE: 'PEER_UNAVAILABLE',
+  PEER_TIMEOUT: 'PEER_TIMEOUT',
+  FRAME_TOO_LARGE: 'FRAME_TOO_LARGE',
+  BAD_FRAME: 'BAD_FRAME',
+  BAD_MESSAGE: 'BAD_MESSAGE',
+  MISSING_BODIES: 'MISSING_BODIES',
+  CONFIG: 'CONFIG',
+  INTERNAL: 'INTERNAL',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+/** The HTTP status each code maps to; the REST layer uses nothing else. */
+export const httpStatus: Record<ErrorCode, number> = {
+  BAD_REQUEST: 400,
+  INVALID_BUCKET_NAME: 400,
+  INVALID_FILE_NAME: 400,
+  INVALID_CONTEXT: 400,
+  INVALID_VERSION: 400,
+  NO_SUCH_BUCKET: 404,
+  NO_SUCH_FILE: 404,
+  NO_SUCH_VERSION: 404,
+  NOT_FOUND: 404,
+  METHOD_NOT_ALLOWED: 405,
+  TOO_LARGE: 413,
+  TOO_MANY_SIBLINGS: 409,
+  QUORUM_NOT_REACHED: 503,
+  PEER_UNAVAILABLE: 503,
+  PEER_TIMEOUT: 503,
+  FRAME_TOO_LARGE: 413,
+  BAD_FRAME: 400,
+  BAD_MESSAGE: 400,
+  MISSING_BODIES: 500,
+  CONFIG: 500,
+  INTERNAL: 500,
+};
+
+export class RingstoreError extends Error {
+  override readonly name = 'RingstoreError';
+  readonly code: ErrorCode;
+  readonly details: Record<string, unknown> | undefined;
+
+  constructor(code: ErrorCode, message: string, opts: { details?: Record<string, unknown>; cause?: unknown } = {}) {
+    super(message, opts.cause === undefined ? undefined : { cause: opts.cause });
+    this.code = code;
+    this.details = opts.details;
+  }
+
+  get status(): number {
+    return httpStatus[this.code];
+  }
+}
+
+export function isCode(v: unknown): v is ErrorCode {
+  return typeof v === 'string' && Object.hasOwn(httpStatus, v);
+}
+
+/** Any thrown value as a RingstoreError, keeping the original as cause. */
+export function asRingstoreError(err: unknown): RingstoreError {
+  if (err instanceof RingstoreError) return err;
+  const message = err instanceof Error ? err.message : String(err);
+  return new RingstoreError(ErrorCode.INTERNAL, message, { cause: err });
+}
+
+/** One failed replica, as reported inside quorum errors and write answers. */
+export interface ReplicaFailure {
+  node: string;
+  code: string;
+  message: string;
+}
+
+export function replicaFailure(node: string, err: unknown): ReplicaFailure {
+  const e = asRingstoreError(err);
+  return { node, code: e.code, message: e.message };
+}

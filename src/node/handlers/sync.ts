@@ -1,0 +1,19 @@
+// sync: merge another replica's state of a key into this one's (replication,
+// read repair, handoff). If a sibling this replica must keep has no body here
+// and none was sent, nothing changes and the reply lists what is missing.
+import { splitBodies } from '../../protocol/codec.js';
+import { BUCKETS_NS, type MessageOf } from '../../protocol/messages.js';
+import type { HandlerResult } from '../../net/transport.js';
+import type { NodeContext } from '../context.js';
+import { validateKey } from '../namespace.js';
+import { applyBucketRecord } from './records.js';
+
+export async function handleSync(ctx: NodeContext, m: MessageOf<'sync'>, body: Buffer): Promise<HandlerResult> {
+  validateKey(m.ns, m.key);
+  const parts = splitBodies(m.bodies, body);
+  const bodies = new Map<string, Buffer>();
+  m.bodies.forEach((ref, i) => bodies.set(ref.dot, parts[i] as Buffer));
+  const { state, changed, missing } = await ctx.store.sync(m.ns, m.key, m.state, bodies);
+  if (changed && m.ns === BUCKETS_NS) await applyBucketRecord(ctx, m.key, state);
+  return { reply: { type: 'sync_reply', state, missing } };
+}

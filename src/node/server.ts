@@ -1,0 +1,41 @@
+// A storage node: the socket server that holds replicas. It owns the node's
+// data dir and is the only process that writes into it.
+import type { ClusterConfig, NodeSpec } from '../config.js';
+import { nodeDir } from '../config.js';
+import type { Logger } from '../log.js';
+import { listen } from '../net/tcp.js';
+import { BUCKETS_NS } from '../protocol/messages.js';
+import { Identity } from '../storage/identity.js';
+import { Store } from '../storage/store.js';
+import { BucketRegistry } from './buckets.js';
+import type { NodeContext } from './context.js';
+import { dispatcher } from './dispatch.js';
+
+export interface RunningNode {
+  ctx: NodeContext;
+  port: number;
+  stop(): Promise<void>;
+}
+
+export async function startNode(config: ClusterConfig, node: NodeSpec, log: Logger): Promise<RunningNode> {
+  const identity = await Identity.open(nodeDir(config, node.id), node.id);
+  const store = new Store(nodeDir(config, node.id), identity, log, config.siblings.warn);
+  const swept = await store.sweep();
+  const buckets = new BucketRegistry();
+  for (const { key, state } of await store.list(BUCKETS_NS)) buckets.apply(key, state);
+  const ctx: NodeContext = { config, identity, store, buckets, log };
+  const listener = await listen(
+    {
+      self: node.id,
+      host: node.host,
+      port: node.port,
+      maxFrameBytes: config.maxFrameBytes,
+      requestTimeoutMs: config.timeouts.requestMs,
+      connectTimeoutMs: config.timeouts.connectMs,
+      log,
+    },
+    dispatcher(ctx),
+  );
+  log.info('node listening', { host: node.host, port: listener.port, actor: identity.actor, swept, buckets: buckets.entries().length });
+  return { ctx, port: listener.port, stop: () => listener.close() };
+}

@@ -1,0 +1,144 @@
+// Every message the socket port speaks: one discriminated union keyed on `type`,
+// defined once as a schema so that the type and the validator cannot drift.
+// A message's file content never travels inside the JSON: it follows it in the
+// same frame as raw bytes, described by `bodies` (see codec.ts).
+import { z } from 'zod';
+import { ErrorCode, RingstoreError } from '../errors.js';
+
+export const PROTOCOL_VERSION = 1;
+
+/** The namespace of bucket records, replicated to every node. Not a valid bucket name, so it cannot collide. */
+export const BUCKETS_NS = '$buckets';
+
+/** "<node id>.<incarnation>": also part of file names on disk, so nothing else is accepted. */
+export const ACTOR = /^[A-Za-z0-9_-]{1,64}\.[a-z0-9]{1,32}$/;
+const actor = z.string().regex(ACTOR, 'an actor is <node id>.<incarnation>');
+export const dotSchema = z.tuple([actor, z.number().int().min(1)]).readonly();
+export const vectorSchema = z.record(actor, z.number().int().min(0));
+export type VersionVectorWire = z.infer<typeof vectorSchema>;
+
+export const siblingSchema = z.object({
+  dot: dotSchema,
+  /** A tombstone: the version that says "deleted". */
+  deleted: z.boolean().optional(),
+  size: z.number().int().min(0),
+  /** MD5 of the content, hex; empty for tombstones and bucket records. */
+  etag: z.string().max(64),
+  /** When the coordinating replica stored it, ms since the epoch. */
+  ts: z.number(),
+  /** Content type given at upload. */
+  type: z.string().max(256).optional(),
+  /** This version's causal past: the context it was written with, plus its own dot. */
+  clock: vectorSchema.optional(),
+  /** The bucket incarnation this version belongs to (for a bucket record: the incarnation it creates). */
+  uid: z.string().max(64).optional(),
+});
+export type Sibling = z.infer<typeof siblingSchema>;
+
+export const stateSchema = z.object({
+  context: vectorSchema,
+  siblings: z.array(siblingSchema).max(10_000),
+});
+export type KeyState = z.infer<typeof stateSchema>;
+
+const ns = z.string().min(1).max(63);
+const key = z.string().min(1).max(4096);
+const bodyRef = z.object({ dot: z.string().max(256), size: z.number().int().min(0) });
+export type BodyRef = z.infer<typeof bodyRef>;
+
+const base = { v: z.literal(PROTOCOL_VERSION), id: z.string().min(1).max(64), sender: z.string().min(1).max(64) };
+const reply = { ...base, re: z.string().min(1).max(64) };
+
+export const messageSchema = z.discriminatedUnion('type', [
+  // Liveness and identity.
+  z.object({ ...base, type: z.literal('ping') }),
+  z.object({ ...reply, type: z.literal('pong'), node: z.string(), incarnation: z.string() }),
+
+  // A replica's state of one key; with the bodies asked for ('all' live ones, or the listed dot ids).
+  z.object({ ...base, type: z.literal('read'), ns, key, bodies: z.union([z.enum(['none', 'all']), z.array(z.string().max(256)).max(1000)]) }),
+  z.object({ ...reply, type: z.literal('read_reply'), state: stateSchema.nullable(), bodies: z.array(bodyRef) }),
+
+  // A new version minted and stored on this replica (it coordinates the write): one body follows unless deleted.
+  z.object({
+    ...base,
+    type: z.literal('update'),
+    ns,
+    key,
+    context: vectorSchema,
+    deleted: z.boolean(),
+    size: z.number().int().min(0),
+    contentType: z.string().max(256).optional(),
+    uid: z.string().max(64).optional(),
+  }),
+  z.object({ ...reply, type: z.literal('update_reply'), state: stateSchema, dot: dotSchema }),
+
+  // Merge another replica's state into this one's (replication, read repair, handoff).
+  z.object({ ...base, type: z.literal('sync'), ns, key, state: stateSchema, bodies: z.array(bodyRef) }),
+  z.object({ ...reply, type: z.literal('sync_reply'), state: stateSchema.nullable(), missing: z.array(z.string()) }),
+
+  // Every key of a namespace with its state (bucket listings, bucket records).
+  z.object({ ...base, type: z.literal('list'), ns }),
+  z.object({ ...reply, type: z.literal('list_reply'), entries: z.array(z.object({ key, state: stateSchema })) }),
+
+  z.object({ ...reply, type: z.literal('error'), code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
+]);
+
+export type Message = z.infer<typeof messageSchema>;
+export type MessageType = Message['type'];
+export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
+
+/** The fields a caller supplies; v, id and sender are filled in by the transport. */
+export type Outgoing<T extends MessageType> = MessageOf<T> extends infer M ? (M extends unknown ? Omit<M, 'v' | 'id' | 'sender'> : never) : never;
+
+export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list'] as const;
+export type RequestType = (typeof REQUEST_TYPES)[number];
+
+/** Which reply answers which request. */
+export interface ReplyTo {
+  ping: 'pong';
+  read: 'read_reply';
+  update: 'update_reply';
+  sync: 'sync_reply';
+  list: 'list_reply';
+}
+export type Request = MessageOf<RequestType>;
+export type Reply = Exclude<Message, Request>;
+
+export function isRequest(m: Message): m is Request {
+  return (REQUEST_TYPES as readonly string[]).includes(m.type);
+}
+
+/** Check a decoded JSON value against the schema; a clear BAD_MESSAGE otherwise. */
+export function validateMessage(raw: unknown): Message {
+  const parsed = messageSchema.safeParse(raw);
+  if (parsed.success) return parsed.data;
+  const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
+  const first = parsed.error.issues[0];
+  const where = first ? `${first.path.join('.') || '(message)'}: ${first.message}` : 'invalid';
+  const what = typeof type === 'string' ? `message of type ${JSON.stringify(type.slice(0, 40))}` : 'message';
+  throw new RingstoreError(ErrorCode.BAD_MESSAGE, `invalid ${what}: ${where}`);
+}
+
+/** The sum of the sizes of a message's bodies: what must follow the JSON in its frame. */
+export function declaredBodyBytes(m: Message): number {
+  switch (m.type) {
+    case 'update':
+      return m.deleted ? 0 : m.size;
+    case 'read_reply':
+    case 'sync':
+      return m.bodies.reduce((sum, b) => sum + b.size, 0);
+    case 'ping':
+    case 'pong':
+    case 'read':
+    case 'update_reply':
+    case 'sync_reply':
+    case 'list':
+    case 'list_reply':
+    case 'error':
+      return 0;
+    default: {
+      const unexpected: never = m;
+      throw new Error(`unexpected message ${JSON.stringify(unexpected)}`);
+    }
+  }
+}

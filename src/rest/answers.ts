@@ -1,0 +1,18 @@
+// The JSON shape of every write answer, as the original store gave it: who
+// coordinated, the preference list, the replicas written and each one's clock.
+import type { WriteOutcome } from '../coordinator/write.js';
+import { encodeContext } from './context-header.js';
+
+export function writeAnswer(coordinator: string, outcome: WriteOutcome, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    success: true,
+    coordinator,
+    ...extra,
+    version: outcome.version,
+    pref_list: outcome.preferenceList,
+    replicas_written: outcome.written,
+    vector_clock_list: outcome.clocks,
+    context: encodeContext(outcome.state.context),
+    ...(outcome.failed.length ? { replicas_failed: outcome.failed } : {}),
+  };
+}

@@ -1,0 +1,81 @@
+// Request bodies: raw (PUT) with a size limit, or multipart form-data (POST
+// .../files, Postman's "form-data" with a File field) parsed by busboy.
+import type { IncomingMessage } from 'node:http';
+import busboy from 'busboy';
+import { ErrorCode, RingstoreError } from '../errors.js';
+
+function tooLarge(limit: number): RingstoreError {
+  return new RingstoreError(ErrorCode.TOO_LARGE, `the file is larger than the limit of ${limit} bytes (maxObjectBytes in the config)`);
+}
+
+export async function readRawBody(req: IncomingMessage, limit: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > limit) throw tooLarge(limit);
+    chunks.push(chunk);
+  }
+  return Buffer.concat(chunks, size);
+}
+
+export interface Upload {
+  fileName: string;
+  contentType: string | undefined;
+  body: Buffer;
+  fields: Record<string, string>;
+}
+
+export function readMultipart(req: IncomingMessage, limit: number): Promise<Upload> {
+  return new Promise((resolve, reject) => {
+    let bb: busboy.Busboy;
+    try {
+      bb = busboy({
+        headers: req.headers,
+        defParamCharset: 'utf8',
+        limits: { fileSize: limit, files: 2, fields: 32, fieldSize: 64 * 1024, parts: 64 },
+      });
+    } catch (err) {
+      reject(new RingstoreError(ErrorCode.BAD_REQUEST, `expected multipart/form-data with a file part: ${(err as Error).message}`));
+      return;
+    }
+    const fields: Record<string, string> = {};
+    let upload: Omit<Upload, 'fields'> | null = null;
+    let failure: RingstoreError | null = null;
+    let files = 0;
+    const fail = (e: RingstoreError): void => {
+      failure ??= e;
+    };
+    bb.on('field', (name, value) => {
+      fields[name] = value;
+    });
+    bb.on('file', (_field, stream, info) => {
+      files++;
+      const chunks: Buffer[] = [];
+      let size = 0;
+      stream.on('data', (c: Buffer) => {
+        size += c.length;
+        chunks.push(c);
+      });
+      stream.on('limit', () => fail(tooLarge(limit)));
+      stream.on('end', () => {
+        if (files > 1) return fail(new RingstoreError(ErrorCode.BAD_REQUEST, 'send one file per request'));
+        if (!info.filename) return fail(new RingstoreError(ErrorCode.BAD_REQUEST, 'the file part has no filename: it names the file'));
+        upload = { fileName: info.filename, contentType: info.mimeType || undefined, body: Buffer.concat(chunks, size) };
+      });
+    });
+    bb.on('filesLimit', () => fail(new RingstoreError(ErrorCode.BAD_REQUEST, 'send one file per request')));
+    bb.on('error', (err: Error) => {
+      fail(new RingstoreError(ErrorCode.BAD_REQUEST, `malformed multipart body: ${err.message}`));
+      reject(failure);
+    });
+    bb.on('close', () => {
+      if (failure) return reject(failure);
+      if (!upload) return reject(new RingstoreError(ErrorCode.BAD_REQUEST, 'no file part in the form: add a field of type File (Postman: Body, form-data)'));
+      resolve({ ...upload, fields });
+    });
+    req.pipe(bb);
+  });
+}

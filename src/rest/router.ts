@@ -1,0 +1,81 @@
+// Which route a request takes. Paths keep the original store's shape:
+//   /buckets/<bucket>, /buckets/<bucket>/files (multipart upload),
+//   /buckets/<bucket>/<file...> (the file name is the rest of the path, decoded).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Cluster } from '../coordinator/cluster.js';
+import { ErrorCode, RingstoreError } from '../errors.js';
+import { validateBucketName } from '../storage/names.js';
+import { createBucketRoute, deleteBucketRoute, listBucketsRoute, listFilesRoute } from './routes/buckets.js';
+import { clusterRoute, healthRoute } from './routes/cluster.js';
+import { deleteFileRoute, getFileRoute, putFileRoute, uploadFormRoute } from './routes/files.js';
+
+export interface RouteArgs {
+  cluster: Cluster;
+  req: IncomingMessage;
+  res: ServerResponse;
+  bucket: string;
+  file: string;
+  query: URLSearchParams;
+}
+
+export type Route = (args: RouteArgs) => Promise<void>;
+
+type Table = Partial<Record<string, Route>>;
+
+const tables = {
+  health: { GET: healthRoute },
+  cluster: { GET: clusterRoute },
+  buckets: { GET: listBucketsRoute },
+  bucket: { GET: listFilesRoute, POST: createBucketRoute, PUT: createBucketRoute, DELETE: deleteBucketRoute },
+  upload: { POST: uploadFormRoute },
+  file: { GET: getFileRoute, HEAD: getFileRoute, PUT: putFileRoute, DELETE: deleteFileRoute },
+} satisfies Record<string, Table>;
+
+function decode(part: string, what: string): string {
+  try {
+    return decodeURIComponent(part);
+  } catch {
+    throw new RingstoreError(ErrorCode.BAD_REQUEST, `the ${what} in the path is not valid percent-encoded UTF-8`);
+  }
+}
+
+export interface Match {
+  route: Route;
+  bucket: string;
+  file: string;
+  query: URLSearchParams;
+}
+
+export function match(method: string, url: string): Match {
+  const q = url.indexOf('?');
+  const path = q < 0 ? url : url.slice(0, q);
+  const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
+  let table: Table;
+  let bucket = '';
+  let file = '';
+  if (path === '/health') table = tables.health;
+  else if (path === '/cluster') table = tables.cluster;
+  else if (path === '/buckets' || path === '/buckets/') table = tables.buckets;
+  else if (path.startsWith('/buckets/')) {
+    const rest = path.slice('/buckets/'.length);
+    const slash = rest.indexOf('/');
+    bucket = decode(slash < 0 ? rest : rest.slice(0, slash), 'bucket name');
+    const rawFile = slash < 0 ? '' : rest.slice(slash + 1);
+    validateBucketName(bucket);
+    if (rawFile === '') table = tables.bucket;
+    else {
+      file = decode(rawFile, 'file name');
+      // POST .../files is the original's upload; any other method on it addresses a file called "files".
+      table = rawFile === 'files' && method === 'POST' ? tables.upload : tables.file;
+    }
+  } else {
+    throw new RingstoreError(ErrorCode.NOT_FOUND, `no such endpoint: ${path.slice(0, 200)}`);
+  }
+  const route = table[method];
+  if (!route) {
+    throw new RingstoreError(ErrorCode.METHOD_NOT_ALLOWED, `${method} is not supported here; use ${Object.keys(table).join(', ')}`, {
+      details: { allow: Object.keys(table) },
+    });
+  }
+  return { route, bucket, file, query };
+}

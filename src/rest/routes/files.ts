@@ -1,0 +1,127 @@
+// Files: upload (multipart POST or raw PUT), download with reconciliation,
+// versioned delete. Concurrent versions answer 300 with their list; a write
+// carrying the context of a read supersedes exactly what that read returned.
+import { dotId } from '../../clock/dvv.js';
+import { bucketUids, noSuchBucket, repairBucketRecord } from '../../coordinator/buckets.js';
+import { holdersOf, readQuorum } from '../../coordinator/read.js';
+import { fetchBodies } from '../../coordinator/replicas.js';
+import { writeKey } from '../../coordinator/write.js';
+import { ErrorCode, RingstoreError } from '../../errors.js';
+import type { Sibling } from '../../protocol/messages.js';
+import { validateFileName } from '../../storage/names.js';
+import { writeAnswer } from '../answers.js';
+import { readMultipart, readRawBody } from '../body.js';
+import { CONTEXT_HEADER, decodeContext, encodeContext } from '../context-header.js';
+import { sendJson } from '../respond.js';
+import type { Route, RouteArgs } from '../router.js';
+
+async function store(args: RouteArgs, file: string, body: Buffer, context: string | undefined, contentType: string | undefined): Promise<void> {
+  const { cluster, res, bucket } = args;
+  validateFileName(file);
+  const outcome = await writeKey(
+    cluster,
+    { ns: bucket, key: file, context: decodeContext(context), deleted: false, body, contentType },
+    repairBucketRecord(cluster),
+  );
+  sendJson(res, 200, writeAnswer(cluster.self, outcome, { bucket, file, size: body.length }), { 'x-context': encodeContext(outcome.state.context) });
+}
+
+/** POST /buckets/<bucket>/files, multipart form-data: the file part's filename is the file id. */
+export const uploadFormRoute: Route = async (args) => {
+  const upload = await readMultipart(args.req, args.cluster.config.maxObjectBytes);
+  const context = upload.fields.context ?? header(args, CONTEXT_HEADER);
+  await store(args, upload.fileName, upload.body, context, upload.contentType);
+};
+
+/** PUT /buckets/<bucket>/<file>: the request body is the file. */
+export const putFileRoute: Route = async (args) => {
+  validateFileName(args.file);
+  const body = await readRawBody(args.req, args.cluster.config.maxObjectBytes);
+  await store(args, args.file, body, header(args, CONTEXT_HEADER), header(args, 'content-type'));
+};
+
+function header(args: RouteArgs, name: string): string | undefined {
+  const v = args.req.headers[name];
+  return Array.isArray(v) ? v[0] : v;
+}
+
+/** Why a file is not there: its bucket is missing, or the file is. */
+async function missing(args: RouteArgs): Promise<RingstoreError> {
+  if ((await bucketUids(args.cluster, args.bucket)).size === 0) return noSuchBucket(args.bucket);
+  return new RingstoreError(ErrorCode.NO_SUCH_FILE, `file ${args.file} does not exist in bucket ${args.bucket}`, { details: { bucket: args.bucket, file: args.file } });
+}
+
+function describe(s: Sibling): Record<string, unknown> {
+  return {
+    version: dotId(s.dot),
+    clock: s.clock ?? { [s.dot[0]]: s.dot[1] },
+    size: s.size,
+    etag: s.etag,
+    deleted: s.deleted === true,
+    last_modified: new Date(s.ts).toISOString(),
+    ...(s.type ? { content_type: s.type } : {}),
+  };
+}
+
+/** GET (and HEAD) /buckets/<bucket>/<file>[?version=<id>] */
+export const getFileRoute: Route = async (args) => {
+  const { cluster, res, bucket, file, query } = args;
+  validateFileName(file);
+  const read = await readQuorum(cluster, bucket, file, { bodies: true });
+  const siblings = read.merged.siblings;
+  const context = encodeContext(read.merged.context);
+  const wanted = query.get('version');
+  let chosen: Sibling | undefined;
+  if (wanted !== null) {
+    chosen = siblings.find((s) => dotId(s.dot) === wanted);
+    if (!chosen || chosen.deleted) {
+      if (siblings.every((s) => s.deleted)) throw await missing(args);
+      throw new RingstoreError(ErrorCode.NO_SUCH_VERSION, `${file} has no version ${wanted}; its versions are ${siblings.map((s) => dotId(s.dot)).join(', ')}`, {
+        details: { versions: siblings.map((s) => dotId(s.dot)) },
+      });
+    }
+  } else {
+    if (siblings.length === 0 || siblings.every((s) => s.deleted)) throw await missing(args);
+    if (siblings.length > 1) {
+      sendJson(
+        res,
+        300,
+        { success: true, bucket, file, message: `${file} has ${siblings.length} concurrent versions: fetch one with ?version=<id>, then write the resolution with this context`, siblings: siblings.map(describe), context },
+        { 'x-context': context },
+      );
+      return;
+    }
+    chosen = siblings[0] as Sibling;
+  }
+  const id = dotId(chosen.dot);
+  let body = read.bodies.get(id);
+  if (body === undefined && chosen.size > 0) body = (await fetchBodies(cluster, bucket, file, [id], holdersOf(read, id))).get(id);
+  if (body === undefined && chosen.size > 0) {
+    throw new RingstoreError(ErrorCode.QUORUM_NOT_REACHED, `no replica that answered could return the content of ${file}`);
+  }
+  const bytes = body ?? Buffer.alloc(0);
+  res.writeHead(200, {
+    'content-type': chosen.type ?? 'application/octet-stream',
+    'content-length': bytes.length,
+    etag: `"${chosen.etag}"`,
+    'last-modified': new Date(chosen.ts).toUTCString(),
+    'x-context': context,
+    'x-version': id,
+    'x-siblings': String(siblings.length),
+  });
+  res.end(args.req.method === 'HEAD' ? undefined : bytes);
+};
+
+/** DELETE /buckets/<bucket>/<file>: writes a tombstone, so a stale replica cannot bring the file back. */
+export const deleteFileRoute: Route = async (args) => {
+  const { cluster, res, bucket, file } = args;
+  validateFileName(file);
+  let context = decodeContext(header(args, CONTEXT_HEADER));
+  if (context === null) {
+    const seen = await readQuorum(cluster, bucket, file, { bodies: false });
+    if (seen.merged.siblings.every((s) => s.deleted)) throw await missing(args);
+    context = seen.merged.context;
+  }
+  const outcome = await writeKey(cluster, { ns: bucket, key: file, context, deleted: true, body: Buffer.alloc(0) }, repairBucketRecord(cluster));
+  sendJson(res, 200, writeAnswer(cluster.self, outcome, { bucket, file, deleted: true }));
+};

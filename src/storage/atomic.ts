@@ -1,0 +1,42 @@
+// Crash-safe file replacement: write a temporary file, fsync it, rename it over
+// the target, fsync the folder. A kill -9 at any instant leaves the old file or
+// the new one, never a torn one. Temporary files carry TMP_MARK so a start-up
+// sweep can remove the ones a crash left behind.
+import { randomBytes } from 'node:crypto';
+import { open, rename, unlink } from 'node:fs/promises';
+import { dirname } from 'node:path';
+
+export const TMP_MARK = '.tmp-';
+
+export async function writeFileDurable(path: string, data: Buffer | string): Promise<void> {
+  const fh = await open(path, 'w', 0o644);
+  try {
+    await fh.writeFile(data);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Replace `path` atomically. Pass syncDir=false when the caller fsyncs the folder once for several renames. */
+export async function writeFileAtomic(path: string, data: Buffer | string, opts: { syncDir?: boolean } = {}): Promise<void> {
+  const tmp = `${path}${TMP_MARK}${randomBytes(6).toString('hex')}`;
+  try {
+    await writeFileDurable(tmp, data);
+    await rename(tmp, path);
+  } catch (err) {
+    await unlink(tmp).catch(() => undefined);
+    throw err;
+  }
+  if (opts.syncDir ?? true) await fsyncDir(dirname(path));
+}
+
+/** Make the renames and creations in a folder durable. */
+export async function fsyncDir(dir: string): Promise<void> {
+  const fh = await open(dir, 'r');
+  try {
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+}

@@ -1,0 +1,256 @@
+// A replica's versions of every key it holds. One manifest per key, holding its
+// dotted-version-vector state; one blob per sibling holding its bytes. Layout:
+//   <node>/buckets/<bucket>/<sha256(name)>.json          manifest
+//   <node>/buckets/<bucket>/<sha256(name)>~<actor>~<n>.blob  content of one sibling
+//   <node>/system/buckets/...                          bucket records, same format
+// A change writes its new blobs, then replaces the manifest atomically, then
+// fsyncs the folder; a crash leaves the old manifest or the new one, and at
+// worst an orphan blob that the start-up sweep removes.
+import { createHash } from 'node:crypto';
+import { mkdir, readFile, readdir, rm, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { dotId, emptyState, equalStates, nextCounter, sync, update, type Dot } from '../clock/dvv.js';
+import { ErrorCode, RingstoreError } from '../errors.js';
+import type { Logger } from '../log.js';
+import { BUCKETS_NS, type KeyState, type Sibling } from '../protocol/messages.js';
+import { TMP_MARK, fsyncDir, writeFileAtomic, writeFileDurable } from './atomic.js';
+import type { Identity } from './identity.js';
+import { fileStem } from './names.js';
+
+const MANIFEST = '.json';
+const BLOB = '.blob';
+
+interface Manifest {
+  v: 1;
+  key: string;
+  state: KeyState;
+}
+
+export interface NewVersion {
+  deleted: boolean;
+  body: Buffer;
+  contentType?: string | undefined;
+  uid?: string | undefined;
+}
+
+export function hasBody(s: Sibling): boolean {
+  return !s.deleted && s.size > 0;
+}
+
+export class Store {
+  private readonly locks = new Map<string, Promise<unknown>>();
+
+  constructor(
+    readonly root: string,
+    private readonly identity: Identity,
+    private readonly log: Logger,
+    private readonly siblingWarn: number,
+  ) {}
+
+  nsDir(ns: string): string {
+    return ns === BUCKETS_NS ? join(this.root, 'system', 'buckets') : join(this.root, 'buckets', ns);
+  }
+
+  private manifestPath(ns: string, key: string): string {
+    return join(this.nsDir(ns), fileStem(key) + MANIFEST);
+  }
+
+  private blobPath(ns: string, key: string, dot: Dot): string {
+    return join(this.nsDir(ns), `${fileStem(key)}~${dot[0]}~${dot[1]}${BLOB}`);
+  }
+
+  /** Run fn with this key to itself: the store is the only writer of its files. */
+  private withKey<T>(ns: string, key: string, fn: () => Promise<T>): Promise<T> {
+    const k = `${ns}\0${key}`;
+    const prev = this.locks.get(k) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(k, tail);
+    void tail.then(() => {
+      if (this.locks.get(k) === tail) this.locks.delete(k);
+    });
+    return run;
+  }
+
+  async read(ns: string, key: string): Promise<KeyState | null> {
+    try {
+      const m = JSON.parse(await readFile(this.manifestPath(ns, key), 'utf8')) as Manifest;
+      return m.state;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw err;
+    }
+  }
+
+  async readBody(ns: string, key: string, s: Sibling): Promise<Buffer> {
+    if (!hasBody(s)) return Buffer.alloc(0);
+    try {
+      return await readFile(this.blobPath(ns, key, s.dot));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+        throw new RingstoreError(ErrorCode.NO_SUCH_VERSION, `version ${dotId(s.dot)} of ${key} is not stored here`);
+      }
+      throw err;
+    }
+  }
+
+  /**
+   * A new version coordinated by this replica: mint its dot, drop what the
+   * client's context covers, store durably. Returns the new state and dot.
+   */
+  update(ns: string, key: string, clientContext: KeyState['context'], v: NewVersion): Promise<{ state: KeyState; dot: Dot }> {
+    return this.withKey(ns, key, async () => {
+      const current = (await this.read(ns, key)) ?? emptyState<Sibling>();
+      const actor = this.identity.actor;
+      const n = await this.identity.mint(nextCounter(current, clientContext, actor, 1));
+      const sibling: Sibling = {
+        dot: [actor, n],
+        ...(v.deleted ? { deleted: true } : {}),
+        size: v.deleted ? 0 : v.body.length,
+        etag: v.deleted ? '' : createHash('md5').update(v.body).digest('hex'),
+        ts: Date.now(),
+        clock: { ...clientContext, [actor]: n },
+        ...(v.contentType ? { type: v.contentType } : {}),
+        ...(v.uid ? { uid: v.uid } : {}),
+      };
+      const next = update(current, clientContext, sibling) as KeyState;
+      const bodies = new Map<string, Buffer>();
+      if (hasBody(sibling)) bodies.set(dotId(sibling.dot), v.body);
+      await this.commit(ns, key, current, next, bodies);
+      return { state: next, dot: sibling.dot };
+    });
+  }
+
+  /**
+   * Merge another replica's state. Bodies of siblings this replica lacks must
+   * be supplied; if any is missing nothing changes and their dot ids are returned.
+   */
+  sync(ns: string, key: string, remote: KeyState, bodies: Map<string, Buffer>): Promise<{ state: KeyState; changed: boolean; missing: string[] }> {
+    return this.withKey(ns, key, async () => {
+      const current = (await this.read(ns, key)) ?? emptyState<Sibling>();
+      const merged = sync(current, remote) as KeyState;
+      if (equalStates(merged, current)) return { state: current, changed: false, missing: [] };
+      const have = new Set(current.siblings.map((s) => dotId(s.dot)));
+      const missing: string[] = [];
+      for (const s of merged.siblings) {
+        const id = dotId(s.dot);
+        if (have.has(id) || !hasBody(s)) continue;
+        const b = bodies.get(id);
+        if (!b) missing.push(id);
+        else if (b.length !== s.size) {
+          throw new RingstoreError(ErrorCode.BAD_MESSAGE, `body of ${id} is ${b.length} bytes, its version says ${s.size}`);
+        }
+      }
+      if (missing.length > 0) return { state: current, changed: false, missing };
+      await this.commit(ns, key, current, merged, bodies);
+      return { state: merged, changed: true, missing: [] };
+    });
+  }
+
+  /** Replace a key's state with `next`, writing the blobs it adds and removing the ones it drops. */
+  private async commit(ns: string, key: string, current: KeyState, next: KeyState, bodies: Map<string, Buffer>): Promise<void> {
+    const dir = this.nsDir(ns);
+    await mkdir(dir, { recursive: true });
+    const before = new Set(current.siblings.map((s) => dotId(s.dot)));
+    const after = new Set(next.siblings.map((s) => dotId(s.dot)));
+    for (const s of next.siblings) {
+      const id = dotId(s.dot);
+      if (before.has(id) || !hasBody(s)) continue;
+      // A blob's name is unique to its dot, so it is written in place and made durable before the manifest names it.
+      await writeFileDurable(this.blobPath(ns, key, s.dot), bodies.get(id) as Buffer);
+    }
+    const manifest: Manifest = { v: 1, key, state: next };
+    await writeFileAtomic(this.manifestPath(ns, key), JSON.stringify(manifest), { syncDir: false });
+    await fsyncDir(dir);
+    for (const s of current.siblings) {
+      if (!after.has(dotId(s.dot)) && hasBody(s)) await unlink(this.blobPath(ns, key, s.dot)).catch(() => undefined);
+    }
+    const live = next.siblings.length;
+    if (live > this.siblingWarn) {
+      this.log.warn('many siblings on one file: resolve them with a write that carries the context', { ns, key, siblings: live });
+    }
+  }
+
+  /** Every key of a namespace with its state. */
+  async list(ns: string): Promise<Array<{ key: string; state: KeyState }>> {
+    let names: string[];
+    try {
+      names = await readdir(this.nsDir(ns));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+    const out: Array<{ key: string; state: KeyState }> = [];
+    for (const name of names) {
+      if (!name.endsWith(MANIFEST) || name.includes(TMP_MARK)) continue;
+      try {
+        const m = JSON.parse(await readFile(join(this.nsDir(ns), name), 'utf8')) as Manifest;
+        out.push({ key: m.key, state: m.state });
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
+    return out;
+  }
+
+  /** Remove a bucket's files from this replica: every version not of a live incarnation. */
+  async purgeBucket(bucket: string, liveUids: ReadonlySet<string>): Promise<number> {
+    if (liveUids.size === 0) {
+      const entries = await this.list(bucket);
+      await rm(this.nsDir(bucket), { recursive: true, force: true });
+      return entries.length;
+    }
+    let purged = 0;
+    for (const { key } of await this.list(bucket)) {
+      await this.withKey(bucket, key, async () => {
+        const current = await this.read(bucket, key);
+        if (!current) return;
+        const kept = current.siblings.filter((s) => s.uid === undefined || liveUids.has(s.uid));
+        if (kept.length === current.siblings.length) return;
+        purged++;
+        await this.commit(bucket, key, current, { context: current.context, siblings: kept }, new Map());
+      });
+    }
+    return purged;
+  }
+
+  /** Remove what a crash can leave behind: temporary files and blobs no manifest names. */
+  async sweep(): Promise<number> {
+    let removed = 0;
+    const dirs = [this.nsDir(BUCKETS_NS)];
+    try {
+      for (const b of await readdir(join(this.root, 'buckets'))) dirs.push(this.nsDir(b));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    for (const dir of dirs) {
+      let names: string[];
+      try {
+        names = await readdir(dir);
+      } catch {
+        continue;
+      }
+      const referenced = new Set<string>();
+      for (const name of names) {
+        if (!name.endsWith(MANIFEST) || name.includes(TMP_MARK)) continue;
+        try {
+          const m = JSON.parse(await readFile(join(dir, name), 'utf8')) as Manifest;
+          const stem = name.slice(0, -MANIFEST.length);
+          for (const s of m.state.siblings) referenced.add(`${stem}~${s.dot[0]}~${s.dot[1]}${BLOB}`);
+        } catch {
+          // unreadable manifest: keep its blobs
+          const stem = name.slice(0, -MANIFEST.length);
+          for (const n of names) if (n.startsWith(stem)) referenced.add(n);
+        }
+      }
+      for (const name of names) {
+        const orphan = name.endsWith(BLOB) && !referenced.has(name);
+        if (name.includes(TMP_MARK) || orphan) {
+          await unlink(join(dir, name)).catch(() => undefined);
+          removed++;
+        }
+      }
+    }
+    return removed;
+  }
+}

@@ -1,0 +1,167 @@
+// Real processes on free loopback ports: a whole cluster (or one node) started
+// from the compiled code exactly as the scripts start it, killed and restarted
+// by pid, and cleaned up by the test's teardown.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+export const ROOT = resolve(import.meta.dirname, '..', '..');
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const s = net.createServer();
+    s.once('error', rej);
+    s.listen(0, '127.0.0.1', () => {
+      const port = (s.address() as net.AddressInfo).port;
+      s.close(() => res(port));
+    });
+  });
+}
+
+export interface NodeEntry {
+  id: string;
+  host: string;
+  port: number;
+  restPort: number;
+}
+
+export interface ClusterOptions {
+  nodes?: number;
+  replication?: { n: number; r: number; w: number };
+  extra?: Record<string, unknown>;
+}
+
+export interface Teardownable {
+  teardown(fn: () => unknown): void;
+}
+
+/** Poll until fn returns a truthy value or the deadline passes. */
+export async function waitFor<T>(what: string, fn: () => Promise<T | undefined | null | false> | T | undefined | null | false, timeoutMs = 15000, everyMs = 50): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  while (Date.now() < deadline) {
+    try {
+      const v = await fn();
+      if (v) return v;
+    } catch (err) {
+      last = err;
+    }
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+  throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+}
+
+export class TestCluster {
+  readonly procs = new Map<string, ChildProcess>();
+  readonly dir: string;
+  readonly configFile: string;
+  readonly nodes: NodeEntry[];
+
+  private constructor(dir: string, nodes: NodeEntry[], config: Record<string, unknown>) {
+    this.dir = dir;
+    this.nodes = nodes;
+    this.configFile = join(dir, 'nodes.json');
+    writeFileSync(this.configFile, JSON.stringify(config, null, 2));
+  }
+
+  static async create(t: Teardownable, opts: ClusterOptions = {}): Promise<TestCluster> {
+    const count = opts.nodes ?? 4;
+    const dir = mkdtempSync(join(tmpdir(), 'ringstore-test-'));
+    const nodes: NodeEntry[] = [];
+    for (let i = 1; i <= count; i++) nodes.push({ id: `node${i}`, host: '127.0.0.1', port: await freePort(), restPort: await freePort() });
+    const config = {
+      replication: opts.replication ?? { n: 3, r: 2, w: 2 },
+      dataDir: 'data',
+      nodes,
+      timeouts: { requestMs: 1500, connectMs: 500 },
+      logLevel: 'info',
+      ...opts.extra,
+    };
+    const c = new TestCluster(dir, nodes, config);
+    t.teardown(async () => {
+      await c.stopAll();
+      rmSync(dir, { recursive: true, force: true });
+    });
+    return c;
+  }
+
+  node(id: string): NodeEntry {
+    const n = this.nodes.find((x) => x.id === id);
+    if (!n) throw new Error(`no node ${id}`);
+    return n;
+  }
+
+  url(id = 'node1'): string {
+    return `http://127.0.0.1:${this.node(id).restPort}`;
+  }
+
+  dataDir(id: string): string {
+    return join(this.dir, 'data', id);
+  }
+
+  spawnRole(id: string, role: 'node' | 'rest'): ChildProcess {
+    const p = spawn(process.execPath, [join(ROOT, 'dist', role, 'main.js'), '--config', this.configFile, '--id', id], {
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    this.procs.set(`${id}/${role}`, p);
+    return p;
+  }
+
+  async startNode(id: string): Promise<void> {
+    this.spawnRole(id, 'node');
+    this.spawnRole(id, 'rest');
+    await waitFor(`${id} health`, async () => (await fetch(`${this.url(id)}/health`)).ok);
+  }
+
+  async startAll(): Promise<void> {
+    await Promise.all(this.nodes.map((n) => this.startNode(n.id)));
+  }
+
+  /** Signal one role's process (default: the socket server) and wait for it to exit when the signal ends it. */
+  async signal(id: string, sig: NodeJS.Signals, role: 'node' | 'rest' = 'node'): Promise<void> {
+    const p = this.procs.get(`${id}/${role}`);
+    if (!p || p.exitCode !== null || p.signalCode !== null) return;
+    const exited = new Promise<void>((r) => p.once('exit', () => r()));
+    p.kill(sig);
+    if (sig === 'SIGKILL' || sig === 'SIGTERM') {
+      await exited;
+      this.procs.delete(`${id}/${role}`);
+    }
+  }
+
+  /** kill -9 a node's socket server (its REST app keeps running, as a coordinator). */
+  kill(id: string): Promise<void> {
+    return this.signal(id, 'SIGKILL');
+  }
+
+  async restartStorage(id: string): Promise<void> {
+    this.spawnRole(id, 'node');
+    await waitFor(`${id} health`, async () => (await fetch(`${this.url(id)}/health`)).ok);
+  }
+
+  async stopAll(): Promise<void> {
+    const all = [...this.procs.values()];
+    for (const p of all) {
+      if (p.signalCode === 'SIGSTOP' || p.exitCode === null) {
+        try {
+          p.kill('SIGCONT');
+        } catch {
+          // already gone
+        }
+      }
+    }
+    await Promise.all(
+      all.map(
+        (p) =>
+          new Promise<void>((r) => {
+            if (p.exitCode !== null || p.signalCode === 'SIGKILL') return r();
+            p.once('exit', () => r());
+            p.kill('SIGKILL');
+          }),
+      ),
+    );
+    this.procs.clear();
+  }
+}

@@ -1,0 +1,122 @@
+// The storage layer on a real temporary folder: durable versions, name encoding,
+// the start-up sweep of what a crash leaves, and dots never reused after restart.
+import t from 'tap';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Identity } from '../../src/storage/identity.js';
+import { Store } from '../../src/storage/store.js';
+import { silentLogger } from '../../src/log.js';
+import { dotId } from '../../src/clock/dvv.js';
+
+async function open(dir: string, node = 'n1'): Promise<Store> {
+  const id = await Identity.open(dir, node);
+  return new Store(dir, id, silentLogger(), 25);
+}
+
+function tmp(t: { teardown(fn: () => void): void }): string {
+  const d = mkdtempSync(join(tmpdir(), 'ringstore-store-'));
+  t.teardown(() => rmSync(d, { recursive: true, force: true }));
+  return d;
+}
+
+t.test('update stores a version with its dot, and read returns it', async (t) => {
+  const s = await open(tmp(t));
+  const { state, dot } = await s.update('bkt', 'a.txt', {}, { deleted: false, body: Buffer.from('hello'), uid: 'u1' });
+  t.equal(state.siblings.length, 1);
+  t.equal(state.context[dot[0]], dot[1]);
+  const again = await s.read('bkt', 'a.txt');
+  t.same(again, state);
+  t.equal(String(await s.readBody('bkt', 'a.txt', state.siblings[0]!)), 'hello');
+  t.equal(await s.read('bkt', 'nope'), null);
+});
+
+t.test('names that would traverse are stored inside the bucket folder', async (t) => {
+  const dir = tmp(t);
+  const s = await open(dir);
+  for (const name of ['../../../escape', '..', '/etc/passwd', '%2e%2e%2f']) {
+    await s.update('bkt', name, {}, { deleted: false, body: Buffer.from(name), uid: 'u' });
+  }
+  t.same(readdirSync(dir).sort(), ['buckets', 'identity.json']);
+  t.same(readdirSync(join(dir, 'buckets')), ['bkt']);
+  const keys = (await s.list('bkt')).map((e) => e.key).sort();
+  t.same(keys, ['%2e%2e%2f', '..', '../../../escape', '/etc/passwd']);
+});
+
+t.test('a write with the read\'s context supersedes; one without keeps both', async (t) => {
+  const s = await open(tmp(t));
+  const a = await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('1') });
+  const b = await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('2') });
+  t.equal(b.state.siblings.length, 2, 'a blind write at the store level keeps what it did not see');
+  const c = await s.update('b1', 'k', b.state.context, { deleted: false, body: Buffer.from('3') });
+  t.equal(c.state.siblings.length, 1);
+  t.equal(dotId(c.state.siblings[0]!.dot), dotId(c.dot));
+  void a;
+});
+
+t.test('sync asks for bodies it lacks and changes nothing until it has them', async (t) => {
+  const one = await open(tmp(t), 'n1');
+  const two = await open(tmp(t), 'n2');
+  const { state, dot } = await one.update('b1', 'k', {}, { deleted: false, body: Buffer.from('abc') });
+  const first = await two.sync('b1', 'k', state, new Map());
+  t.same(first.missing, [dotId(dot)]);
+  t.equal(await two.read('b1', 'k'), null);
+  const second = await two.sync('b1', 'k', state, new Map([[dotId(dot), Buffer.from('abc')]]));
+  t.same(second.missing, []);
+  t.ok(second.changed);
+  t.equal(String(await two.readBody('b1', 'k', second.state.siblings[0]!)), 'abc');
+  const third = await two.sync('b1', 'k', state, new Map());
+  t.notOk(third.changed, 'syncing the same state again changes nothing');
+});
+
+t.test('superseded blobs are removed', async (t) => {
+  const dir = tmp(t);
+  const s = await open(dir);
+  const a = await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('1') });
+  await s.update('b1', 'k', a.state.context, { deleted: false, body: Buffer.from('2') });
+  const blobs = readdirSync(join(dir, 'buckets', 'b1')).filter((f) => f.endsWith('.blob'));
+  t.equal(blobs.length, 1);
+});
+
+t.test('the sweep removes temporary files and orphan blobs a crash left behind', async (t) => {
+  const dir = tmp(t);
+  const s = await open(dir);
+  await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('1') });
+  const folder = join(dir, 'buckets', 'b1');
+  writeFileSync(join(folder, 'deadbeef.json.tmp-abc'), 'torn');
+  writeFileSync(join(folder, `${'0'.repeat(64)}~n1.x~9.blob`), 'orphan');
+  t.equal(await s.sweep(), 2);
+  t.equal(readdirSync(folder).length, 2, 'the manifest and its blob remain');
+});
+
+t.test('a restarted node never reuses a dot; a fresh disk gets a fresh incarnation', async (t) => {
+  const dir = tmp(t);
+  const s1 = await open(dir);
+  const first = await s1.update('b1', 'k', {}, { deleted: false, body: Buffer.from('1') });
+  // Restart: the same disk, a new process.
+  const s2 = await open(dir);
+  const second = await s2.update('b1', 'other', {}, { deleted: false, body: Buffer.from('2') });
+  t.equal(first.dot[0], second.dot[0], 'same incarnation on the same disk');
+  t.ok(second.dot[1] > first.dot[1], `counter moved on (${first.dot[1]} -> ${second.dot[1]})`);
+  // Even for a key whose manifest is gone (bucket purged), the counter does not restart.
+  rmSync(join(dir, 'buckets'), { recursive: true });
+  const s3 = await open(dir);
+  const third = await s3.update('b1', 'k', {}, { deleted: false, body: Buffer.from('3') });
+  t.ok(third.dot[1] > second.dot[1]);
+  // A fresh disk: new incarnation, so no dot can collide with the old ones.
+  const s4 = await open(tmp(t));
+  const fourth = await s4.update('b1', 'k', {}, { deleted: false, body: Buffer.from('4') });
+  t.not(fourth.dot[0], first.dot[0]);
+});
+
+t.test('purging a bucket incarnation keeps other incarnations\' versions', async (t) => {
+  const dir = tmp(t);
+  const s = await open(dir);
+  await s.update('b1', 'old', {}, { deleted: false, body: Buffer.from('o'), uid: 'u-old' });
+  await s.update('b1', 'new', {}, { deleted: false, body: Buffer.from('n'), uid: 'u-new' });
+  await s.purgeBucket('b1', new Set(['u-new']));
+  const live = (await s.list('b1')).filter((e) => e.state.siblings.length > 0).map((e) => e.key);
+  t.same(live, ['new']);
+  await s.purgeBucket('b1', new Set());
+  t.notOk(existsSync(join(dir, 'buckets', 'b1')), 'a deleted bucket\'s folder is gone');
+});
