@@ -12,7 +12,8 @@ stop() {
 trap stop INT TERM
 "$root/scripts/start-cluster.sh" --config "$CONFIG"
 echo
-first="$(ctl ids --config "$CONFIG" | head -n 1)"
+ids=($(ctl ids --config "$CONFIG"))
+first="${ids[0]}"
 eval "$(ctl env --config "$CONFIG" --id "$first")"
 echo "ringstore is running. Try:  curl -X POST $REST_URL/buckets/demo"
 echo "Press Ctrl-C to stop the cluster."

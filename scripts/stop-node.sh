@@ -18,8 +18,8 @@ for ((i = ${#ROLES[@]} - 1; i >= 0; i--)); do
   if pid_alive "$pidfile" "$role"; then
     pid="$(cat "$pidfile")"
     kill -TERM "$pid" 2>/dev/null || true
-    for _ in $(seq 1 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-    if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+    for _ in $(seq 1 50); do running "$pid" || break; sleep 0.1; done
+    if running "$pid"; then kill -KILL "$pid" 2>/dev/null || true; fi
     stopped+=("$role")
   fi
   rm -f "$pidfile"

@@ -37,7 +37,11 @@ export async function readQuorum(c: Cluster, ns: string, key: string, opts: { bo
   const need = opts.need ?? Math.min(c.r, targets.length);
   const dataNode = targets[0];
   const q = await quorum(targets, need, (node) => readReplica(c, node, ns, key, opts.bodies && node === dataNode ? 'all' : 'none'));
-  if (q.ok.length < need) throw quorumError(`read of ${key}`, need, q.ok.map((a) => a.node), q.failed);
+  if (q.ok.length < need) {
+    // Say exactly who answered: wait for the stragglers (bounded by the request timeout).
+    const all = await q.rest;
+    throw quorumError(`read of ${key}`, need, all.ok.map((a) => a.node), all.failed);
+  }
   const bodies: Bodies = new Map();
   for (const a of q.ok) for (const [d, b] of a.value.bodies) bodies.set(d, b);
   void q.rest.then((all) => readRepair(c, ns, key, all.ok, bodies));

@@ -23,11 +23,28 @@ export function createRestServer(cluster: Cluster): http.Server {
       const m = match(method, url);
       await m.route({ cluster, req, res, bucket: m.bucket, file: m.file, query: m.query });
     })().catch((err: unknown) => {
+      if (!req.complete) drainThenClose(req, res);
       const status = sendError(res, err);
       if (status >= 500 && status !== 503) cluster.log.error('request failed', { requestId, error: (err as Error).message, stack: (err as Error).stack });
-      // A body we did not read must not be parsed as the next request.
-      if (!req.complete) res.once('finish', () => req.socket.destroy());
     });
   });
   return server;
+}
+
+/**
+ * Answering before the body was read (413, 404, 400): the unread rest must not
+ * be parsed as the next request, and a client still sending would see a reset
+ * instead of our answer. So: say we close, read and discard the rest for a
+ * bounded time, then close.
+ */
+function drainThenClose(req: http.IncomingMessage, res: http.ServerResponse): void {
+  if (!res.headersSent) res.setHeader('connection', 'close');
+  const socket = req.socket;
+  const timer = setTimeout(() => socket.destroy(), 10_000);
+  timer.unref();
+  req.on('end', () => {
+    clearTimeout(timer);
+    res.once('finish', () => socket.end());
+  });
+  req.resume();
 }

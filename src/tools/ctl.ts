@@ -7,6 +7,9 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { DEFAULT_CONFIG_FILE, loadConfig, nodeById, nodeDir } from '../config.js';
 
+// A reader that stops early (| head) is not an error.
+process.stdout.on('error', () => process.exit(0));
+
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
 function healthy(host: string, port: number): Promise<boolean> {

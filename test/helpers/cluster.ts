@@ -131,14 +131,23 @@ export class TestCluster {
     }
   }
 
-  /** kill -9 a node's socket server (its REST app keeps running, as a coordinator). */
-  kill(id: string): Promise<void> {
-    return this.signal(id, 'SIGKILL');
+  /** kill -9 every process of a machine. */
+  async kill(id: string): Promise<void> {
+    await this.signal(id, 'SIGKILL', 'node');
+    await this.signal(id, 'SIGKILL', 'rest');
   }
 
-  async restartStorage(id: string): Promise<void> {
-    this.spawnRole(id, 'node');
-    await waitFor(`${id} health`, async () => (await fetch(`${this.url(id)}/health`)).ok);
+  /** Start a machine again after kill(): same data dir, same ports. */
+  restart(id: string): Promise<void> {
+    return this.startNode(id);
+  }
+
+  /** Freeze (SIGSTOP) or thaw (SIGCONT) a machine's socket server: hung, not dead. */
+  freeze(id: string): Promise<void> {
+    return this.signal(id, 'SIGSTOP');
+  }
+  thaw(id: string): Promise<void> {
+    return this.signal(id, 'SIGCONT');
   }
 
   async stopAll(): Promise<void> {

@@ -1,3 +1,4 @@
+import http from 'node:http';
 // Small REST client helpers for tests: the calls a user makes with curl or Postman.
 export interface JsonAnswer {
   status: number;
@@ -35,4 +36,27 @@ export async function get(base: string, bucket: string, name: string, query = ''
   let json: unknown = null;
   if ((res.headers.get('content-type') ?? '').startsWith('application/json')) json = JSON.parse(body.toString('utf8'));
   return { status: res.status, headers: res.headers, body, json };
+}
+
+/** A request with the path sent exactly as given (fetch would normalise '..' and '%2e%2e'). */
+export function rawRequest(base: string, method: string, path: string, body?: string | Buffer): Promise<JsonAnswer> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const req = http.request({ host: u.hostname, port: u.port, method, path }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        let json: unknown = text;
+        try {
+          json = JSON.parse(text);
+        } catch {
+          // not JSON
+        }
+        resolve({ status: res.statusCode ?? 0, headers: new Headers(res.headers as Record<string, string>), json });
+      });
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
