@@ -1,6 +1,6 @@
 # Shared by the scripts: where the project is, the --config option, and pid files.
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-ROLES=(node rest)
+ROLES=(node rest cron)
 
 ensure_built() {
   if [ ! -f "$root/dist/tools/ctl.js" ]; then

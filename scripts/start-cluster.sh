@@ -7,3 +7,6 @@ ensure_built
 for id in $(ctl ids --config "$CONFIG"); do
   "$root/scripts/start-node.sh" "$id" --config "$CONFIG"
 done
+# Each node has been started after the others' schedulers began watching for it:
+# wait until every gossip view has caught up, so that the cluster is ready when this returns.
+ctl converge --config "$CONFIG" --timeout "${RINGSTORE_START_TIMEOUT:-30}"

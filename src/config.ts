@@ -45,7 +45,8 @@ const configSchema = z.object({
     .default({ warn: 25, max: 100 }),
   gossip: z
     .object({
-      intervalMs: z.number().int().min(50).default(1000),
+      /** node-cron schedules in whole seconds: 1000 to 59000, a multiple of 1000. */
+      intervalMs: z.number().int().min(1000).max(59000).multipleOf(1000).default(1000),
       failureTimeoutMs: z.number().int().min(100).default(5000),
     })
     .default({ intervalMs: 1000, failureTimeoutMs: 5000 }),

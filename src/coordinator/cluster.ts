@@ -1,15 +1,17 @@
 // The coordinator's view of the cluster: who the nodes are, where a key's
 // replicas live, and how to reach them. Any machine's REST app builds one.
-import type { ClusterConfig, NodeSpec } from '../config.js';
+import { nodeDir, type ClusterConfig, type NodeSpec } from '../config.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PeerAddress, Transport } from '../net/transport.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
 import { objectKey } from '../ring/hash.js';
 import { Ring } from '../ring/ring.js';
+import { HealthView } from './health.js';
 
 export class Cluster {
   readonly ring: Ring;
+  readonly health: HealthView;
   private readonly byId: Map<string, NodeSpec>;
 
   constructor(
@@ -21,6 +23,8 @@ export class Cluster {
   ) {
     this.ring = new Ring({ version: 1, nodes: config.nodes.map((n) => n.id) }, config.ringSize);
     this.byId = new Map(config.nodes.map((n) => [n.id, n]));
+    const staleAfter = Math.max(3 * config.gossip.intervalMs, config.gossip.failureTimeoutMs);
+    this.health = new HealthView(nodeDir(config, self), staleAfter);
   }
 
   get n(): number {
@@ -44,15 +48,23 @@ export class Cluster {
   }
 
   /**
-   * The replicas of a key. Files: the first N distinct nodes clockwise on the
-   * ring. Bucket records: every node, starting from this one.
+   * Every node in the order a key's replicas are chosen. Files: clockwise on
+   * the ring from the key's hash; the first N are its preference list, the
+   * rest the fall-backs of a sloppy quorum. Bucket records: every node is an
+   * owner, starting from this one.
    */
-  preferenceList(ns: string, key: string): string[] {
+  walk(ns: string, key: string): readonly string[] {
     if (ns === BUCKETS_NS) {
       const ids = this.nodeIds;
       const i = Math.max(0, ids.indexOf(this.self));
       return [...ids.slice(i), ...ids.slice(0, i)];
     }
-    return this.ring.preferenceList(objectKey(ns, key), this.n);
+    return this.ring.walk(objectKey(ns, key));
+  }
+
+  /** The replicas a key belongs on. */
+  preferenceList(ns: string, key: string): string[] {
+    const walk = this.walk(ns, key);
+    return ns === BUCKETS_NS ? [...walk] : walk.slice(0, this.n);
   }
 }

@@ -32,9 +32,22 @@ export function quorumError(what: string, required: number, answered: readonly s
   );
 }
 
+/**
+ * Where a read goes: the first N healthy nodes of the key's walk (owners, then
+ * the fall-backs that hold hinted copies while owners are down). Owners this
+ * machine believes down are added last, in case the belief is out of date.
+ */
+export async function readTargets(c: Cluster, ns: string, key: string): Promise<string[]> {
+  const owners = c.preferenceList(ns, key);
+  const down = await c.health.downSet();
+  const healthy = c.walk(ns, key).filter((n) => !down.has(n)).slice(0, owners.length);
+  return [...healthy, ...owners.filter((o) => down.has(o))];
+}
+
 export async function readQuorum(c: Cluster, ns: string, key: string, opts: { bodies: boolean; need?: number }): Promise<QuorumRead> {
-  const targets = c.preferenceList(ns, key);
-  const need = opts.need ?? Math.min(c.r, targets.length);
+  const owners = c.preferenceList(ns, key);
+  const targets = await readTargets(c, ns, key);
+  const need = opts.need ?? Math.min(c.r, owners.length);
   const dataNode = targets[0];
   const q = await quorum(targets, need, (node) => readReplica(c, node, ns, key, opts.bodies && node === dataNode ? 'all' : 'none'));
   if (q.ok.length < need) {
@@ -44,16 +57,20 @@ export async function readQuorum(c: Cluster, ns: string, key: string, opts: { bo
   }
   const bodies: Bodies = new Map();
   for (const a of q.ok) for (const [d, b] of a.value.bodies) bodies.set(d, b);
-  void q.rest.then((all) => readRepair(c, ns, key, all.ok, bodies));
-  return { preferenceList: targets, merged: mergeStates(q.ok.map((a) => a.value.state)), answers: q.ok, failed: q.failed, bodies };
+  void q.rest.then((all) => readRepair(c, ns, key, all.ok, bodies, owners));
+  return { preferenceList: owners, merged: mergeStates(q.ok.map((a) => a.value.state)), answers: q.ok, failed: q.failed, bodies };
 }
 
-/** Send the reconciled state to every replica whose answer differed from it. */
-export async function readRepair(c: Cluster, ns: string, key: string, answers: Answer<ReplicaRead>[], bodies: Bodies): Promise<void> {
+/**
+ * Send the reconciled state to every owner whose answer differed from it.
+ * Fall-backs are left alone: what they hold is a hint, which handoff delivers.
+ */
+export async function readRepair(c: Cluster, ns: string, key: string, answers: Answer<ReplicaRead>[], bodies: Bodies, owners: readonly string[]): Promise<void> {
   const merged = mergeStates(answers.map((a) => a.value.state));
   const holders = (id: string): string[] =>
     answers.filter((a) => a.value.state?.siblings.some((s) => dotId(s.dot) === id)).map((a) => a.node);
   for (const a of answers) {
+    if (!owners.includes(a.node)) continue;
     const state = a.value.state ?? emptyState<Sibling>();
     if (equalStates(state, merged)) continue;
     const sources = [...new Set(merged.siblings.flatMap((s) => holders(dotId(s.dot))))];

@@ -30,7 +30,7 @@ export async function readReplica(c: Cluster, node: string, ns: string, key: str
 export async function updateReplica(
   c: Cluster,
   node: string,
-  req: { ns: string; key: string; context: KeyState['context']; deleted: boolean; body: Buffer; contentType?: string | undefined; uid?: string | undefined },
+  req: { ns: string; key: string; context: KeyState['context']; deleted: boolean; body: Buffer; contentType?: string | undefined; uid?: string | undefined; hint?: string | undefined },
 ): Promise<{ state: KeyState; dot: readonly [string, number] }> {
   const msg = {
     type: 'update' as const,
@@ -41,6 +41,7 @@ export async function updateReplica(
     size: req.deleted ? 0 : req.body.length,
     ...(req.contentType ? { contentType: req.contentType } : {}),
     ...(req.uid ? { uid: req.uid } : {}),
+    ...(req.hint ? { hint: req.hint } : {}),
   };
   const { reply } = await c.transport.request(c.peer(node), msg, req.deleted ? [] : [req.body]);
   return { state: reply.state, dot: reply.dot };
@@ -81,6 +82,8 @@ export async function pushState(
   have: Bodies,
   sources: readonly string[],
   targetState?: KeyState | null,
+  /** Store it on `node` as a hinted copy for this owner. */
+  hint?: string,
 ): Promise<KeyState | null> {
   const held = new Set((targetState?.siblings ?? []).map((s) => dotId(s.dot)));
   let send = state.siblings.filter((s) => hasBody(s) && !held.has(dotId(s.dot)) && (targetState !== undefined || have.has(dotId(s.dot))));
@@ -95,7 +98,7 @@ export async function pushState(
       refs.push({ dot: dotId(s.dot), size: b.length });
       bodies.push(b);
     }
-    const { reply } = await c.transport.request(c.peer(node), { type: 'sync', ns, key, state, bodies: refs }, bodies);
+    const { reply } = await c.transport.request(c.peer(node), { type: 'sync', ns, key, state, bodies: refs, ...(hint ? { hint } : {}) }, bodies);
     if (reply.missing.length === 0) return reply.state;
     const missing = new Set(reply.missing);
     send = state.siblings.filter((s) => missing.has(dotId(s.dot)));

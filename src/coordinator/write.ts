@@ -1,7 +1,11 @@
-// Quorum writes. One replica of the preference list coordinates the version:
-// it mints the dot and stores it durably, then the coordinator sends the
-// resulting state to the other replicas and answers once W hold it. A write
-// without a context first reads at quorum and supersedes what it saw.
+// Quorum writes with a sloppy quorum (Dynamo 4.5, 4.6). One replica of the
+// preference list coordinates the version: it mints the dot and stores it
+// durably, then the coordinator sends the resulting state to the other owners
+// and answers once W nodes hold it. An owner that is down (in this machine's
+// down_system.json, or failing now) is replaced by the next healthy node
+// clockwise outside the preference list, which keeps the copy as a hint for
+// that owner. A write without a context first reads at quorum and supersedes
+// what it saw.
 import { dotId } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError, replicaFailure, type ReplicaFailure } from '../errors.js';
 import { BUCKETS_NS, type KeyState, type VersionVectorWire } from '../protocol/messages.js';
@@ -23,11 +27,20 @@ export interface WriteRequest {
   waitAll?: boolean;
 }
 
+export interface HintedCopy {
+  node: string;
+  for: string;
+}
+
 export interface WriteOutcome {
   preferenceList: string[];
+  /** Every node that stored the version: owners, then hinted nodes. */
   written: string[];
+  /** Owners that were down or failed: their copy went to a hinted node, or is missing for now. */
+  down: string[];
+  hinted: HintedCopy[];
   failed: ReplicaFailure[];
-  /** Each written replica's clock for this key after the write. */
+  /** Each written node's clock for this key after the write. */
   clocks: Array<{ node: string; clock: KeyState['context'] }>;
   version: string;
   /** The coordinating replica's state after the write. */
@@ -37,31 +50,40 @@ export interface WriteOutcome {
 /** Called when the minting replica says the bucket does not exist: repair it if it does, and say whether to retry. */
 export type BucketCheck = (node: string, bucket: string) => Promise<boolean>;
 
-export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: BucketCheck): Promise<WriteOutcome> {
-  const targets = c.preferenceList(req.ns, req.key);
-  const w = Math.min(c.w, targets.length);
-  let context = req.context;
-  if (context === null) {
-    const seen = await readQuorum(c, req.ns, req.key, { bodies: false });
-    if (req.ns !== BUCKETS_NS && seen.merged.siblings.length > c.config.siblings.max) {
-      throw new RingstoreError(
-        ErrorCode.TOO_MANY_SIBLINGS,
-        `${req.key} has ${seen.merged.siblings.length} concurrent versions (the cap is ${c.config.siblings.max}): ` +
-          'GET it, choose or merge the versions, and write the result with the X-Context header (or context form field) the GET returned',
-        { details: { siblings: seen.merged.siblings.length, max: c.config.siblings.max } },
-      );
-    }
-    context = seen.merged.context;
-  }
+interface Stored {
+  node: string;
+  hintFor?: string;
+  clock: KeyState['context'];
+}
 
-  // Mint on the first replica that accepts it.
+export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: BucketCheck): Promise<WriteOutcome> {
+  const owners = c.preferenceList(req.ns, req.key);
+  const w = Math.min(c.w, owners.length);
+  const context = req.context ?? (await contextFromQuorum(c, req));
+  const known = await c.health.downSet();
+  const downOwners = new Set(owners.filter((n) => known.has(n)));
+  // Fall-backs for down owners: the next healthy nodes clockwise, outside the preference list.
+  const fallbacks = c.walk(req.ns, req.key).slice(owners.length).filter((n) => !known.has(n));
   const failed: ReplicaFailure[] = [];
-  let minted: { node: string; state: KeyState; dot: readonly [string, number] } | null = null;
-  for (const node of targets) {
+
+  // 1. Mint on the first healthy owner that accepts; if none does, on a fall-back as a hint for an owner.
+  let minted: { node: string; hintFor?: string; state: KeyState; dot: readonly [string, number] } | null = null;
+  const full = { ...req, context };
+  for (const node of owners.filter((n) => !downOwners.has(n))) {
     try {
-      const r = await mintWithBucketRetry(c, node, { ...req, context }, bucketCheck);
-      minted = { node, ...r };
+      minted = { node, ...(await mintWithBucketRetry(c, node, full, bucketCheck)) };
       break;
+    } catch (err) {
+      if (err instanceof RingstoreError && !isReplicaFault(err)) throw err;
+      failed.push(replicaFailure(node, err));
+      downOwners.add(node);
+    }
+  }
+  while (!minted && fallbacks.length > 0) {
+    const node = fallbacks.shift() as string;
+    const hintFor = owners[0] as string;
+    try {
+      minted = { node, hintFor, ...(await mintWithBucketRetry(c, node, { ...full, hint: hintFor }, bucketCheck)) };
     } catch (err) {
       if (err instanceof RingstoreError && !isReplicaFault(err)) throw err;
       failed.push(replicaFailure(node, err));
@@ -70,32 +92,73 @@ export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: Buck
   if (!minted) throw quorumError(`write of ${req.key}`, w, [], failed);
   const m = minted;
 
+  // 2. Every other owner gets the new state; an owner that is down or fails gets a hinted copy on a fall-back.
   const bodies: Bodies = new Map();
   if (!req.deleted && req.body.length > 0) bodies.set(dotId(m.dot), req.body);
-  const others = targets.filter((n) => n !== m.node);
-  const pushes = await quorum(others, Math.max(0, w - 1), (node) => pushState(c, node, req.ns, req.key, m.state, bodies, [m.node]));
+  const push = async (node: string, hint?: string): Promise<Stored> => {
+    const state = await pushState(c, node, req.ns, req.key, m.state, bodies, [m.node], undefined, hint);
+    return { node, ...(hint ? { hintFor: hint } : {}), clock: state?.context ?? {} };
+  };
+  const slot = async (owner: string): Promise<Stored> => {
+    if (!downOwners.has(owner)) {
+      try {
+        return await push(owner);
+      } catch (err) {
+        failed.push(replicaFailure(owner, err));
+        downOwners.add(owner);
+      }
+    }
+    for (;;) {
+      // When no healthy node is left outside the list (always, for bucket records, which live on every
+      // node), the minter keeps the hint: the owner still gets its copy back by handoff.
+      const node = fallbacks.shift() ?? m.node;
+      try {
+        return await push(node, owner);
+      } catch (err) {
+        failed.push(replicaFailure(node, err));
+        if (node === m.node) throw err;
+      }
+    }
+  };
+  const slots = owners.filter((o) => o !== m.node && o !== m.hintFor);
+  const pushes = await quorum(slots, Math.max(0, w - 1), slot);
   // Answer after W, but give the other replicas a moment: on a healthy cluster they
   // are a millisecond behind, and an answer naming all of them is the more useful one.
   const grace = req.waitAll ? Infinity : c.config.timeouts.writeGraceMs;
-  const done = pushes.ok.length + pushes.failed.length === others.length ? pushes : ((await settleWithin(pushes.rest, grace)) ?? pushes);
+  const done = pushes.ok.length + pushes.failed.length === slots.length ? pushes : ((await settleWithin(pushes.rest, grace)) ?? pushes);
   if (!req.waitAll) void pushes.rest.then((all) => logLate(c, req.key, all.failed));
-  const okNodes = new Set([m.node, ...done.ok.map((a) => a.node)]);
-  const written = targets.filter((n) => okNodes.has(n));
-  const allFailed = [...failed.filter((f) => !okNodes.has(f.node)), ...done.failed];
-  if (written.length < w) throw quorumError(`write of ${req.key}`, w, written, allFailed);
-  const clockOf = new Map<string, KeyState['context']>([[m.node, m.state.context]]);
-  for (const a of done.ok) if (a.value) clockOf.set(a.node, a.value.context);
+
+  const stored: Stored[] = [{ node: m.node, ...(m.hintFor ? { hintFor: m.hintFor } : {}), clock: m.state.context }, ...done.ok.map((a) => a.value)];
+  const written = [...new Set([...owners.filter((o) => stored.some((s) => s.node === o && !s.hintFor)), ...stored.map((s) => s.node)])];
+  if (written.length < w) throw quorumError(`write of ${req.key}`, w, written, failed);
+  const clockOf = new Map(stored.map((s) => [s.node, s.clock]));
   return {
-    preferenceList: targets,
+    preferenceList: owners,
     written,
-    failed: allFailed,
+    down: owners.filter((o) => downOwners.has(o)),
+    hinted: stored.filter((s) => s.hintFor).map((s) => ({ node: s.node, for: s.hintFor as string })),
+    failed: failed.filter((f) => !written.includes(f.node)),
     clocks: written.map((node) => ({ node, clock: clockOf.get(node) ?? {} })),
     version: dotId(m.dot),
     state: m.state,
   };
 }
 
-async function mintWithBucketRetry(c: Cluster, node: string, req: WriteRequest & { context: VersionVectorWire }, bucketCheck?: BucketCheck) {
+/** A write without a context supersedes what a quorum read sees, unless there are too many siblings to do that blindly. */
+async function contextFromQuorum(c: Cluster, req: WriteRequest): Promise<VersionVectorWire> {
+  const seen = await readQuorum(c, req.ns, req.key, { bodies: false });
+  if (req.ns !== BUCKETS_NS && seen.merged.siblings.length > c.config.siblings.max) {
+    throw new RingstoreError(
+      ErrorCode.TOO_MANY_SIBLINGS,
+      `${req.key} has ${seen.merged.siblings.length} concurrent versions (the cap is ${c.config.siblings.max}): ` +
+        'GET it, choose or merge the versions, and write the result with the X-Context header (or context form field) the GET returned',
+      { details: { siblings: seen.merged.siblings.length, max: c.config.siblings.max } },
+    );
+  }
+  return seen.merged.context;
+}
+
+async function mintWithBucketRetry(c: Cluster, node: string, req: WriteRequest & { context: VersionVectorWire; hint?: string }, bucketCheck?: BucketCheck) {
   try {
     return await updateReplica(c, node, req);
   } catch (err) {

@@ -5,11 +5,20 @@ import type { Logger } from '../log.js';
 import type { Identity } from '../storage/identity.js';
 import type { Store } from '../storage/store.js';
 import type { BucketRegistry } from './buckets.js';
+import type { GossipRelay } from './gossip-relay.js';
+import type { HintStores } from './hints.js';
 
 export interface NodeContext {
   config: ClusterConfig;
   identity: Identity;
   store: Store;
   buckets: BucketRegistry;
+  hints: HintStores;
+  gossip: GossipRelay;
   log: Logger;
+}
+
+/** Where a write goes: the node's own data, or the hint store of the owner it stands in for. */
+export function targetStore(ctx: NodeContext, hint: string | undefined): Store {
+  return hint && hint !== ctx.identity.node ? ctx.hints.store(hint) : ctx.store;
 }

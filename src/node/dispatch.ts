@@ -2,6 +2,8 @@
 // exhaustive switch so a new message type cannot be forgotten.
 import type { RequestHandler } from '../net/transport.js';
 import type { NodeContext } from './context.js';
+import { handleGossip } from './handlers/gossip.js';
+import { handleHintDrop } from './handlers/hint-drop.js';
 import { handleList } from './handlers/list.js';
 import { handlePing } from './handlers/ping.js';
 import { handleRead } from './handlers/read.js';
@@ -21,6 +23,10 @@ export function dispatcher(ctx: NodeContext): RequestHandler {
         return handleSync(ctx, m, body);
       case 'list':
         return handleList(ctx, m);
+      case 'gossip':
+        return handleGossip(ctx, m);
+      case 'hint_drop':
+        return handleHintDrop(ctx, m);
       default: {
         const unexpected: never = m;
         throw new Error(`unexpected request ${JSON.stringify(unexpected)}`);

@@ -10,6 +10,8 @@ import { Store } from '../storage/store.js';
 import { BucketRegistry } from './buckets.js';
 import type { NodeContext } from './context.js';
 import { dispatcher } from './dispatch.js';
+import { GossipRelay } from './gossip-relay.js';
+import { HintStores } from './hints.js';
 
 export interface RunningNode {
   ctx: NodeContext;
@@ -23,7 +25,9 @@ export async function startNode(config: ClusterConfig, node: NodeSpec, log: Logg
   const swept = await store.sweep();
   const buckets = new BucketRegistry();
   for (const { key, state } of await store.list(BUCKETS_NS)) buckets.apply(key, state);
-  const ctx: NodeContext = { config, identity, store, buckets, log };
+  const hints = new HintStores(nodeDir(config, node.id), identity, log, config.siblings.warn);
+  const hinted = await hints.load();
+  const ctx: NodeContext = { config, identity, store, buckets, hints, gossip: new GossipRelay(node.id), log };
   const listener = await listen(
     {
       self: node.id,
@@ -36,6 +40,6 @@ export async function startNode(config: ClusterConfig, node: NodeSpec, log: Logg
     },
     dispatcher(ctx),
   );
-  log.info('node listening', { host: node.host, port: listener.port, actor: identity.actor, swept, buckets: buckets.entries().length });
+  log.info('node listening', { host: node.host, port: listener.port, actor: identity.actor, swept, hinted, buckets: buckets.entries().length });
   return { ctx, port: listener.port, stop: () => listener.close() };
 }

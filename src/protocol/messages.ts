@@ -42,6 +42,21 @@ export const stateSchema = z.object({
 export type KeyState = z.infer<typeof stateSchema>;
 
 const ns = z.string().min(1).max(63);
+const nodeId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
+
+/** One row of a gossip table: a node's heartbeat. (generation, version) only grows while the node lives. */
+export const heartbeatSchema = z.object({
+  node: nodeId,
+  /** When the node's socket server started, ms since the epoch: a restart starts a newer generation. */
+  generation: z.number().int().min(0),
+  /** Grows while that socket server runs. */
+  version: z.number().int().min(0),
+  /** How long ago, by the sender's clock, this heartbeat last advanced: ages are durations, so no clocks need agree. */
+  age: z.number().int().min(0).max(1e10),
+  /** The sender's verdict, for people reading the table; each machine decides for itself. */
+  status: z.enum(['up', 'down']).optional(),
+});
+export type Heartbeat = z.infer<typeof heartbeatSchema>;
 const key = z.string().min(1).max(4096);
 const bodyRef = z.object({ dot: z.string().max(256), size: z.number().int().min(0) });
 export type BodyRef = z.infer<typeof bodyRef>;
@@ -69,16 +84,26 @@ export const messageSchema = z.discriminatedUnion('type', [
     size: z.number().int().min(0),
     contentType: z.string().max(256).optional(),
     uid: z.string().max(64).optional(),
+    /** Sloppy quorum: store apart, as a hinted replica for this owner. */
+    hint: nodeId.optional(),
   }),
   z.object({ ...reply, type: z.literal('update_reply'), state: stateSchema, dot: dotSchema }),
 
   // Merge another replica's state into this one's (replication, read repair, handoff).
-  z.object({ ...base, type: z.literal('sync'), ns, key, state: stateSchema, bodies: z.array(bodyRef) }),
+  z.object({ ...base, type: z.literal('sync'), ns, key, state: stateSchema, bodies: z.array(bodyRef), hint: nodeId.optional() }),
   z.object({ ...reply, type: z.literal('sync_reply'), state: stateSchema.nullable(), missing: z.array(z.string()) }),
 
   // Every key of a namespace with its state (bucket listings, bucket records).
   z.object({ ...base, type: z.literal('list'), ns }),
   z.object({ ...reply, type: z.literal('list_reply'), entries: z.array(z.object({ key, state: stateSchema })) }),
+
+  // Gossip (Dynamo 4.8): heartbeat tables. The node's scheduler pushes its view and pulls what peers sent.
+  z.object({ ...base, type: z.literal('gossip'), table: z.array(heartbeatSchema).max(1000) }),
+  z.object({ ...reply, type: z.literal('gossip_reply'), table: z.array(heartbeatSchema) }),
+
+  // Hinted handoff: the scheduler delivered a hinted replica; drop it if it has not changed since.
+  z.object({ ...base, type: z.literal('hint_drop'), owner: nodeId, ns, key, state: stateSchema }),
+  z.object({ ...reply, type: z.literal('hint_drop_reply'), dropped: z.boolean() }),
 
   z.object({ ...reply, type: z.literal('error'), code: z.string(), message: z.string(), details: z.record(z.string(), z.unknown()).optional() }),
 ]);
@@ -90,7 +115,7 @@ export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 /** The fields a caller supplies; v, id and sender are filled in by the transport. */
 export type Outgoing<T extends MessageType> = MessageOf<T> extends infer M ? (M extends unknown ? Omit<M, 'v' | 'id' | 'sender'> : never) : never;
 
-export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list'] as const;
+export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'gossip', 'hint_drop'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
 /** Which reply answers which request. */
@@ -100,6 +125,8 @@ export interface ReplyTo {
   update: 'update_reply';
   sync: 'sync_reply';
   list: 'list_reply';
+  gossip: 'gossip_reply';
+  hint_drop: 'hint_drop_reply';
 }
 export type Request = MessageOf<RequestType>;
 export type Reply = Exclude<Message, Request>;
@@ -134,6 +161,10 @@ export function declaredBodyBytes(m: Message): number {
     case 'sync_reply':
     case 'list':
     case 'list_reply':
+    case 'gossip':
+    case 'gossip_reply':
+    case 'hint_drop':
+    case 'hint_drop_reply':
     case 'error':
       return 0;
     default: {

@@ -13,6 +13,8 @@ export function writeAnswer(coordinator: string, outcome: WriteOutcome, extra: R
     replicas_written: outcome.written,
     vector_clock_list: outcome.clocks,
     context: encodeContext(outcome.state.context),
+    ...(outcome.down.length ? { down_system_data: outcome.down } : {}),
+    ...(outcome.hinted.length ? { hinted_system_data: outcome.hinted } : {}),
     ...(outcome.failed.length ? { replicas_failed: outcome.failed } : {}),
   };
 }

@@ -42,7 +42,8 @@ export class Store {
 
   constructor(
     readonly root: string,
-    private readonly identity: Identity,
+    /** Needed only to mint (update); readers such as the handoff scheduler pass null. */
+    private readonly identity: Identity | null,
     private readonly log: Logger,
     private readonly siblingWarn: number,
   ) {}
@@ -100,9 +101,11 @@ export class Store {
    */
   update(ns: string, key: string, clientContext: KeyState['context'], v: NewVersion): Promise<{ state: KeyState; dot: Dot }> {
     return this.withKey(ns, key, async () => {
+      if (!this.identity) throw new Error('this store was opened read-only');
+      const identity = this.identity;
       const current = (await this.read(ns, key)) ?? emptyState<Sibling>();
-      const actor = this.identity.actor;
-      const n = await this.identity.mint(nextCounter(current, clientContext, actor, 1));
+      const actor = identity.actor;
+      const n = await identity.mint(nextCounter(current, clientContext, actor, 1));
       const sibling: Sibling = {
         dot: [actor, n],
         ...(v.deleted ? { deleted: true } : {}),
@@ -169,6 +172,35 @@ export class Store {
     if (live > this.siblingWarn) {
       this.log.warn('many siblings on one file: resolve them with a write that carries the context', { ns, key, siblings: live });
     }
+  }
+
+  /** The namespaces that hold anything: bucket names, and $buckets if records are stored. */
+  async namespaces(): Promise<string[]> {
+    const out: string[] = [];
+    try {
+      out.push(...(await readdir(join(this.root, 'buckets'))));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    try {
+      await readdir(this.nsDir(BUCKETS_NS));
+      out.push(BUCKETS_NS);
+    } catch {
+      // no records here
+    }
+    return out;
+  }
+
+  /** Remove a key entirely, but only if its state is still `expected` (a hint delivered and not written since). */
+  removeIf(ns: string, key: string, expected: KeyState): Promise<boolean> {
+    return this.withKey(ns, key, async () => {
+      const current = await this.read(ns, key);
+      if (!current || !equalStates(current, expected)) return false;
+      await unlink(this.manifestPath(ns, key));
+      await fsyncDir(this.nsDir(ns));
+      for (const s of current.siblings) if (hasBody(s)) await unlink(this.blobPath(ns, key, s.dot)).catch(() => undefined);
+      return true;
+    });
   }
 
   /** Every key of a namespace with its state. */

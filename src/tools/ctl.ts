@@ -12,18 +12,47 @@ process.stdout.on('error', () => process.exit(0));
 
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
-function healthy(host: string, port: number): Promise<boolean> {
+function getJson(host: string, port: number, path: string): Promise<{ status: number; json: any } | null> {
   return new Promise((resolve) => {
-    const req = http.get({ host, port, path: '/health', timeout: 1000 }, (res) => {
-      res.resume();
-      resolve(res.statusCode === 200);
+    const req = http.get({ host, port, path, timeout: 2000 }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (text += d));
+      res.on('end', () => {
+        try {
+          resolve({ status: res.statusCode ?? 0, json: JSON.parse(text) });
+        } catch {
+          resolve(null);
+        }
+      });
     });
-    req.on('error', () => resolve(false));
+    req.on('error', () => resolve(null));
     req.on('timeout', () => {
       req.destroy();
-      resolve(false);
+      resolve(null);
     });
   });
+}
+
+async function healthy(host: string, port: number): Promise<boolean> {
+  return (await getJson(host, port, '/health'))?.status === 200;
+}
+
+/** The statuses a node's gossip view gives, or null while it has no current view. */
+async function gossipView(host: string, port: number): Promise<Record<string, string> | null> {
+  const r = await getJson(host, port, '/cluster');
+  if (!r || r.status !== 200 || r.json.status_from !== 'gossip') return null;
+  return Object.fromEntries((r.json.nodes as Array<{ id: string; status: string }>).map((n) => [n.id, n.status]));
+}
+
+async function until(what: string, timeoutS: number, check: () => Promise<boolean>): Promise<void> {
+  const deadline = Date.now() + timeoutS * 1000;
+  while (Date.now() < deadline) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  console.error(`${what} within ${timeoutS} s`);
+  process.exit(1);
 }
 
 await yargs(hideBin(process.argv))
@@ -42,18 +71,28 @@ await yargs(hideBin(process.argv))
   })
   .command(
     'wait',
-    'wait until a node answers',
+    'wait until a node answers and its scheduler sees it up',
     (y) => y.option('id', { type: 'string', demandOption: true }).option('timeout', { type: 'number', default: 30 }),
     async (argv) => {
       const config = loadConfig(String(argv.config));
       const node = nodeById(config, argv.id);
-      const deadline = Date.now() + argv.timeout * 1000;
-      while (Date.now() < deadline) {
-        if (await healthy(node.host, node.restPort)) return;
-        await new Promise((r) => setTimeout(r, 100));
-      }
-      console.error(`${node.id} did not answer on http://${node.host}:${node.restPort}/health within ${argv.timeout} s`);
-      process.exit(1);
+      await until(`${node.id} did not answer on http://${node.host}:${node.restPort}/health`, argv.timeout, () => healthy(node.host, node.restPort));
+      await until(`${node.id}'s scheduler did not report a gossip view (see cron.log)`, argv.timeout, async () => (await gossipView(node.host, node.restPort))?.[node.id] === 'up');
+    },
+  )
+  .command(
+    'converge',
+    'wait until every node of the config sees every node up',
+    (y) => y.option('timeout', { type: 'number', default: 30 }),
+    async (argv) => {
+      const config = loadConfig(String(argv.config));
+      await until('the nodes did not all see each other up', argv.timeout, async () => {
+        for (const n of config.nodes) {
+          const view = await gossipView(n.host, n.restPort);
+          if (!view || Object.values(view).some((s) => s !== 'up')) return false;
+        }
+        return true;
+      });
     },
   )
   .demandCommand(1)

@@ -23,8 +23,10 @@ t.test('one replica killed: the write succeeds with W=2 and names the down node'
   t.teardown(() => c.restart(down));
   const w = await put(c.url(outsider(file)), 'faults', file, 'hello');
   t.equal(w.status, 200);
-  t.same([...w.json.replicas_written].sort(), [a, b].sort());
-  t.ok(w.json.replicas_failed.some((f: { node: string }) => f.node === down), 'the answer says which replica failed');
+  t.ok(w.json.replicas_written.includes(a) && w.json.replicas_written.includes(b), 'both live owners hold it');
+  t.notOk(w.json.replicas_written.includes(down));
+  t.same(w.json.down_system_data, [down], 'the answer names the down node');
+  t.same(w.json.hinted_system_data, [{ node: outsider(file), for: down }], 'its copy went to the next node as a hint');
   const r = await get(c.url(outsider(file)), 'faults', file);
   t.equal(r.status, 200, 'the read succeeds with R=2');
   t.equal(r.body.toString(), 'hello');

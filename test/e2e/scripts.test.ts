@@ -30,7 +30,7 @@ t.teardown(async () => {
 t.test('start-node.sh starts a node in the background and returns once it answers', async (t) => {
   const { stdout } = await run(script('start-node.sh'), ['node1', '--config', c.configFile]);
   t.match(stdout, /node1: up/);
-  for (const role of ['node', 'rest']) {
+  for (const role of ['node', 'rest', 'cron']) {
     t.ok(existsSync(join(c.dataDir('node1'), `${role}.pid`)), `${role}.pid`);
     t.ok(existsSync(join(c.dataDir('node1'), `${role}.log`)), `${role}.log`);
     t.ok(alive(pidOf('node1', role)), `${role} is running`);
@@ -41,7 +41,7 @@ t.test('start-node.sh starts a node in the background and returns once it answer
 });
 
 t.test('stop-node.sh stops exactly that node', async (t) => {
-  const pids = ['node', 'rest'].map((r) => pidOf('node1', r));
+  const pids = ['node', 'rest', 'cron'].map((r) => pidOf('node1', r));
   const { stdout } = await run(script('stop-node.sh'), ['node1', '--config', c.configFile]);
   t.match(stdout, /node1: stopped/);
   for (const pid of pids) t.notOk(alive(pid), `pid ${pid} ended`);
@@ -52,7 +52,7 @@ t.test('start-cluster.sh and stop-cluster.sh do every node of the config', async
   await run(script('start-cluster.sh'), ['--config', c.configFile]);
   const r = await call('GET', `${c.url('node2')}/cluster`);
   t.same(r.json.nodes.map((n: { status: string }) => n.status), ['up', 'up', 'up', 'up']);
-  const pids = c.nodes.flatMap((n) => ['node', 'rest'].map((role) => pidOf(n.id, role)));
+  const pids = c.nodes.flatMap((n) => ['node', 'rest', 'cron'].map((role) => pidOf(n.id, role)));
   await run(script('stop-cluster.sh'), ['--config', c.configFile]);
   for (const pid of pids) t.notOk(alive(pid));
 });
@@ -67,7 +67,7 @@ t.test('run-cluster.sh (npm start) runs in the foreground and Ctrl-C stops the c
   let out = '';
   p.stdout.on('data', (d: Buffer) => (out += d.toString()));
   await waitFor('cluster running', () => out.includes('Press Ctrl-C'), 60_000);
-  const pids = c.nodes.flatMap((n) => ['node', 'rest'].map((role) => pidOf(n.id, role)));
+  const pids = c.nodes.flatMap((n) => ['node', 'rest', 'cron'].map((role) => pidOf(n.id, role)));
   t.ok(pids.every(alive));
   const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));
   p.kill('SIGINT');

@@ -7,6 +7,8 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
+export type Role = 'node' | 'rest' | 'cron';
+
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 
 export async function freePort(): Promise<number> {
@@ -31,6 +33,8 @@ export interface ClusterOptions {
   nodes?: number;
   replication?: { n: number; r: number; w: number };
   extra?: Record<string, unknown>;
+  /** Run each machine's scheduler (gossip, handoff) too. */
+  cron?: boolean;
 }
 
 export interface Teardownable {
@@ -59,7 +63,7 @@ export class TestCluster {
   readonly configFile: string;
   readonly nodes: NodeEntry[];
 
-  private constructor(dir: string, nodes: NodeEntry[], config: Record<string, unknown>) {
+  private constructor(dir: string, nodes: NodeEntry[], config: Record<string, unknown>, readonly withCron: boolean) {
     this.dir = dir;
     this.nodes = nodes;
     this.configFile = join(dir, 'nodes.json');
@@ -79,7 +83,7 @@ export class TestCluster {
       logLevel: 'info',
       ...opts.extra,
     };
-    const c = new TestCluster(dir, nodes, config);
+    const c = new TestCluster(dir, nodes, config, opts.cron ?? false);
     t.teardown(async () => {
       await c.stopAll();
       rmSync(dir, { recursive: true, force: true });
@@ -101,7 +105,7 @@ export class TestCluster {
     return join(this.dir, 'data', id);
   }
 
-  spawnRole(id: string, role: 'node' | 'rest'): ChildProcess {
+  spawnRole(id: string, role: Role): ChildProcess {
     const p = spawn(process.execPath, [join(ROOT, 'dist', role, 'main.js'), '--config', this.configFile, '--id', id], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
@@ -112,6 +116,7 @@ export class TestCluster {
   async startNode(id: string): Promise<void> {
     this.spawnRole(id, 'node');
     this.spawnRole(id, 'rest');
+    if (this.withCron) this.spawnRole(id, 'cron');
     await waitFor(`${id} health`, async () => (await fetch(`${this.url(id)}/health`)).ok);
   }
 
@@ -120,7 +125,7 @@ export class TestCluster {
   }
 
   /** Signal one role's process (default: the socket server) and wait for it to exit when the signal ends it. */
-  async signal(id: string, sig: NodeJS.Signals, role: 'node' | 'rest' = 'node'): Promise<void> {
+  async signal(id: string, sig: NodeJS.Signals, role: Role = 'node'): Promise<void> {
     const p = this.procs.get(`${id}/${role}`);
     if (!p || p.exitCode !== null || p.signalCode !== null) return;
     const exited = new Promise<void>((r) => p.once('exit', () => r()));
@@ -135,6 +140,13 @@ export class TestCluster {
   async kill(id: string): Promise<void> {
     await this.signal(id, 'SIGKILL', 'node');
     await this.signal(id, 'SIGKILL', 'rest');
+    await this.signal(id, 'SIGKILL', 'cron');
+  }
+
+  /** Whether the machine's socket server process is alive (not killed). */
+  isRunning(id: string): boolean {
+    const p = this.procs.get(`${id}/node`);
+    return p !== undefined && p.exitCode === null && p.signalCode === null;
   }
 
   /** Start a machine again after kill(): same data dir, same ports. */

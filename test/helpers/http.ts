@@ -6,7 +6,7 @@ export interface JsonAnswer {
   json: any; // eslint-disable-line @typescript-eslint/no-explicit-any
 }
 
-export async function call(method: string, url: string, body?: BodyInit, headers: Record<string, string> = {}): Promise<JsonAnswer> {
+export async function call(method: string, url: string, body?: string | Buffer | FormData, headers: Record<string, string> = {}): Promise<JsonAnswer> {
   const res = await fetch(url, { method, body: body ?? null, headers, redirect: 'manual' });
   const text = await res.text();
   let json: unknown = null;

@@ -1,19 +1,27 @@
-// read: this replica's state of one key, with the bodies asked for. A coordinator
-// asks one replica for bodies and the others for their state only (digests).
-import { dotId } from '../../clock/dvv.js';
+// read: this node's state of one key, with the bodies asked for. The state is
+// its own replica merged with any hinted copy it holds for a down owner, so a
+// read through the extended preference list finds data written under a hint.
+// A coordinator asks one replica for bodies and the others for state only.
+import { dotId, sameDot, sync } from '../../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../../errors.js';
 import type { BodyRef, KeyState, MessageOf } from '../../protocol/messages.js';
 import type { HandlerResult } from '../../net/transport.js';
-import { hasBody } from '../../storage/store.js';
+import { hasBody, type Store } from '../../storage/store.js';
 import type { NodeContext } from '../context.js';
 import { validateKey } from '../namespace.js';
+
+interface Copy {
+  store: Store;
+  state: KeyState;
+}
 
 export async function handleRead(ctx: NodeContext, m: MessageOf<'read'>): Promise<HandlerResult> {
   validateKey(m.ns, m.key);
   for (let attempt = 0; ; attempt++) {
-    const state = await ctx.store.read(m.ns, m.key);
+    const copies = await readCopies(ctx, m.ns, m.key);
+    const state = copies.reduce<KeyState | null>((acc, c) => (acc ? (sync(acc, c.state) as KeyState) : c.state), null);
     try {
-      const { refs, bodies } = await loadBodies(ctx, m, state);
+      const { refs, bodies } = await loadBodies(m, state, copies);
       return { reply: { type: 'read_reply', state, bodies: refs }, bodies };
     } catch (err) {
       // A concurrent write dropped a sibling between reading the manifest and its blob: read again.
@@ -23,7 +31,19 @@ export async function handleRead(ctx: NodeContext, m: MessageOf<'read'>): Promis
   }
 }
 
-async function loadBodies(ctx: NodeContext, m: MessageOf<'read'>, state: KeyState | null): Promise<{ refs: BodyRef[]; bodies: Buffer[] }> {
+export async function readCopies(ctx: NodeContext, ns: string, key: string): Promise<Copy[]> {
+  const copies: Copy[] = [];
+  const own = await ctx.store.read(ns, key);
+  if (own) copies.push({ store: ctx.store, state: own });
+  for (const owner of ctx.hints.holders(ns, key)) {
+    const store = ctx.hints.store(owner);
+    const state = await store.read(ns, key);
+    if (state) copies.push({ store, state });
+  }
+  return copies;
+}
+
+async function loadBodies(m: MessageOf<'read'>, state: KeyState | null, copies: Copy[]): Promise<{ refs: BodyRef[]; bodies: Buffer[] }> {
   const refs: BodyRef[] = [];
   const bodies: Buffer[] = [];
   if (!state || m.bodies === 'none') return { refs, bodies };
@@ -31,7 +51,9 @@ async function loadBodies(ctx: NodeContext, m: MessageOf<'read'>, state: KeyStat
   for (const s of state.siblings) {
     const id = dotId(s.dot);
     if (!hasBody(s) || (wanted && !wanted.has(id))) continue;
-    const b = await ctx.store.readBody(m.ns, m.key, s);
+    const copy = copies.find((c) => c.state.siblings.some((o) => sameDot(o.dot, s.dot)));
+    if (!copy) continue;
+    const b = await copy.store.readBody(m.ns, m.key, s);
     refs.push({ dot: id, size: b.length });
     bodies.push(b);
   }

@@ -4,7 +4,7 @@
 import { splitBodies } from '../../protocol/codec.js';
 import { BUCKETS_NS, type MessageOf } from '../../protocol/messages.js';
 import type { HandlerResult } from '../../net/transport.js';
-import type { NodeContext } from '../context.js';
+import { targetStore, type NodeContext } from '../context.js';
 import { validateKey } from '../namespace.js';
 import { applyBucketRecord } from './records.js';
 
@@ -13,7 +13,10 @@ export async function handleSync(ctx: NodeContext, m: MessageOf<'sync'>, body: B
   const parts = splitBodies(m.bodies, body);
   const bodies = new Map<string, Buffer>();
   m.bodies.forEach((ref, i) => bodies.set(ref.dot, parts[i] as Buffer));
-  const { state, changed, missing } = await ctx.store.sync(m.ns, m.key, m.state, bodies);
-  if (changed && m.ns === BUCKETS_NS) await applyBucketRecord(ctx, m.key, state);
+  const hinted = m.hint !== undefined && m.hint !== ctx.identity.node;
+  const { state, changed, missing } = await targetStore(ctx, m.hint).sync(m.ns, m.key, m.state, bodies);
+  if (hinted) {
+    if (changed) ctx.hints.mark(m.hint as string, m.ns, m.key);
+  } else if (changed && m.ns === BUCKETS_NS) await applyBucketRecord(ctx, m.key, state);
   return { reply: { type: 'sync_reply', state, missing } };
 }

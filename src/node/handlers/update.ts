@@ -4,7 +4,7 @@
 import { ErrorCode, RingstoreError } from '../../errors.js';
 import { BUCKETS_NS, type MessageOf } from '../../protocol/messages.js';
 import type { HandlerResult } from '../../net/transport.js';
-import type { NodeContext } from '../context.js';
+import { targetStore, type NodeContext } from '../context.js';
 import { applyBucketRecord } from './records.js';
 import { validateKey } from '../namespace.js';
 
@@ -20,7 +20,9 @@ export async function handleUpdate(ctx: NodeContext, m: MessageOf<'update'>, bod
   if (body.length > ctx.config.maxObjectBytes) {
     throw new RingstoreError(ErrorCode.TOO_LARGE, `file of ${body.length} bytes is over the limit of ${ctx.config.maxObjectBytes}`);
   }
-  const { state, dot } = await ctx.store.update(m.ns, m.key, m.context, { deleted: m.deleted, body, contentType: m.contentType, uid });
-  if (m.ns === BUCKETS_NS) await applyBucketRecord(ctx, m.key, state);
+  const hinted = m.hint !== undefined && m.hint !== ctx.identity.node;
+  const { state, dot } = await targetStore(ctx, m.hint).update(m.ns, m.key, m.context, { deleted: m.deleted, body, contentType: m.contentType, uid });
+  if (hinted) ctx.hints.mark(m.hint as string, m.ns, m.key);
+  else if (m.ns === BUCKETS_NS) await applyBucketRecord(ctx, m.key, state);
   return { reply: { type: 'update_reply', state, dot } };
 }

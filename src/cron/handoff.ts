@@ -1,0 +1,83 @@
+// Hinted handoff (Dynamo 4.6). Each tick: every hinted replica this machine
+// holds is offered to its owner, merged there by dotted version vectors (never
+// overwriting anything newer), and once the owner has acknowledged, this
+// machine's socket server drops the copy if it has not changed since. Then
+// hinted.json is rewritten from what is left.
+import { dotId } from '../clock/dvv.js';
+import { hintStoreRoot } from '../node/hints.js';
+import { BUCKETS_NS, type BodyRef } from '../protocol/messages.js';
+import { Store, hasBody } from '../storage/store.js';
+import { HINTED_JSON, writeState, type HintEntry } from './files.js';
+import { peerAddress, type SchedulerContext } from './context.js';
+import { readdir } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const PARALLEL = 16;
+
+async function owners(nodeDir: string): Promise<string[]> {
+  try {
+    return await readdir(join(nodeDir, 'hints'));
+  } catch {
+    return [];
+  }
+}
+
+export async function handoffRound(ctx: SchedulerContext, signal: AbortSignal): Promise<string> {
+  let delivered = 0;
+  let failed = 0;
+  const remaining: HintEntry[] = [];
+  for (const owner of await owners(ctx.nodeDir)) {
+    if (!ctx.view.nodes.includes(owner)) continue;
+    // A reader: only this machine's socket server writes hint stores.
+    const store = new Store(hintStoreRoot(ctx.nodeDir, owner), null, ctx.log, Infinity);
+    const keys: Array<{ ns: string; key: string }> = [];
+    for (const ns of await store.namespaces()) for (const e of await store.list(ns)) keys.push({ ns, key: e.key });
+    let ownerFailed = false;
+    const deliver = async (ns: string, key: string): Promise<void> => {
+      const state = await store.read(ns, key);
+      if (!state) return;
+      if (ownerFailed || signal.aborted) {
+        remaining.push(entry(owner, ns, key, state));
+        return;
+      }
+      try {
+        const refs: BodyRef[] = [];
+        const bodies: Buffer[] = [];
+        for (const s of state.siblings) {
+          if (!hasBody(s)) continue;
+          const b = await store.readBody(ns, key, s);
+          refs.push({ dot: dotId(s.dot), size: b.length });
+          bodies.push(b);
+        }
+        const { reply } = await ctx.transport.request(peerAddress(ctx, owner), { type: 'sync', ns, key, state, bodies: refs }, bodies);
+        if (reply.missing.length > 0) throw new Error(`owner still lacks ${reply.missing.join(', ')}`);
+        const drop = await ctx.transport.request(peerAddress(ctx, ctx.self), { type: 'hint_drop', owner, ns, key, state });
+        if (drop.reply.dropped) delivered++;
+        else remaining.push(entry(owner, ns, key, (await store.read(ns, key)) ?? state));
+      } catch (err) {
+        // The owner is still away: keep its hints for the next tick, and do not wait on it again this tick.
+        ownerFailed = true;
+        failed++;
+        remaining.push(entry(owner, ns, key, state));
+        ctx.log.debug('handoff failed', { owner, ns, key, error: (err as Error).message });
+      }
+    };
+    for (let i = 0; i < keys.length; i += PARALLEL) {
+      await Promise.all(keys.slice(i, i + PARALLEL).map(({ ns, key }) => deliver(ns, key)));
+    }
+  }
+  await writeState(ctx.nodeDir, HINTED_JSON, remaining);
+  if (delivered > 0) ctx.log.info('hinted handoff', { delivered, remaining: remaining.length });
+  return `delivered ${delivered}, remaining ${remaining.length}${failed ? `, ${failed} owner(s) unreachable` : ''}`;
+}
+
+function entry(owner: string, ns: string, key: string, state: { siblings: Array<{ dot: readonly [string, number]; ts: number }> }): HintEntry {
+  const when = state.siblings.reduce((m, s) => Math.max(m, s.ts), 0);
+  return {
+    owner,
+    bucket: ns === BUCKETS_NS ? key : ns,
+    file: ns === BUCKETS_NS ? null : key,
+    versions: state.siblings.map((s) => dotId(s.dot)),
+    when: new Date(when || Date.now()).toISOString(),
+  };
+}

@@ -1,0 +1,89 @@
+// A background worker of the scheduler process: a name, a status a person can
+// read, start/stop, no overlap with its own previous run, and a time limit per
+// run. node-cron fires it; runOnce() runs it directly (tests, first tick).
+import cron, { type ScheduledTask } from 'node-cron';
+import type { Logger } from '../log.js';
+
+export interface WorkerStatus {
+  name: string;
+  state: 'idle' | 'running' | 'stopped';
+  runs: number;
+  failures: number;
+  lastStart: string | null;
+  lastMs: number | null;
+  lastResult: string | null;
+  lastError: string | null;
+}
+
+export type WorkerRun = (signal: AbortSignal) => Promise<string | void>;
+
+export class Worker {
+  private task: ScheduledTask | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = true;
+  private readonly st: WorkerStatus;
+
+  constructor(
+    readonly name: string,
+    private readonly intervalMs: number,
+    private readonly timeoutMs: number,
+    private readonly run: WorkerRun,
+    private readonly log: Logger,
+  ) {
+    this.st = { name, state: 'stopped', runs: 0, failures: 0, lastStart: null, lastMs: null, lastResult: null, lastError: null };
+  }
+
+  start(): void {
+    if (this.task) return;
+    this.stopped = false;
+    this.st.state = 'idle';
+    const seconds = Math.max(1, Math.round(this.intervalMs / 1000));
+    this.task = cron.schedule(`*/${seconds} * * * * *`, () => this.runOnce(), { name: this.name, noOverlap: true });
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    await this.task?.destroy();
+    this.task = null;
+    await this.running;
+    this.st.state = 'stopped';
+  }
+
+  /** Run now, unless a run is already under way (then wait for that one). */
+  runOnce(): Promise<void> {
+    if (this.running) return this.running;
+    this.running = this.execute().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async execute(): Promise<void> {
+    const started = Date.now();
+    this.st.state = 'running';
+    this.st.lastStart = new Date(started).toISOString();
+    const ac = new AbortController();
+    const timer = setTimeout(() => ac.abort(new Error(`${this.name} run timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
+    try {
+      const result = await Promise.race([
+        this.run(ac.signal),
+        new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(ac.signal.reason as Error), { once: true })),
+      ]);
+      this.st.lastResult = result ?? 'ok';
+      this.st.lastError = null;
+    } catch (err) {
+      this.st.failures++;
+      this.st.lastError = (err as Error).message;
+      this.log.warn('worker run failed', { worker: this.name, error: (err as Error).message });
+    } finally {
+      clearTimeout(timer);
+      this.st.runs++;
+      this.st.lastMs = Date.now() - started;
+      this.st.state = this.stopped ? 'stopped' : 'idle';
+    }
+  }
+
+  status(): WorkerStatus {
+    return { ...this.st };
+  }
+}

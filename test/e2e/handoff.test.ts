@@ -1,0 +1,153 @@
+// Failure handling with every machine's scheduler running: gossip failure
+// detection, sloppy quorum through hinted nodes, and hinted handoff when the
+// owners come back, including after the hinted node itself was killed.
+import t from 'tap';
+import { readdirSync, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { TestCluster, waitFor } from '../helpers/cluster.js';
+import { call, get, put } from '../helpers/http.js';
+import { peerClient, replicaState } from '../helpers/peer.js';
+import { hintsOf, waitAllUp, waitSeen } from '../helpers/views.js';
+import { Ring } from '../../src/ring/ring.js';
+import { objectKey } from '../../src/ring/hash.js';
+
+const c = await TestCluster.create(t, { cron: true, extra: { timeouts: { requestMs: 1000, connectMs: 500 }, gossip: { intervalMs: 1000, failureTimeoutMs: 3000 } } });
+await c.startAll();
+await waitAllUp(c);
+t.equal((await call('POST', `${c.url()}/buckets/hand`)).status, 200);
+const ids = c.nodes.map((n) => n.id);
+const ring = new Ring({ version: 1, nodes: ids }, 256);
+const prefList = (file: string): string[] => ring.preferenceList(objectKey('hand', file), 3);
+const outsider = (file: string): string => ids.find((id) => !prefList(file).includes(id)) as string;
+const peers = peerClient(t);
+// Whatever a failed test left down comes back before the next one starts.
+t.afterEach(async () => {
+  for (const id of ids) if (!c.isRunning(id)) await c.restart(id);
+  await waitAllUp(c);
+});
+
+t.test('gossip: every live machine sees a killed node down, then up again', async (t) => {
+  const victim = 'node3';
+  const others = ids.filter((i) => i !== victim);
+  await c.kill(victim);
+  const downMs = await waitSeen(c, victim, 'down', others);
+  t.ok(downMs < 10_000, `all saw ${victim} down within ${downMs} ms of kill -9`);
+  t.comment(`detection: kill -9 to every node seeing it down: ${downMs} ms (failure timeout 3000 ms)`);
+  const r = await call('GET', `${c.url('node1')}/cluster`);
+  t.equal(r.json.nodes.find((n: { id: string }) => n.id === victim).status, 'down', 'GET /cluster shows it');
+  await c.restart(victim);
+  const upMs = await waitSeen(c, victim, 'up', others);
+  t.comment(`back up for everyone after ${upMs} ms`);
+  t.ok(existsSync(join(c.dataDir('node1'), 'gossip.txt')));
+});
+
+t.test('one owner down: W=2 on the owners, a hinted copy for the third', async (t) => {
+  const file = 'one-down.txt';
+  const [a, b, down] = prefList(file) as [string, string, string];
+  const o = outsider(file);
+  await c.kill(down);
+  await waitSeen(c, down, 'down', [a]);
+  const w = await put(c.url(a), 'hand', file, 'written while one is down');
+  t.equal(w.status, 200);
+  t.same(w.json.down_system_data, [down], 'down_system_data names the down owner');
+  t.same(w.json.hinted_system_data, [{ node: o, for: down }], 'the next node clockwise holds its copy');
+  t.same([...w.json.replicas_written].sort(), [a, b, o].sort());
+  await c.restart(down);
+  await waitFor('handoff to the restarted owner', async () => (await replicaState(peers, c.node(down), 'hand', file))?.siblings.length === 1);
+  await waitFor('the hint removed', () => !hintsOf(c, o).some((h) => h.file === file));
+  t.pass('delivered and removed');
+});
+
+t.test('two owners down: the write succeeds through a hinted node, and handoff delivers it', async (t) => {
+  const file = 'two-down.txt';
+  const [a, b, survivor] = prefList(file) as [string, string, string];
+  const o = outsider(file);
+  await put(c.url(survivor), 'hand', file, 'v1');
+  await c.kill(a);
+  await c.kill(b);
+  await waitSeen(c, a, 'down', [survivor, o]);
+  await waitSeen(c, b, 'down', [survivor, o]);
+  const w = await put(c.url(survivor), 'hand', file, 'v2 under a hint');
+  t.equal(w.status, 200, 'one owner plus one hinted node is W=2');
+  t.same([...w.json.down_system_data].sort(), [a, b].sort());
+  const viaOutsider = w.json.hinted_system_data.find((h: { node: string }) => h.node === o);
+  t.ok(viaOutsider && [a, b].includes(viaOutsider.for), `${o}, the next node clockwise, holds a hinted copy`);
+  t.same(
+    w.json.hinted_system_data.map((h: { for: string }) => h.for).sort(),
+    [a, b].sort(),
+    'each down owner has a hinted copy somewhere (the coordinating replica keeps the one no other node can)',
+  );
+  t.same([...w.json.replicas_written].sort(), [survivor, o].sort());
+  const r = await get(c.url(o), 'hand', file);
+  t.equal(r.status, 200, 'readable while its owners are down');
+  t.equal(r.body.toString(), 'v2 under a hint');
+  await waitFor('hinted.json lists the hint', () => hintsOf(c, o).some((h) => h.file === file));
+  t.ok(readdirSync(join(c.dataDir(o), 'hints')).length > 0, 'the copy is kept apart from the node\'s own data');
+
+  await c.restart(a);
+  await c.restart(b);
+  await waitFor('hint delivered and removed', () => !hintsOf(c, o).some((h) => h.file === file), 20_000);
+  // The owners alone serve the latest version.
+  for (const id of [a, b, survivor]) {
+    await waitFor(`${id} holds v2`, async () => {
+      const s = await replicaState(peers, c.node(id), 'hand', file);
+      return s?.siblings.length === 1 && s.siblings[0]?.size === 'v2 under a hint'.length;
+    });
+  }
+  const own = await replicaState(peers, c.node(o), 'hand', file);
+  t.equal(own, null, `${o} keeps no copy once it handed it off`);
+  await c.kill(o);
+  const again = await get(c.url(a), 'hand', file);
+  t.equal(again.body.toString(), 'v2 under a hint', 'the owners serve it without the hinted node');
+  await c.restart(o);
+  await waitAllUp(c);
+});
+
+t.test('a hinted node killed before delivery still delivers after it restarts', async (t) => {
+  const file = 'hinted-node-killed.txt';
+  const [a, b, survivor] = prefList(file) as [string, string, string];
+  const o = outsider(file);
+  await c.kill(a);
+  await c.kill(b);
+  await waitSeen(c, a, 'down', [survivor, o]);
+  await waitSeen(c, b, 'down', [survivor, o]);
+  const w = await put(c.url(survivor), 'hand', file, 'survives the hinted node');
+  t.equal(w.status, 200);
+  t.ok(w.json.hinted_system_data.some((h: { node: string }) => h.node === o));
+  await c.kill(o); // the hint is on disk: it was written before the write was acknowledged
+  await c.restart(a);
+  await c.restart(b);
+  t.notOk((await replicaState(peers, c.node(a), 'hand', file))?.siblings.some((s) => s.size > 0 && !s.deleted), 'not delivered yet');
+  await c.restart(o);
+  await waitFor('delivery by the restarted hinted node', async () => {
+    const sa = await replicaState(peers, c.node(a), 'hand', file);
+    const sb = await replicaState(peers, c.node(b), 'hand', file);
+    return sa?.siblings.length === 1 && sb?.siblings.length === 1;
+  }, 30_000);
+  await waitFor('hint removed', () => !hintsOf(c, o).some((h) => h.file === file), 20_000);
+  t.pass('delivered');
+});
+
+t.test('buckets created and deleted while a node is down reach it when it recovers', async (t) => {
+  const victim = 'node2';
+  await c.kill(victim);
+  await waitSeen(c, victim, 'down', ids.filter((i) => i !== victim));
+  t.equal((await call('POST', `${c.url('node1')}/buckets/made-while-down`)).status, 200);
+  t.equal((await call('DELETE', `${c.url('node1')}/buckets/hand`)).status, 200);
+  // A file written into the new bucket while the record for the down node is only a hint.
+  const w = await put(c.url('node3'), 'made-while-down', 'early.txt', 'early');
+  t.equal(w.status, 200);
+  await c.restart(victim);
+  await waitFor('the recovered node agrees on the buckets', async () => {
+    const r = await call('GET', `${c.url(victim)}/buckets`);
+    const list = await peers.request({ id: victim, host: '127.0.0.1', port: c.node(victim).port }, { type: 'list', ns: '$buckets' });
+    const live = list.reply.entries.filter((e) => e.state.siblings.some((s) => !s.deleted)).map((e) => e.key).sort();
+    return r.status === 200 && JSON.stringify(live) === JSON.stringify(['made-while-down']);
+  }, 20_000);
+  for (const id of ids) {
+    const r = await call('GET', `${c.url(id)}/buckets`);
+    t.same(r.json.buckets.map((b: { name: string }) => b.name), ['made-while-down'], `${id} lists the same buckets`);
+  }
+  t.equal((await get(c.url(victim), 'made-while-down', 'early.txt')).body.toString(), 'early', 'the early file is not lost');
+  t.notOk(existsSync(join(c.dataDir(victim), 'buckets', 'hand')), `${victim} removed the deleted bucket's files`);
+});
