@@ -38,7 +38,8 @@ export class Worker {
     this.stopped = false;
     this.st.state = 'idle';
     const seconds = Math.max(1, Math.round(this.intervalMs / 1000));
-    this.task = cron.schedule(`*/${seconds} * * * * *`, () => this.runOnce(), { name: this.name, noOverlap: true });
+    // Overlap is prevented here (runOnce), not by node-cron, which would log a warning each time.
+    this.task = cron.schedule(`*/${seconds} * * * * *`, () => this.runOnce(), { name: this.name, noOverlap: false });
   }
 
   async stop(): Promise<void> {
