@@ -15,6 +15,8 @@ export interface HintEntry {
   bucket: string;
   /** null for a bucket record */
   file: string | null;
+  /** The newest version held for the owner, and all of them (siblings). */
+  version: string;
   versions: string[];
   when: string;
 }

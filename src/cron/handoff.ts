@@ -72,12 +72,14 @@ export async function handoffRound(ctx: SchedulerContext, signal: AbortSignal): 
 }
 
 function entry(owner: string, ns: string, key: string, state: { siblings: Array<{ dot: readonly [string, number]; ts: number }> }): HintEntry {
-  const when = state.siblings.reduce((m, s) => Math.max(m, s.ts), 0);
+  const newest = state.siblings.reduce<{ dot: readonly [string, number]; ts: number } | null>((m, s) => (!m || s.ts > m.ts ? s : m), null);
+  const when = newest?.ts ?? Date.now();
   return {
     owner,
     bucket: ns === BUCKETS_NS ? key : ns,
     file: ns === BUCKETS_NS ? null : key,
+    version: newest ? dotId(newest.dot) : '',
     versions: state.siblings.map((s) => dotId(s.dot)),
-    when: new Date(when || Date.now()).toISOString(),
+    when: new Date(when).toISOString(),
   };
 }
