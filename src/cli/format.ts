@@ -1,0 +1,43 @@
+// Human-readable output of the CLI: small aligned tables, one line per fact.
+const pad = (s: string, n: number): string => (s.length >= n ? s : s + ' '.repeat(n - s.length));
+
+function table(head: string[], rows: string[][]): string {
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (r: string[]): string => r.map((c, i) => (i === r.length - 1 ? c : pad(c, widths[i] as number))).join('  ');
+  return [line(head), ...rows.map(line)].join('\n') + '\n';
+}
+
+export function bucketTable(buckets: Array<{ name: string; created: string }>): string {
+  if (buckets.length === 0) return 'no buckets\n';
+  return table(['CREATED', 'BUCKET'], buckets.map((b) => [b.created, b.name]));
+}
+
+export function fileTable(files: Array<{ name: string; size: number; siblings: number; last_modified: string }>): string {
+  if (files.length === 0) return 'no files\n';
+  return table(['SIZE', 'VERSIONS', 'MODIFIED', 'NAME'], files.map((f) => [String(f.size), String(f.siblings), f.last_modified, f.name]));
+}
+
+export function siblingTable(what: string, siblings: Array<{ version: string; size: number; last_modified: string; deleted: boolean }>, bucket: string, file: string): string {
+  return (
+    `${what} has ${siblings.length} concurrent versions (siblings):\n` +
+    table(['VERSION', 'SIZE', 'MODIFIED', ''], siblings.map((s) => [s.version, String(s.size), s.last_modified, s.deleted ? '(deleted)' : ''])) +
+    `resolve with: ringstore resolve ${bucket} ${file} --keep <version>   (or --from <merged local file>)\n`
+  );
+}
+
+export function writeSummary(what: string, body: any): string {
+  const lines = [`${what}: version ${body.version} on ${body.replicas_written.join(', ')} (coordinator ${body.coordinator})`];
+  if (body.down_system_data?.length) lines.push(`  down: ${body.down_system_data.join(', ')}`);
+  for (const h of body.hinted_system_data ?? []) lines.push(`  hinted copy on ${h.node} for ${h.for}`);
+  return lines.join('\n');
+}
+
+export function statusTable(body: any, endpoint: string): string {
+  return (
+    `N=${body.n} R=${body.r} W=${body.w}   (as seen by ${body.coordinator} at ${endpoint}, from ${body.status_from})\n` +
+    table(
+      ['NODE', 'SOCKET', 'REST', 'STATUS'],
+      body.nodes.map((n: any) => [n.id, `${n.host}:${n.port}`, `${n.host}:${n.restPort}`, n.status]),
+    )
+  );
+}

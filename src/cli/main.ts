@@ -1,0 +1,236 @@
+#!/usr/bin/env node
+// ringstore: the command line of the store. Talks to any node's REST port,
+// falling back to the next node of the config when one does not answer.
+// Exit codes: 0 ok, 1 the server refused (its message shown) or no node answered, 2 usage.
+import { existsSync, readFileSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import yargs from 'yargs';
+import { hideBin } from 'yargs/helpers';
+import { loadConfig } from '../config.js';
+import { CliError, Client, asCliError, serverError } from './client.js';
+import { bucketTable, fileTable, siblingTable, statusTable, writeSummary } from './format.js';
+import { countingStream, progress } from './progress.js';
+
+const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+
+interface Globals {
+  endpoint?: string;
+  config?: string;
+  json: boolean;
+  progress: boolean;
+  timeout: number;
+}
+
+/** The config to take endpoints from: --config, $RINGSTORE_CONFIG, ./nodes.json, or the one shipped with the package. */
+function configFile(given: string | undefined): string | null {
+  if (given) {
+    if (!existsSync(given)) throw new CliError(`config ${given} not found`, 2);
+    return given;
+  }
+  const candidates = [process.env.RINGSTORE_CONFIG, 'nodes.json', join(PACKAGE_ROOT, 'nodes.json')];
+  for (const c of candidates) if (c && existsSync(c)) return c;
+  return null;
+}
+
+function client(g: Globals): Client {
+  const endpoints: string[] = [];
+  if (g.endpoint) endpoints.push(g.endpoint.replace(/\/+$/, ''));
+  const file = configFile(g.config);
+  if (file) {
+    for (const n of loadConfig(file).nodes) {
+      const url = `http://${n.host}:${n.restPort}`;
+      if (!endpoints.includes(url)) endpoints.push(url);
+    }
+  }
+  return new Client(endpoints, g.timeout * 1000, (from, to, why) => {
+    if (!g.json) process.stderr.write(`${from} did not answer (${why}); trying ${to}\n`);
+  });
+}
+
+const enc = encodeURIComponent;
+const print = (s: string): void => void process.stdout.write(s.endsWith('\n') ? s : `${s}\n`);
+const printJson = (v: unknown): void => print(JSON.stringify(v, null, 2));
+
+async function run(argv: string[]): Promise<void> {
+  const cli = yargs(argv)
+    .scriptName('ringstore')
+    .usage('$0 <command> [options]\n\nThe command line of ringstore, a Dynamo-style replicated object store.')
+    .option('endpoint', { alias: 'e', type: 'string', describe: 'REST URL of the node to talk to (default: the first node of the config; the next ones if it is down)' })
+    .option('config', { alias: 'c', type: 'string', describe: 'nodes.json to take the endpoints from (default: $RINGSTORE_CONFIG, ./nodes.json)' })
+    .option('json', { type: 'boolean', default: false, describe: 'print the server\'s JSON answer' })
+    .option('progress', { type: 'boolean', default: true, describe: 'show a progress bar for transfers over 1 MiB on a terminal' })
+    .option('timeout', { type: 'number', default: 30, describe: 'seconds to wait for a node' })
+    .command('mb <bucket>', 'make a bucket', (y) => y.positional('bucket', { type: 'string', demandOption: true }), async (a) => {
+      const { body } = await client(a).json('POST', `/buckets/${enc(a.bucket)}`);
+      if (a.json) return printJson(body);
+      print(body.created ? `created bucket ${a.bucket} on ${body.replicas_written.join(', ')}` : `bucket ${a.bucket} already exists`);
+    })
+    .command('rb <bucket>', 'remove a bucket and its files', (y) => y.positional('bucket', { type: 'string', demandOption: true }), async (a) => {
+      const { body } = await client(a).json('DELETE', `/buckets/${enc(a.bucket)}`);
+      if (a.json) return printJson(body);
+      print(`removed bucket ${a.bucket}`);
+    })
+    .command('ls [bucket]', 'list buckets, or the files of a bucket', (y) => y.positional('bucket', { type: 'string' }), async (a) => {
+      const c = client(a);
+      if (!a.bucket) {
+        const { body } = await c.json('GET', '/buckets');
+        return a.json ? printJson(body) : print(bucketTable(body.buckets));
+      }
+      const { body } = await c.json('GET', `/buckets/${enc(a.bucket)}`);
+      return a.json ? printJson(body) : print(fileTable(body.files));
+    })
+    .command(
+      'put <bucket> <file>',
+      'upload a local file',
+      (y) =>
+        y
+          .positional('bucket', { type: 'string', demandOption: true })
+          .positional('file', { type: 'string', demandOption: true, describe: 'local file to upload' })
+          .option('as', { type: 'string', describe: 'name to store it under (default: the local file\'s name)' })
+          .option('context', { type: 'string', describe: 'causal context of a read, to supersede what it returned' }),
+      async (a) => {
+        const name = a.as ?? basename(a.file);
+        let data: Buffer;
+        try {
+          data = readFileSync(a.file);
+        } catch (err) {
+          throw new CliError(`cannot read ${a.file}: ${(err as Error).message}`, 2);
+        }
+        const body = await upload(client(a), a, a.bucket, name, data, a.context);
+        if (a.json) return printJson(body);
+        print(writeSummary(`stored ${a.bucket}/${name} (${data.length} bytes)`, body));
+      },
+    )
+    .command(
+      'get <bucket> <file>',
+      'download a file (to stdout, or -o path)',
+      (y) =>
+        y
+          .positional('bucket', { type: 'string', demandOption: true })
+          .positional('file', { type: 'string', demandOption: true })
+          .option('output', { alias: 'o', type: 'string', describe: 'write to this path instead of stdout' })
+          .option('version', { type: 'string', describe: 'fetch this version (one of the siblings)' }),
+      async (a) => {
+        const c = client(a);
+        const q = a.version ? `?version=${enc(a.version)}` : '';
+        const res = await c.request('GET', `/buckets/${enc(a.bucket)}/${enc(a.file)}${q}`);
+        if (res.status === 300) {
+          const body = (await res.json()) as { siblings: Array<{ version: string; size: number; last_modified: string; deleted: boolean }> };
+          if (a.json) printJson(body);
+          else process.stderr.write(siblingTable(`${a.bucket}/${a.file}`, body.siblings, a.bucket, a.file));
+          throw new CliError(`${a.bucket}/${a.file} has ${body.siblings.length} concurrent versions: choose one with --version, or resolve them`);
+        }
+        if (!res.ok) throw serverError(res.status, await res.json().catch(() => null));
+        const total = Number(res.headers.get('content-length') ?? NaN);
+        const p = progress(`get ${a.file}`, Number.isFinite(total) ? total : null, a.progress && a.output !== undefined);
+        const chunks: Buffer[] = [];
+        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+          chunks.push(Buffer.from(chunk));
+          p.tick(chunk.length);
+        }
+        p.done();
+        const data = Buffer.concat(chunks);
+        const meta = { success: true, bucket: a.bucket, file: a.file, size: data.length, version: res.headers.get('x-version'), context: res.headers.get('x-context'), endpoint: c.endpoint };
+        if (a.output === undefined || a.output === '-') {
+          process.stdout.write(data);
+          return;
+        }
+        await writeFile(a.output, data);
+        if (a.json) printJson({ ...meta, output: a.output });
+        else print(`saved ${a.bucket}/${a.file} (${data.length} bytes, version ${meta.version}) to ${a.output}`);
+      },
+    )
+    .command(
+      'rm <bucket> <file>',
+      'delete a file (a versioned tombstone)',
+      (y) => y.positional('bucket', { type: 'string', demandOption: true }).positional('file', { type: 'string', demandOption: true }),
+      async (a) => {
+        const { body } = await client(a).json('DELETE', `/buckets/${enc(a.bucket)}/${enc(a.file)}`);
+        if (a.json) return printJson(body);
+        print(writeSummary(`deleted ${a.bucket}/${a.file}`, body));
+      },
+    )
+    .command('status', 'the nodes, their state, and N/R/W', {}, async (args) => {
+      const a = args as unknown as Globals;
+      const c = client(a);
+      const { body } = await c.json('GET', '/cluster');
+      if (a.json) return printJson(body);
+      print(statusTable(body, c.endpoint));
+    })
+    .command(
+      'resolve <bucket> <file>',
+      'resolve siblings: keep one version, or write a local file, superseding them all',
+      (y) =>
+        y
+          .positional('bucket', { type: 'string', demandOption: true })
+          .positional('file', { type: 'string', demandOption: true })
+          .option('keep', { type: 'string', describe: 'the version to keep' })
+          .option('from', { type: 'string', describe: 'a local file holding the merged content' })
+          .conflicts('keep', 'from')
+          .check((x) => {
+            if (!x.keep && !x.from) throw new CliError('give --keep <version> or --from <local file>', 2);
+            return true;
+          }),
+      async (a) => {
+        const c = client(a);
+        const path = `/buckets/${enc(a.bucket)}/${enc(a.file)}`;
+        let data: Buffer;
+        let context: string | null;
+        if (a.keep) {
+          const res = await c.request('GET', `${path}?version=${enc(a.keep)}`);
+          if (!res.ok) throw serverError(res.status, await res.json().catch(() => null));
+          data = Buffer.from(await res.arrayBuffer());
+          context = res.headers.get('x-context');
+        } else {
+          try {
+            data = readFileSync(a.from as string);
+          } catch (err) {
+            throw new CliError(`cannot read ${a.from}: ${(err as Error).message}`, 2);
+          }
+          const res = await c.request('GET', path);
+          if (res.status !== 200 && res.status !== 300) throw serverError(res.status, await res.json().catch(() => null));
+          context = res.headers.get('x-context');
+          await res.arrayBuffer();
+        }
+        const body = await upload(c, a, a.bucket, a.file, data, context ?? undefined);
+        if (a.json) return printJson(body);
+        print(writeSummary(`resolved ${a.bucket}/${a.file} with ${a.keep ? `version ${a.keep}` : a.from} (${data.length} bytes)`, body));
+      },
+    )
+    .demandCommand(1, 'say which command to run')
+    .strict()
+    .recommendCommands()
+    .help()
+    .version(false)
+    .fail((msg, err) => {
+      if (err instanceof CliError && err.exitCode === 2) msg = err.message;
+      else if (err) throw err;
+      process.stderr.write(`${msg}\n\nRun "ringstore --help" for usage.\n`);
+      process.exit(2);
+    });
+  await cli.parseAsync();
+}
+
+async function upload(c: Client, g: Globals, bucket: string, name: string, data: Buffer, context: string | undefined): Promise<any> {
+  const p = progress(`put ${name}`, data.length, g.progress);
+  try {
+    const { body } = await c.json('PUT', `/buckets/${enc(bucket)}/${enc(name)}`, {
+      body: () => (data.length > 1024 * 1024 ? countingStream(data, p) : data),
+      length: data.length,
+      headers: { 'content-type': 'application/octet-stream', ...(context ? { 'x-context': context } : {}) },
+    });
+    return body;
+  } finally {
+    p.done();
+  }
+}
+
+run(hideBin(process.argv)).catch((err: unknown) => {
+  const e = asCliError(err);
+  const body = (e as { body?: unknown }).body;
+  if (body && process.argv.includes('--json')) printJson(body);
+  process.stderr.write(`ringstore: ${e.message}\n`);
+  process.exit(e.exitCode);
+});
