@@ -1,5 +1,5 @@
 # Shared by the scripts: where the project is, the --config option, and pid files.
-root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+root="$(cd "$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")/.." && pwd)"
 ROLES=(node rest cron)
 
 ensure_built() {
@@ -12,7 +12,7 @@ ctl() { node "$root/dist/tools/ctl.js" "$@"; }
 
 # parse_config_opt ARGS...: sets CONFIG (default nodes.json in the project) and REST (the other args).
 parse_config_opt() {
-  CONFIG="$root/nodes.json"
+  CONFIG="${RINGSTORE_CONFIG:-$root/nodes.json}"
   REST=()
   while [ $# -gt 0 ]; do
     case "$1" in
