@@ -4,6 +4,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 parse_config_opt "$@"
 ensure_built
+ctl ensure-secret --config "$CONFIG"
 for id in $(ctl ids --config "$CONFIG"); do
   "$root/scripts/start-node.sh" "$id" --config "$CONFIG"
 done

@@ -11,6 +11,8 @@ if [ ${#REST[@]} -ne 1 ]; then
 fi
 id="${REST[0]}"
 ensure_built
+# A cluster is never started open: without a configured secret, generate one beside the config.
+ctl ensure-secret --config "$CONFIG"
 eval "$(ctl env --config "$CONFIG" --id "$id")"
 mkdir -p "$NODE_DIR"
 for role in "${ROLES[@]}"; do

@@ -1,7 +1,7 @@
 // The cluster's configuration: one nodes.json copied to every machine. Every entry
 // point loads it with loadConfig(); optional keys get their defaults here and only here.
 import { readFileSync } from 'node:fs';
-import { dirname, isAbsolute, join, resolve } from 'node:path';
+import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ErrorCode, RingstoreError } from './errors.js';
 
@@ -51,6 +51,31 @@ const configSchema = z.object({
     })
     .default({ intervalMs: 1000, failureTimeoutMs: 5000 }),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
+  /** The cluster secret, inline; or the name of an environment variable, or a file (relative to this config), holding it. */
+  secret: z.string().min(16).optional(),
+  secretEnv: z.string().min(1).optional(),
+  secretFile: z.string().min(1).optional(),
+  /** Every limit of the socket port and the REST app, with its default here and only here. */
+  limits: z
+    .object({
+      /** A connection must complete the handshake within this. */
+      handshakeTimeoutMs: z.number().int().min(50).default(2000),
+      /** At most this many connections may be waiting to authenticate; a new one evicts the oldest. */
+      maxUnauthenticated: z.number().int().min(1).default(64),
+      /** An authenticated connection with no traffic for this long is closed (peers reconnect on demand). */
+      idleTimeoutMs: z.number().int().min(1000).default(300_000),
+      /** Requests one connection may have in flight; past it the node stops reading from that connection. */
+      maxInFlightPerConnection: z.number().int().min(1).default(256),
+      /** Largest request head (request line and headers) the REST app accepts. */
+      maxHeaderBytes: z.number().int().min(1024).default(16 * 1024),
+      /** A client must send its whole request head within this (slow-loris). */
+      headersTimeoutMs: z.number().int().min(100).default(10_000),
+      /** A client must send its whole request within this. */
+      requestTimeoutMs: z.number().int().min(100).default(120_000),
+      /** Requests one REST app serves at once; more are answered 503 with Retry-After. */
+      maxConcurrentRequests: z.number().int().min(1).default(512),
+    })
+    .prefault({}),
 });
 
 export type NodeSpec = z.infer<typeof nodeSpec>;
@@ -90,6 +115,7 @@ export function parseConfig(raw: unknown, file: string): ClusterConfig {
   const maxFrameBytes = c.maxFrameBytes ?? c.maxObjectBytes + 4 * MiB;
   if (maxFrameBytes <= c.maxObjectBytes) fail('maxFrameBytes must be larger than maxObjectBytes');
   const dataDir = isAbsolute(c.dataDir) ? c.dataDir : resolve(dirname(file), c.dataDir);
+  if (c.limits.headersTimeoutMs > c.limits.requestTimeoutMs) fail('limits.headersTimeoutMs must not exceed limits.requestTimeoutMs');
   return { ...c, dataDir, maxFrameBytes, file };
 }
 
@@ -119,4 +145,38 @@ export function nodeById(config: ClusterConfig, id: string): NodeSpec {
 /** Everything a node keeps lives under this folder. */
 export function nodeDir(config: ClusterConfig, id: string): string {
   return join(config.dataDir, id);
+}
+
+/** The file a start script generates the secret into when the config names none: beside the config. */
+export function defaultSecretFile(config: ClusterConfig): string {
+  return join(dirname(config.file), `${basename(config.file, '.json')}.secret`);
+}
+
+/**
+ * The cluster secret that every socket connection must prove it knows. From
+ * `secret`, the variable `secretEnv` names, `secretFile`, or the default file
+ * beside the config. A node never runs without one.
+ */
+export function clusterSecret(config: ClusterConfig): Buffer {
+  let text: string | undefined = config.secret;
+  let from = 'secret';
+  if (!text && config.secretEnv) {
+    text = process.env[config.secretEnv];
+    from = `$${config.secretEnv}`;
+    if (!text) throw new RingstoreError(ErrorCode.CONFIG, `the config names ${from} for the cluster secret, but it is not set`);
+  }
+  if (!text) {
+    const f = config.secretFile ? resolve(dirname(config.file), config.secretFile) : defaultSecretFile(config);
+    from = f;
+    try {
+      text = readFileSync(f, 'utf8').trim();
+    } catch {
+      throw new RingstoreError(
+        ErrorCode.CONFIG,
+        `no cluster secret: ${f} does not exist. The start scripts create it; or set "secret", "secretEnv" or "secretFile" in ${config.file}`,
+      );
+    }
+  }
+  if (text.length < 16) throw new RingstoreError(ErrorCode.CONFIG, `the cluster secret from ${from} is shorter than 16 characters`);
+  return Buffer.from(text, 'utf8');
 }

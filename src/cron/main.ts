@@ -2,9 +2,9 @@
 // node-cron drives three workers: gossip (failure detection), handoff (hinted
 // replicas to their owners) and bucket-sync (anti-entropy of bucket records).
 import { join } from 'node:path';
-import { nodeDir } from '../config.js';
+import { clusterSecret, nodeDir } from '../config.js';
 import { parseEntry, runProcess } from '../entry.js';
-import { TcpTransport } from '../net/tcp.js';
+import { TcpTransport, tcpOptions } from '../net/tcp.js';
 import { bucketSyncRound } from './bucket-sync.js';
 import type { SchedulerContext } from './context.js';
 import { WORKERS_JSON, writeState } from './files.js';
@@ -18,13 +18,7 @@ runProcess('cron', async () => {
   const { config, node, log } = await parseEntry('cron', 'Runs gossip failure detection, hinted handoff and bucket anti-entropy on a schedule.');
   const dir = nodeDir(config, node.id);
   await mkdir(dir, { recursive: true });
-  const transport = new TcpTransport({
-    self: node.id,
-    maxFrameBytes: config.maxFrameBytes,
-    requestTimeoutMs: config.timeouts.requestMs,
-    connectTimeoutMs: config.timeouts.connectMs,
-    log,
-  });
+  const transport = new TcpTransport(tcpOptions(config, node.id, clusterSecret(config), log));
   const ctx: SchedulerContext = {
     config,
     self: node.id,

@@ -1,44 +1,51 @@
-// The only module that touches sockets. Server: one FrameDecoder per connection,
-// each frame validated before a handler sees it, errors answered as `error`
-// frames, fatal framing errors answered and the connection closed. Client: one
-// pooled connection per peer, requests multiplexed by id, each with a timeout.
+// The only module that touches sockets. Every connection opens with the
+// handshake of auth.ts; until it completes nothing else is read, and a
+// connection that fails it is logged once and closed. After it, every frame is
+// sealed with a MAC bound to the connection. Server: one FrameDecoder per
+// connection, each frame checked, validated and bound to the authenticated
+// node before a handler sees it; limits on waiting handshakes, idle time and
+// requests in flight. Client: one pooled connection per peer, requests
+// multiplexed by id, each with a timeout.
 import net from 'node:net';
 import { v4 as uuid } from 'uuid';
 import { ErrorCode, RingstoreError, asRingstoreError, isCode } from '../errors.js';
 import type { Logger } from '../log.js';
-import { FrameDecoder, encodeFrame, isFault } from '../protocol/codec.js';
+import { FrameDecoder, encodeFrame, isFault, parseFrame } from '../protocol/codec.js';
 import {
   PROTOCOL_VERSION,
   declaredBodyBytes,
   isRequest,
+  validateHandshake,
   validateMessage,
   type Message,
   type Outgoing,
   type RequestType,
 } from '../protocol/messages.js';
+import { FrameSealer, TAG_BYTES, clientProof, newNonce, proofMatches, serverProof } from './auth.js';
 import type { Listener, PeerAddress, ReplyEnvelope, RequestHandler, RequestOptions, Transport } from './transport.js';
 
+export interface SocketLimits {
+  handshakeTimeoutMs: number;
+  maxUnauthenticated: number;
+  idleTimeoutMs: number;
+  maxInFlightPerConnection: number;
+}
+
 export interface TcpOptions {
-  /** This process's node id, sent as `sender`. */
+  /** This process's node id: what it authenticates as, and the `sender` of its messages. */
   self: string;
+  secret: Buffer;
+  /** The node ids allowed to connect (the cluster's members). */
+  members: readonly string[];
   maxFrameBytes: number;
   requestTimeoutMs: number;
   connectTimeoutMs: number;
+  limits: SocketLimits;
   log: Logger;
 }
 
-function errorReply(self: string, re: string, err: RingstoreError): Buffer[] {
-  return encodeFrame({
-    v: PROTOCOL_VERSION,
-    id: uuid(),
-    sender: self,
-    re,
-    type: 'error',
-    code: err.code,
-    message: err.message,
-    ...(err.details ? { details: err.details } : {}),
-  });
-}
+/** The largest frame accepted before a connection has authenticated. */
+const HANDSHAKE_FRAME_BYTES = 4096;
 
 function writeAll(socket: net.Socket, buffers: readonly Buffer[]): void {
   if (socket.destroyed || !socket.writable) return;
@@ -47,59 +54,140 @@ function writeAll(socket: net.Socket, buffers: readonly Buffer[]): void {
   process.nextTick(() => socket.uncork());
 }
 
+/** Encode, seal and write one message on an authenticated connection. */
+function sendSealed(socket: net.Socket, sealer: FrameSealer, message: object, bodies: readonly Buffer[] = []): void {
+  const chunks = encodeFrame(message, bodies, TAG_BYTES);
+  writeAll(socket, [...chunks, sealer.seal(chunks)]);
+}
+
 /** Start the socket server of a node. */
 export function listen(opts: TcpOptions & { host: string; port: number }, handler: RequestHandler): Promise<Listener> {
-  const { log, self } = opts;
+  const { log, self, limits } = opts;
+  const members = new Set(opts.members);
   const sockets = new Set<net.Socket>();
+  /** Connections still in their handshake, oldest first. */
+  const unauthenticated = new Set<net.Socket>();
+
   const server = net.createServer((socket) => {
     sockets.add(socket);
     socket.setNoDelay(true);
-    const decoder = new FrameDecoder(opts.maxFrameBytes);
-    const peer = `${socket.remoteAddress}:${socket.remotePort}`;
-    socket.on('error', (err) => log.debug('socket error', { peer, error: err.message }));
-    socket.on('close', () => sockets.delete(socket));
+    const remote = `${socket.remoteAddress}:${socket.remotePort}`;
+    let peer: string | null = null;
+    let sealer: FrameSealer | null = null;
+    let inFlight = 0;
+    let paused = false;
+    let complained = false;
+    const refuse = (why: string): void => {
+      if (!complained) log.warn('connection refused', { remote, why });
+      complained = true;
+      socket.destroy();
+    };
+
+    // Never let strangers crowd out peers: past the cap, the oldest waiting handshake goes.
+    if (unauthenticated.size >= limits.maxUnauthenticated) {
+      const oldest = unauthenticated.values().next().value as net.Socket;
+      unauthenticated.delete(oldest);
+      oldest.destroy();
+    }
+    unauthenticated.add(socket);
+    const handshakeTimer = setTimeout(() => refuse('no handshake in time'), limits.handshakeTimeoutMs);
+    socket.on('error', (err) => log.debug('socket error', { remote, error: err.message }));
+    socket.on('close', () => {
+      clearTimeout(handshakeTimer);
+      sockets.delete(socket);
+      unauthenticated.delete(socket);
+    });
+
+    const serverNonce = newNonce();
+    writeAll(socket, encodeFrame({ v: PROTOCOL_VERSION, type: 'challenge', node: self, nonce: serverNonce }));
+    // A stranger gets no more than a handshake's worth of buffer.
+    const decoder = new FrameDecoder(HANDSHAKE_FRAME_BYTES);
+
     socket.on('data', (chunk) => {
-      let frames;
+      let payloads: Buffer[];
       try {
-        frames = decoder.push(chunk);
+        payloads = decoder.pushRaw(chunk);
       } catch (err) {
-        // The stream cannot be resynchronised: say why, then close.
+        // The stream cannot be resynchronised: say why (to a member), then close.
         const e = asRingstoreError(err);
-        log.warn('closing connection after bad frame', { peer, code: e.code, error: e.message });
-        writeAll(socket, errorReply(self, '-', e));
+        if (!sealer) return refuse(e.message);
+        log.warn('closing connection after bad frame', { remote, peer, code: e.code, error: e.message });
+        sendSealed(socket, sealer, errorMessage(self, '-', e));
         socket.end();
         socket.pause();
         setTimeout(() => socket.destroy(), 1000).unref();
         return;
       }
-      for (const f of frames) {
-        if (isFault(f)) {
-          writeAll(socket, errorReply(self, '-', f.error));
+      for (const payload of payloads) {
+        if (socket.destroyed) return;
+        if (!sealer) {
+          handshake(payload);
           continue;
         }
-        void serve(f.json, f.body);
+        const frame = sealer.open(payload);
+        if (!frame) return refuse(`a frame from ${peer} failed its MAC (replayed, reordered or forged)`);
+        const decoded = parseFrame(frame);
+        if (isFault(decoded)) sendSealed(socket, sealer, errorMessage(self, '-', decoded.error));
+        else void serve(decoded.json, decoded.body);
       }
     });
+
+    function handshake(payload: Buffer): void {
+      const decoded = parseFrame(payload);
+      if (isFault(decoded)) return refuse('the first frame was not a handshake');
+      try {
+        const auth = validateHandshake(decoded.json, 'auth');
+        if (auth.type !== 'auth') return;
+        if (!members.has(auth.node)) return refuse(`${auth.node} is not a member of this cluster`);
+        if (!proofMatches(clientProof(opts.secret, self, serverNonce, auth.node, auth.nonce), auth.mac)) {
+          return refuse(`${auth.node} did not prove it knows the cluster secret`);
+        }
+        peer = auth.node;
+        sealer = new FrameSealer(opts.secret, serverNonce, auth.nonce, 'toClient');
+        decoder.setLimit(opts.maxFrameBytes);
+        clearTimeout(handshakeTimer);
+        unauthenticated.delete(socket);
+        writeAll(socket, encodeFrame({ v: PROTOCOL_VERSION, type: 'welcome', mac: serverProof(opts.secret, self, serverNonce, auth.node, auth.nonce) }));
+        socket.setTimeout(limits.idleTimeoutMs, () => socket.destroy());
+      } catch (err) {
+        refuse((err as Error).message);
+      }
+    }
 
     async function serve(json: unknown, body: Buffer): Promise<void> {
       const rawId = (json as { id?: unknown }).id;
       const re = typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 64 ? rawId : '-';
+      inFlight++;
+      if (inFlight >= limits.maxInFlightPerConnection && !paused) {
+        paused = true;
+        socket.pause();
+      }
       try {
         const message = validateMessage(json);
         if (!isRequest(message)) throw new RingstoreError(ErrorCode.BAD_MESSAGE, `a ${message.type} is a reply, not a request`);
+        if (message.sender !== peer) {
+          throw new RingstoreError(ErrorCode.BAD_MESSAGE, `sender ${message.sender} is not the node this connection authenticated as (${peer})`);
+        }
         const declared = declaredBodyBytes(message);
         if (declared !== body.length) {
           throw new RingstoreError(ErrorCode.BAD_FRAME, `message declares ${declared} body bytes but the frame carries ${body.length}`);
         }
         const result = await handler(message, body);
-        writeAll(socket, encodeFrame({ ...result.reply, v: PROTOCOL_VERSION, id: uuid(), sender: self, re }, result.bodies ?? []));
+        if (sealer) sendSealed(socket, sealer, { ...result.reply, v: PROTOCOL_VERSION, id: uuid(), sender: self, re }, result.bodies ?? []);
       } catch (err) {
         const e = asRingstoreError(err);
         if (e.code === ErrorCode.INTERNAL) log.error('handler failed', { re, error: e.message, stack: (e.cause as Error | undefined)?.stack });
-        writeAll(socket, errorReply(self, re, e));
+        if (sealer) sendSealed(socket, sealer, errorMessage(self, re, e));
+      } finally {
+        inFlight--;
+        if (paused && inFlight < limits.maxInFlightPerConnection) {
+          paused = false;
+          socket.resume();
+        }
       }
     }
   });
+  server.maxConnections = 100_000;
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(opts.port, opts.host, () => {
@@ -118,17 +206,35 @@ export function listen(opts: TcpOptions & { host: string; port: number }, handle
   });
 }
 
+function errorMessage(self: string, re: string, err: RingstoreError): object {
+  return {
+    v: PROTOCOL_VERSION,
+    id: uuid(),
+    sender: self,
+    re,
+    type: 'error',
+    code: err.code,
+    message: err.message,
+    ...(err.details ? { details: err.details } : {}),
+  };
+}
+
 interface Pending {
   resolve: (e: { reply: Message; body: Buffer }) => void;
   reject: (err: RingstoreError) => void;
   timer: NodeJS.Timeout;
 }
 
-/** One pooled connection to one peer, multiplexing requests by id. */
+/** One pooled, authenticated connection to one peer, multiplexing requests by id. */
 class PeerConnection {
   private readonly socket: net.Socket;
   private readonly pending = new Map<string, Pending>();
   private readonly decoder: FrameDecoder;
+  private sealer: FrameSealer | null = null;
+  /** Frames to send once the handshake completes. */
+  private queue: Array<{ message: object; bodies: readonly Buffer[] }> = [];
+  private readonly clientNonce = newNonce();
+  private serverNonce: string | null = null;
   closed = false;
 
   constructor(
@@ -139,18 +245,21 @@ class PeerConnection {
     this.decoder = new FrameDecoder(opts.maxFrameBytes);
     this.socket = net.connect({ host: peer.host, port: peer.port });
     this.socket.setNoDelay(true);
-    const connectTimer = setTimeout(() => {
+    const openTimer = setTimeout(() => {
       this.fail(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `${peer.id} did not accept a connection within ${opts.connectTimeoutMs} ms`));
     }, opts.connectTimeoutMs);
-    this.socket.once('connect', () => clearTimeout(connectTimer));
-    this.socket.on('data', (chunk) => this.onData(chunk));
+    this.socket.on('data', (chunk) => this.onData(chunk, openTimer));
     this.socket.on('error', (err) => {
-      clearTimeout(connectTimer);
+      clearTimeout(openTimer);
       this.fail(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `${peer.id} (${peer.host}:${peer.port}): ${err.message}`, { cause: err }));
     });
     this.socket.on('close', () => {
-      clearTimeout(connectTimer);
+      clearTimeout(openTimer);
       this.fail(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `connection to ${peer.id} closed`));
+    });
+    // Close before the server's idle timeout would, so a request never races a closing connection.
+    this.socket.setTimeout(Math.max(500, Math.floor(opts.limits.idleTimeoutMs / 2)), () => {
+      if (this.pending.size === 0) this.fail(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, 'idle'));
     });
   }
 
@@ -162,41 +271,85 @@ class PeerConnection {
         reject(new RingstoreError(ErrorCode.PEER_TIMEOUT, `${this.peer.id} did not answer ${String(message.type)} within ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
-      writeAll(this.socket, encodeFrame({ ...message, v: PROTOCOL_VERSION, id, sender: this.opts.self }, bodies));
+      const full = { ...message, v: PROTOCOL_VERSION, id, sender: this.opts.self };
+      if (this.sealer) sendSealed(this.socket, this.sealer, full, bodies);
+      else this.queue.push({ message: full, bodies });
     });
   }
 
-  private onData(chunk: Buffer): void {
-    let frames;
+  private onData(chunk: Buffer, openTimer: NodeJS.Timeout): void {
+    let payloads: Buffer[];
     try {
-      frames = this.decoder.push(chunk);
+      payloads = this.decoder.pushRaw(chunk);
     } catch (err) {
       this.fail(asRingstoreError(err));
       return;
     }
-    for (const f of frames) {
-      if (isFault(f)) {
-        this.opts.log.warn('bad frame from peer', { peer: this.peer.id, error: f.error.message });
+    for (const payload of payloads) {
+      if (this.closed) return;
+      if (!this.sealer) {
+        try {
+          this.handshake(payload);
+          if (this.sealer) clearTimeout(openTimer);
+        } catch (err) {
+          this.fail(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `handshake with ${this.peer.id} failed: ${(err as Error).message}`));
+        }
         continue;
       }
-      let message: Message;
-      try {
-        message = validateMessage(f.json);
-      } catch (err) {
-        this.opts.log.warn('invalid reply from peer', { peer: this.peer.id, error: (err as Error).message });
-        continue;
+      const frame = this.sealer.open(payload);
+      if (!frame) {
+        this.fail(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `a frame from ${this.peer.id} failed its MAC`));
+        return;
       }
-      if (!('re' in message)) continue;
-      const p = this.pending.get(message.re);
-      if (!p) continue; // answered after its timeout
-      this.pending.delete(message.re);
-      clearTimeout(p.timer);
-      if (message.type === 'error') {
-        const code = isCode(message.code) ? message.code : ErrorCode.INTERNAL;
-        p.reject(new RingstoreError(code, message.message, message.details ? { details: message.details } : {}));
-      } else {
-        p.resolve({ reply: message, body: f.body });
-      }
+      this.deliver(frame);
+    }
+  }
+
+  private handshake(payload: Buffer): void {
+    const decoded = parseFrame(payload);
+    if (isFault(decoded)) throw decoded.error;
+    if (this.serverNonce === null) {
+      const ch = validateHandshake(decoded.json, 'challenge');
+      if (ch.type !== 'challenge') return;
+      if (ch.node !== this.peer.id) throw new Error(`expected ${this.peer.id}, found ${ch.node} at ${this.peer.host}:${this.peer.port}`);
+      this.serverNonce = ch.nonce;
+      const mac = clientProof(this.opts.secret, this.peer.id, ch.nonce, this.opts.self, this.clientNonce);
+      writeAll(this.socket, encodeFrame({ v: PROTOCOL_VERSION, type: 'auth', node: this.opts.self, nonce: this.clientNonce, mac }));
+      return;
+    }
+    const w = validateHandshake(decoded.json, 'welcome');
+    if (w.type !== 'welcome') return;
+    if (!proofMatches(serverProof(this.opts.secret, this.peer.id, this.serverNonce, this.opts.self, this.clientNonce), w.mac)) {
+      throw new Error(`${this.peer.id} did not prove it knows the cluster secret`);
+    }
+    this.sealer = new FrameSealer(this.opts.secret, this.serverNonce, this.clientNonce, 'toServer');
+    for (const q of this.queue) sendSealed(this.socket, this.sealer, q.message, q.bodies);
+    this.queue = [];
+  }
+
+  private deliver(frame: Buffer): void {
+    const decoded = parseFrame(frame);
+    if (isFault(decoded)) {
+      this.opts.log.warn('bad frame from peer', { peer: this.peer.id, error: decoded.error.message });
+      return;
+    }
+    let message: Message;
+    try {
+      message = validateMessage(decoded.json);
+    } catch (err) {
+      this.opts.log.warn('invalid reply from peer', { peer: this.peer.id, error: (err as Error).message });
+      return;
+    }
+    if (!('re' in message)) return;
+    const p = this.pending.get(message.re);
+    if (!p) return; // answered after its timeout
+    this.pending.delete(message.re);
+    clearTimeout(p.timer);
+    if (message.type === 'error') {
+      const code = isCode(message.code) ? message.code : ErrorCode.INTERNAL;
+      p.reject(new RingstoreError(code, message.message, message.details ? { details: message.details } : {}));
+    } else {
+      p.resolve({ reply: message, body: decoded.body });
     }
   }
 
@@ -211,6 +364,7 @@ class PeerConnection {
       p.reject(err);
       this.pending.delete(id);
     }
+    this.queue = [];
   }
 }
 
@@ -220,7 +374,7 @@ export class TcpTransport implements Transport {
   constructor(private readonly opts: TcpOptions) {}
 
   async request<T extends RequestType>(peer: PeerAddress, message: Outgoing<T> & { type: T }, bodies: readonly Buffer[] = [], ro: RequestOptions = {}): Promise<ReplyEnvelope<T>> {
-    const key = `${peer.host}:${peer.port}`;
+    const key = `${peer.id}@${peer.host}:${peer.port}`;
     let conn = this.pool.get(key);
     if (!conn || conn.closed) {
       const fresh = new PeerConnection(peer, this.opts, () => {
@@ -230,10 +384,8 @@ export class TcpTransport implements Transport {
       conn = fresh;
     }
     const { reply, body } = await conn.send(message as Record<string, unknown>, bodies, ro.timeoutMs ?? this.opts.requestTimeoutMs);
-    const expected = `${message.type}_reply`;
-    if (reply.type !== expected && !(message.type === 'ping' && reply.type === 'pong')) {
-      throw new RingstoreError(ErrorCode.BAD_MESSAGE, `${peer.id} answered ${message.type} with ${reply.type}`);
-    }
+    const expected = message.type === 'ping' ? 'pong' : `${message.type}_reply`;
+    if (reply.type !== expected) throw new RingstoreError(ErrorCode.BAD_MESSAGE, `${peer.id} answered ${message.type} with ${reply.type}`);
     return { reply, body } as ReplyEnvelope<T>;
   }
 
@@ -241,4 +393,18 @@ export class TcpTransport implements Transport {
     for (const c of this.pool.values()) c.fail(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, 'transport closed'));
     this.pool.clear();
   }
+}
+
+/** The transport options of a process of node `self`, from the config. */
+export function tcpOptions(config: import('../config.js').ClusterConfig, self: string, secret: Buffer, log: Logger): TcpOptions {
+  return {
+    self,
+    secret,
+    members: config.nodes.map((n) => n.id),
+    maxFrameBytes: config.maxFrameBytes,
+    requestTimeoutMs: config.timeouts.requestMs,
+    connectTimeoutMs: config.timeouts.connectMs,
+    limits: config.limits,
+    log,
+  };
 }

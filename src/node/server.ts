@@ -1,9 +1,9 @@
 // A storage node: the socket server that holds replicas. It owns the node's
 // data dir and is the only process that writes into it.
 import type { ClusterConfig, NodeSpec } from '../config.js';
-import { nodeDir } from '../config.js';
+import { clusterSecret, nodeDir } from '../config.js';
 import type { Logger } from '../log.js';
-import { listen } from '../net/tcp.js';
+import { listen, tcpOptions } from '../net/tcp.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
 import { Identity } from '../storage/identity.js';
 import { Store } from '../storage/store.js';
@@ -28,18 +28,7 @@ export async function startNode(config: ClusterConfig, node: NodeSpec, log: Logg
   const hints = new HintStores(nodeDir(config, node.id), identity, log, config.siblings.warn);
   const hinted = await hints.load();
   const ctx: NodeContext = { config, identity, store, buckets, hints, gossip: new GossipRelay(node.id), log };
-  const listener = await listen(
-    {
-      self: node.id,
-      host: node.host,
-      port: node.port,
-      maxFrameBytes: config.maxFrameBytes,
-      requestTimeoutMs: config.timeouts.requestMs,
-      connectTimeoutMs: config.timeouts.connectMs,
-      log,
-    },
-    dispatcher(ctx),
-  );
+  const listener = await listen({ ...tcpOptions(config, node.id, clusterSecret(config), log), host: node.host, port: node.port }, dispatcher(ctx));
   log.info('node listening', { host: node.host, port: listener.port, actor: identity.actor, swept, hinted, buckets: buckets.entries().length });
   return { ctx, port: listener.port, stop: () => listener.close() };
 }

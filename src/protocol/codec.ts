@@ -26,13 +26,17 @@ export function isFault(d: Decoded): d is FrameFault {
   return 'error' in d;
 }
 
-/** Encode one message and its bodies as the buffers to write, without copying the bodies. */
-export function encodeFrame(message: object, bodies: readonly Buffer[] = []): Buffer[] {
+/**
+ * Encode one message and its bodies as the buffers to write, without copying
+ * the bodies. `trailer` bytes (a MAC) are counted in the length, for the
+ * caller to append.
+ */
+export function encodeFrame(message: object, bodies: readonly Buffer[] = [], trailer = 0): Buffer[] {
   const json = Buffer.from(JSON.stringify(message), 'utf8');
   let bodyBytes = 0;
   for (const b of bodies) bodyBytes += b.length;
   const head = Buffer.allocUnsafe(8 + json.length);
-  head.writeUInt32BE(MIN_REST + json.length + bodyBytes, 0);
+  head.writeUInt32BE(MIN_REST + json.length + bodyBytes + trailer, 0);
   head.writeUInt32BE(json.length, 4);
   json.copy(head, 8);
   return bodies.length === 0 ? [head] : [head, ...bodies.filter((b) => b.length > 0)];
@@ -44,7 +48,12 @@ export class FrameDecoder {
   /** Length of the frame being collected (after its 4-byte prefix), once known. */
   private need = -1;
 
-  constructor(private readonly maxFrameBytes: number) {}
+  constructor(private maxFrameBytes: number) {}
+
+  /** Change the largest frame accepted (a connection allows only small frames until it has authenticated). */
+  setLimit(maxFrameBytes: number): void {
+    this.maxFrameBytes = maxFrameBytes;
+  }
 
   /** Bytes held waiting for the rest of a frame. */
   get pendingBytes(): number {
@@ -57,11 +66,16 @@ export class FrameDecoder {
    * the caller must then close the connection.
    */
   push(chunk: Buffer): Decoded[] {
+    return this.pushRaw(chunk).map(parseFrame);
+  }
+
+  /** Like push, but yields each frame's raw payload (everything after its length prefix), for a caller that checks a MAC first. */
+  pushRaw(chunk: Buffer): Buffer[] {
     if (chunk.length > 0) {
       this.chunks.push(chunk);
       this.buffered += chunk.length;
     }
-    const out: Decoded[] = [];
+    const out: Buffer[] = [];
     for (;;) {
       if (this.need < 0) {
         if (this.buffered < LENGTH_BYTES) return out;
@@ -75,7 +89,7 @@ export class FrameDecoder {
       if (this.buffered < this.need) return out;
       const frame = this.take(this.need);
       this.need = -1;
-      out.push(parseFrame(frame));
+      out.push(frame);
     }
   }
 
@@ -103,7 +117,8 @@ export class FrameDecoder {
   }
 }
 
-function parseFrame(frame: Buffer): Decoded {
+/** Split a frame's payload into its JSON message and its body bytes. */
+export function parseFrame(frame: Buffer): Decoded {
   const jsonLen = frame.readUInt32BE(0);
   if (jsonLen > frame.length - MIN_REST) {
     return { error: new RingstoreError(ErrorCode.BAD_FRAME, `JSON length ${jsonLen} exceeds the frame (${frame.length - MIN_REST} bytes)`) };

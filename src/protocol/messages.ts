@@ -173,3 +173,24 @@ export function declaredBodyBytes(m: Message): number {
     }
   }
 }
+
+// The handshake that opens every connection (before any message above is
+// accepted): the server challenges, the client proves it knows the cluster
+// secret, the server proves it too. Every later frame carries a MAC under a key
+// bound to this connection (see net/auth.ts).
+const nonce = z.string().regex(/^[0-9a-f]{32}$/);
+const mac = z.string().regex(/^[0-9a-f]{64}$/);
+export const handshakeSchema = z.discriminatedUnion('type', [
+  z.object({ v: z.literal(PROTOCOL_VERSION), type: z.literal('challenge'), node: nodeId, nonce }),
+  z.object({ v: z.literal(PROTOCOL_VERSION), type: z.literal('auth'), node: nodeId, nonce, mac }),
+  z.object({ v: z.literal(PROTOCOL_VERSION), type: z.literal('welcome'), mac }),
+]);
+export type Handshake = z.infer<typeof handshakeSchema>;
+
+export function validateHandshake(raw: unknown, type: Handshake['type']): Handshake {
+  const parsed = handshakeSchema.safeParse(raw);
+  if (!parsed.success || parsed.data.type !== type) {
+    throw new RingstoreError(ErrorCode.UNAUTHENTICATED, `expected a valid ${type} frame to open the connection`);
+  }
+  return parsed.data;
+}

@@ -1,13 +1,19 @@
 // The REST app of one machine: it coordinates quorum reads and writes for any
-// key, whichever node the client called. One log line per request, with its id.
+// key, whichever node the client called. One log line per request, with its
+// id. Limits from the config: request head size, time to send the head and the
+// whole request (slow clients are cut off), and requests served at once.
 import http from 'node:http';
 import { v4 as uuid } from 'uuid';
 import type { Cluster } from '../coordinator/cluster.js';
+import { ErrorCode, RingstoreError } from '../errors.js';
 import { sendError } from './respond.js';
 import { match } from './router.js';
 
 export function createRestServer(cluster: Cluster): http.Server {
-  const server = http.createServer((req, res) => {
+  const limits = cluster.config.limits;
+  let active = 0;
+
+  const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
     const started = process.hrtime.bigint();
     const given = req.headers['x-request-id'];
     const requestId = typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : uuid();
@@ -19,7 +25,12 @@ export function createRestServer(cluster: Cluster): http.Server {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       cluster.log.info('request', { requestId, method, url: url.slice(0, 300), status: res.statusCode, ms: Math.round(ms * 10) / 10 });
     });
+    active++;
+    res.once('close', () => active--);
     (async () => {
+      if (active > limits.maxConcurrentRequests) {
+        throw new RingstoreError(ErrorCode.OVERLOADED, `this node is serving ${limits.maxConcurrentRequests} requests already: retry in a moment, or use another node`);
+      }
       const m = match(method, url);
       await m.route({ cluster, req, res, bucket: m.bucket, file: m.file, query: m.query });
     })().catch((err: unknown) => {
@@ -27,15 +38,25 @@ export function createRestServer(cluster: Cluster): http.Server {
       const status = sendError(res, err);
       if (status >= 500 && status !== 503) cluster.log.error('request failed', { requestId, error: (err as Error).message, stack: (err as Error).stack });
     });
-  });
-  return server;
+  };
+
+  return http.createServer(
+    {
+      maxHeaderSize: limits.maxHeaderBytes,
+      headersTimeout: limits.headersTimeoutMs,
+      requestTimeout: limits.requestTimeoutMs,
+      // Check the two timeouts above often, so a slow client is cut off close to its deadline.
+      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+    },
+    handle,
+  );
 }
 
 /**
- * Answering before the body was read (413, 404, 400): the unread rest must not
- * be parsed as the next request, and a client still sending would see a reset
- * instead of our answer. So: say we close, read and discard the rest for a
- * bounded time, then close.
+ * Answering before the body was read (413, 404, 400, 503): the unread rest must
+ * not be parsed as the next request, and a client still sending would see a
+ * reset instead of our answer. So: say we close, read and discard the rest for
+ * a bounded time, then close.
  */
 function drainThenClose(req: http.IncomingMessage, res: http.ServerResponse): void {
   if (!res.headersSent) res.setHeader('connection', 'close');

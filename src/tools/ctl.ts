@@ -5,7 +5,9 @@
 import http from 'node:http';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { DEFAULT_CONFIG_FILE, loadConfig, nodeById, nodeDir } from '../config.js';
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { DEFAULT_CONFIG_FILE, defaultSecretFile, loadConfig, nodeById, nodeDir } from '../config.js';
 
 // A reader that stops early (| head) is not an error.
 process.stdout.on('error', () => process.exit(0));
@@ -68,6 +70,18 @@ await yargs(hideBin(process.argv))
     console.log(`CONFIG_FILE=${quote(config.file)}`);
     console.log(`REST_URL=${quote(`http://${node.host}:${node.restPort}`)}`);
     console.log(`SOCKET_ADDR=${quote(`${node.host}:${node.port}`)}`);
+  })
+  .command('ensure-secret', 'create the cluster secret file beside the config (mode 0600) if the config names no secret', {}, (argv) => {
+    const config = loadConfig(String(argv.config));
+    if (config.secret || config.secretEnv || config.secretFile) return;
+    const file = defaultSecretFile(config);
+    try {
+      // Exclusive create: several start scripts racing make one secret, not several.
+      writeFileSync(file, randomBytes(32).toString('hex') + '\n', { mode: 0o600, flag: 'wx' });
+      console.error(`generated the cluster secret ${file}: copy it beside nodes.json on every machine`);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+    }
   })
   .command(
     'wait',

@@ -9,6 +9,9 @@ import { join, resolve } from 'node:path';
 
 export type Role = 'node' | 'rest' | 'cron';
 
+/** The cluster secret of every test cluster. */
+export const TEST_SECRET = 'test-cluster-secret-0123456789abcdef';
+
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 
 export async function freePort(): Promise<number> {
@@ -76,6 +79,7 @@ export class TestCluster {
     const nodes: NodeEntry[] = [];
     for (let i = 1; i <= count; i++) nodes.push({ id: `node${i}`, host: '127.0.0.1', port: await freePort(), restPort: await freePort() });
     const config = {
+      secret: TEST_SECRET,
       replication: opts.replication ?? { n: 3, r: 2, w: 2 },
       dataDir: 'data',
       nodes,

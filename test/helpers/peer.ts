@@ -1,11 +1,23 @@
-// Talking to a node's socket port from a test, as another node would.
+// Talking to a node's socket port from a test, as another node would: it
+// authenticates with the test cluster's secret as one of its members.
 import { TcpTransport } from '../../src/net/tcp.js';
 import { silentLogger } from '../../src/log.js';
 import type { KeyState } from '../../src/protocol/messages.js';
-import type { NodeEntry } from './cluster.js';
+import { TEST_SECRET, type NodeEntry } from './cluster.js';
 
-export function peerClient(t: { teardown(fn: () => unknown): void }): TcpTransport {
-  const tr = new TcpTransport({ self: 'test', maxFrameBytes: 1 << 26, requestTimeoutMs: 3000, connectTimeoutMs: 1000, log: silentLogger() });
+export const TEST_LIMITS = { handshakeTimeoutMs: 2000, maxUnauthenticated: 64, idleTimeoutMs: 300_000, maxInFlightPerConnection: 256 };
+
+export function peerClient(t: { teardown(fn: () => unknown): void }, as = 'node1', secret = TEST_SECRET): TcpTransport {
+  const tr = new TcpTransport({
+    self: as,
+    secret: Buffer.from(secret),
+    members: [],
+    maxFrameBytes: 1 << 26,
+    requestTimeoutMs: 3000,
+    connectTimeoutMs: 1000,
+    limits: TEST_LIMITS,
+    log: silentLogger(),
+  });
   t.teardown(() => tr.close());
   return tr;
 }
