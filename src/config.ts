@@ -113,7 +113,7 @@ export function parseConfig(raw: unknown, file: string): ClusterConfig {
   }
   if (c.ringSize < c.nodes.length) fail(`ringSize (${c.ringSize}) must be at least the number of nodes`);
   const maxFrameBytes = c.maxFrameBytes ?? c.maxObjectBytes + 4 * MiB;
-  if (maxFrameBytes <= c.maxObjectBytes) fail('maxFrameBytes must be larger than maxObjectBytes');
+  if (maxFrameBytes < c.maxObjectBytes + 64 * 1024) fail('maxFrameBytes must be at least maxObjectBytes + 64 KiB (a frame holds a file and its message)');
   const dataDir = isAbsolute(c.dataDir) ? c.dataDir : resolve(dirname(file), c.dataDir);
   if (c.limits.headersTimeoutMs > c.limits.requestTimeoutMs) fail('limits.headersTimeoutMs must not exceed limits.requestTimeoutMs');
   return { ...c, dataDir, maxFrameBytes, file };

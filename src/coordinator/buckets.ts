@@ -3,7 +3,6 @@
 // tombstone. Every node applies what it receives, so a node that missed a
 // create or delete catches up by read repair, and a stale node cannot bring a
 // deleted bucket back.
-import { v4 as uuid } from 'uuid';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import { liveUids } from '../node/buckets.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
@@ -17,10 +16,6 @@ export function readBucket(c: Cluster, bucket: string): Promise<QuorumRead> {
   return readQuorum(c, BUCKETS_NS, bucket, { bodies: false });
 }
 
-export async function bucketUids(c: Cluster, bucket: string): Promise<Set<string>> {
-  return liveUids((await readBucket(c, bucket)).merged);
-}
-
 export function noSuchBucket(bucket: string): RingstoreError {
   return new RingstoreError(ErrorCode.NO_SUCH_BUCKET, `bucket ${bucket} does not exist`, { details: { bucket } });
 }
@@ -28,7 +23,8 @@ export function noSuchBucket(bucket: string): RingstoreError {
 export async function createBucket(c: Cluster, bucket: string): Promise<{ created: boolean; outcome: WriteOutcome | null }> {
   const seen = await readBucket(c, bucket);
   if (liveUids(seen.merged).size > 0) return { created: false, outcome: null };
-  const outcome = await writeKey(c, { ns: BUCKETS_NS, key: bucket, context: seen.merged.context, deleted: false, body: Buffer.alloc(0), uid: uuid(), waitAll: true });
+  // The new incarnation's uid is the id of the version that creates it (minted by the replica).
+  const outcome = await writeKey(c, { ns: BUCKETS_NS, key: bucket, context: seen.merged.context, deleted: false, body: Buffer.alloc(0), waitAll: true });
   return { created: true, outcome };
 }
 

@@ -8,10 +8,14 @@ import { BUCKETS_NS } from '../protocol/messages.js';
 import { objectKey } from '../ring/hash.js';
 import { Ring } from '../ring/ring.js';
 import { HealthView } from './health.js';
+import { contextKey } from '../rest/context-header.js';
+import { clusterSecret } from '../config.js';
 
 export class Cluster {
   readonly ring: Ring;
   readonly health: HealthView;
+  /** Signs the causal contexts handed to clients. */
+  readonly contextKey: Buffer;
   private readonly byId: Map<string, NodeSpec>;
 
   constructor(
@@ -25,6 +29,7 @@ export class Cluster {
     this.byId = new Map(config.nodes.map((n) => [n.id, n]));
     const staleAfter = Math.max(3 * config.gossip.intervalMs, config.gossip.failureTimeoutMs);
     this.health = new HealthView(nodeDir(config, self), staleAfter);
+    this.contextKey = contextKey(clusterSecret(config));
   }
 
   get n(): number {

@@ -1,6 +1,6 @@
 // A bucket's files. Each file lives on N of the nodes, so the listing asks every
 // node and needs (nodes - N + 1) answers: any that many nodes hold every file.
-import { liveUids } from '../node/buckets.js';
+import { liveUids, visible } from '../node/buckets.js';
 import type { KeyState } from '../protocol/messages.js';
 import { noSuchBucket, readBucket } from './buckets.js';
 import type { Cluster } from './cluster.js';
@@ -18,8 +18,8 @@ export interface FileInfo {
 }
 
 export async function listFiles(c: Cluster, bucket: string): Promise<FileInfo[]> {
-  const uids = liveUids((await readBucket(c, bucket)).merged);
-  if (uids.size === 0) throw noSuchBucket(bucket);
+  const record = (await readBucket(c, bucket)).merged;
+  if (liveUids(record).size === 0) throw noSuchBucket(bucket);
   const targets = c.nodeIds;
   const need = Math.max(1, targets.length - c.n + 1);
   // Wait for every node (or its timeout): a listing from fewer may miss files that only the others hold.
@@ -31,7 +31,7 @@ export async function listFiles(c: Cluster, bucket: string): Promise<FileInfo[]>
   for (const [name, states] of byName) {
     const merged = mergeStates(states);
     // Versions of an ended incarnation of the bucket are not shown, even on a replica that has not yet purged them.
-    const current = merged.siblings.filter((s) => s.uid === undefined || uids.has(s.uid));
+    const current = visible(record, merged.siblings);
     const live = current.filter((s) => !s.deleted);
     if (live.length === 0) continue;
     const newest = live.reduce((a, b) => (b.ts > a.ts ? b : a));

@@ -15,28 +15,33 @@ export interface QuorumResult<T> {
   rest: Promise<{ ok: Answer<T>[]; failed: ReplicaFailure[] }>;
 }
 
-export function quorum<T>(targets: readonly string[], need: number, call: (node: string) => Promise<T>): Promise<QuorumResult<T>> {
+/**
+ * `counts` says whether a success counts toward `need` (a hinted copy kept on a
+ * node already counted does not); every success is still reported in `ok`.
+ */
+export function quorum<T>(targets: readonly string[], need: number, call: (node: string) => Promise<T>, counts: (value: T) => boolean = () => true): Promise<QuorumResult<T>> {
   const ok: Answer<T>[] = [];
   const failed: ReplicaFailure[] = [];
   let settle!: (r: QuorumResult<T>) => void;
   const settled = new Promise<QuorumResult<T>>((res) => (settle = res));
   let done = false;
   let remaining = targets.length;
+  let counted = 0;
   let finishAll!: () => void;
   const rest = new Promise<{ ok: Answer<T>[]; failed: ReplicaFailure[] }>((res) => (finishAll = () => res({ ok: [...ok], failed: [...failed] })));
   const check = (): void => {
     if (remaining === 0) finishAll();
     if (done) return;
-    if (ok.length >= need || ok.length + remaining < need || remaining === 0) {
+    if (counted >= need || counted + remaining < need || remaining === 0) {
       done = true;
       settle({ ok: [...ok], failed: [...failed], rest });
     }
   };
-  if (targets.length === 0) check();
   for (const node of targets) {
     call(node).then(
       (value) => {
         ok.push({ node, value });
+        if (counts(value)) counted++;
         remaining--;
         check();
       },
@@ -47,5 +52,6 @@ export function quorum<T>(targets: readonly string[], need: number, call: (node:
       },
     );
   }
+  check(); // nothing needed (W=1 after the mint, or no targets): settle at once
   return settled;
 }

@@ -3,9 +3,10 @@
 // repair and, later, handoff all use push).
 import { dotId } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
-import { splitBodies } from '../protocol/codec.js';
+import { bodyBudget, splitBodies } from '../protocol/codec.js';
 import type { BodyRef, KeyState } from '../protocol/messages.js';
 import { hasBody } from '../storage/store.js';
+import type { PeerAddress, Transport } from '../net/transport.js';
 import type { Cluster } from './cluster.js';
 
 export type Bodies = Map<string, Buffer>;
@@ -30,7 +31,7 @@ export async function readReplica(c: Cluster, node: string, ns: string, key: str
 export async function updateReplica(
   c: Cluster,
   node: string,
-  req: { ns: string; key: string; context: KeyState['context']; deleted: boolean; body: Buffer; contentType?: string | undefined; uid?: string | undefined; hint?: string | undefined },
+  req: { ns: string; key: string; context: KeyState['context']; deleted: boolean; body: Buffer; contentType?: string | undefined; uid?: string | undefined; hint?: string | undefined; wid?: string | undefined },
 ): Promise<{ state: KeyState; dot: readonly [string, number] }> {
   const msg = {
     type: 'update' as const,
@@ -42,6 +43,7 @@ export async function updateReplica(
     ...(req.contentType ? { contentType: req.contentType } : {}),
     ...(req.uid ? { uid: req.uid } : {}),
     ...(req.hint ? { hint: req.hint } : {}),
+    ...(req.wid ? { wid: req.wid } : {}),
   };
   const { reply } = await c.transport.request(c.peer(node), msg, req.deleted ? [] : [req.body]);
   return { state: reply.state, dot: reply.dot };
@@ -52,27 +54,65 @@ export async function listReplica(c: Cluster, node: string, ns: string): Promise
   return reply.entries;
 }
 
-/** Fetch the bodies of the given versions from the first candidates that hold them. */
+/** Fetch the bodies of the given versions from the first candidates that hold them (a reply may carry only some: ask again). */
 export async function fetchBodies(c: Cluster, ns: string, key: string, dots: readonly string[], candidates: readonly string[]): Promise<Bodies> {
   const out: Bodies = new Map();
   for (const node of candidates) {
-    const want = dots.filter((d) => !out.has(d));
-    if (want.length === 0) break;
-    try {
-      const r = await readReplica(c, node, ns, key, want);
-      for (const [d, b] of r.bodies) out.set(d, b);
-    } catch {
-      // try the next candidate
+    for (;;) {
+      const want = dots.filter((d) => !out.has(d));
+      if (want.length === 0) return out;
+      let got = 0;
+      try {
+        const r = await readReplica(c, node, ns, key, want);
+        for (const [d, b] of r.bodies) {
+          if (!out.has(d)) got++;
+          out.set(d, b);
+        }
+      } catch {
+        // try the next candidate
+      }
+      if (got === 0) break;
     }
   }
   return out;
 }
 
 /**
- * Merge `state` into a replica. Sends the bodies it is known to lack (all new
- * ones when its state is unknown); if it still reports some missing, fetches
- * them from `sources` and tries once more. Returns the replica's resulting state.
+ * Merge `state` into the replica at `peer` (replication, read repair, handoff).
+ * Bodies go as many per message as a frame holds; the replica writes each as it
+ * arrives and answers what it still lacks, which is sent next, until it merges.
+ * `initial` are the versions it is known to lack. Returns its resulting state.
  */
+export async function deliverState(
+  transport: Transport,
+  peer: PeerAddress,
+  maxFrameBytes: number,
+  msg: { ns: string; key: string; state: KeyState; hint?: string | undefined },
+  bodyOf: (dot: string) => Promise<Buffer | undefined>,
+  initial: readonly string[],
+): Promise<KeyState | null> {
+  const budget = bodyBudget(maxFrameBytes);
+  let lacking = [...initial];
+  for (let round = 0; round <= msg.state.siblings.length + 1; round++) {
+    const refs: BodyRef[] = [];
+    const bodies: Buffer[] = [];
+    let total = 0;
+    for (const dot of lacking) {
+      const b = await bodyOf(dot);
+      if (!b || (total + b.length > budget && refs.length > 0)) continue;
+      total += b.length;
+      refs.push({ dot, size: b.length });
+      bodies.push(b);
+    }
+    if (lacking.length > 0 && refs.length === 0) break; // none of what it lacks can be had
+    const { reply } = await transport.request(peer, { type: 'sync', ns: msg.ns, key: msg.key, state: msg.state, bodies: refs, ...(msg.hint ? { hint: msg.hint } : {}) }, bodies);
+    if (reply.missing.length === 0) return reply.state;
+    lacking = reply.missing;
+  }
+  throw new RingstoreError(ErrorCode.MISSING_BODIES, `${peer.id} still lacks the content of some versions of ${msg.key}`, { details: { node: peer.id } });
+}
+
+/** deliverState from a coordinator: bodies from `have`, else fetched from `sources`. */
 export async function pushState(
   c: Cluster,
   node: string,
@@ -86,22 +126,13 @@ export async function pushState(
   hint?: string,
 ): Promise<KeyState | null> {
   const held = new Set((targetState?.siblings ?? []).map((s) => dotId(s.dot)));
-  let send = state.siblings.filter((s) => hasBody(s) && !held.has(dotId(s.dot)) && (targetState !== undefined || have.has(dotId(s.dot))));
-  for (let attempt = 0; attempt < 2; attempt++) {
-    const needed = send.map((s) => dotId(s.dot)).filter((d) => !have.has(d));
-    if (needed.length > 0) for (const [d, b] of await fetchBodies(c, ns, key, needed, sources)) have.set(d, b);
-    const refs: BodyRef[] = [];
-    const bodies: Buffer[] = [];
-    for (const s of send) {
-      const b = have.get(dotId(s.dot));
-      if (!b) continue;
-      refs.push({ dot: dotId(s.dot), size: b.length });
-      bodies.push(b);
-    }
-    const { reply } = await c.transport.request(c.peer(node), { type: 'sync', ns, key, state, bodies: refs, ...(hint ? { hint } : {}) }, bodies);
-    if (reply.missing.length === 0) return reply.state;
-    const missing = new Set(reply.missing);
-    send = state.siblings.filter((s) => missing.has(dotId(s.dot)));
-  }
-  throw new RingstoreError(ErrorCode.MISSING_BODIES, `${node} still lacks the content of some versions of ${key}`, { details: { node } });
+  // Unknown target state: send what we have in hand; it says if it lacks more.
+  const initial = state.siblings
+    .filter((s) => hasBody(s) && !held.has(dotId(s.dot)) && (targetState !== undefined || have.has(dotId(s.dot))))
+    .map((s) => dotId(s.dot));
+  const bodyOf = async (dot: string): Promise<Buffer | undefined> => {
+    if (!have.has(dot)) for (const [d, b] of await fetchBodies(c, ns, key, [dot], sources)) have.set(d, b);
+    return have.get(dot);
+  };
+  return deliverState(c.transport, c.peer(node), c.config.maxFrameBytes, { ns, key, state, hint }, bodyOf, initial);
 }

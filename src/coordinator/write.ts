@@ -6,9 +6,11 @@
 // clockwise outside the preference list, which keeps the copy as a hint for
 // that owner. A write without a context first reads at quorum and supersedes
 // what it saw.
+import { v4 as uuid } from 'uuid';
 import { dotId } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError, replicaFailure, type ReplicaFailure } from '../errors.js';
 import { BUCKETS_NS, type KeyState, type VersionVectorWire } from '../protocol/messages.js';
+import { liveUids } from '../node/buckets.js';
 import type { Cluster } from './cluster.js';
 import { quorum } from './quorum.js';
 import { quorumError, readQuorum } from './read.js';
@@ -59,7 +61,15 @@ interface Stored {
 export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: BucketCheck): Promise<WriteOutcome> {
   const owners = c.preferenceList(req.ns, req.key);
   const w = Math.min(c.w, owners.length);
+  // A file is written into the bucket incarnation a quorum knows as live; a replica with an
+  // older record refuses it rather than tag it with an incarnation that has ended.
+  const bucketRead = req.ns === BUCKETS_NS ? null : readQuorum(c, BUCKETS_NS, req.ns, { bodies: false });
   const context = req.context ?? (await contextFromQuorum(c, req));
+  let uid = req.uid;
+  if (bucketRead) {
+    uid = [...liveUids((await bucketRead).merged)].sort()[0];
+    if (!uid) throw new RingstoreError(ErrorCode.NO_SUCH_BUCKET, `bucket ${req.ns} does not exist`, { details: { bucket: req.ns } });
+  }
   const known = await c.health.downSet();
   const downOwners = new Set(owners.filter((n) => known.has(n)));
   // Fall-backs for down owners: the next healthy nodes clockwise, outside the preference list.
@@ -68,7 +78,8 @@ export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: Buck
 
   // 1. Mint on the first healthy owner that accepts; if none does, on a fall-back as a hint for an owner.
   let minted: { node: string; hintFor?: string; state: KeyState; dot: readonly [string, number] } | null = null;
-  const full = { ...req, context };
+  // One id for this client write, on every mint attempt: if a replica that timed out stored it after all, readers see one version.
+  const full = { ...req, context, uid, wid: uuid() };
   for (const node of owners.filter((n) => !downOwners.has(n))) {
     try {
       minted = { node, ...(await mintWithBucketRetry(c, node, full, bucketCheck)) };
@@ -121,7 +132,8 @@ export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: Buck
     }
   };
   const slots = owners.filter((o) => o !== m.node && o !== m.hintFor);
-  const pushes = await quorum(slots, Math.max(0, w - 1), slot);
+  // A hinted copy kept by the minter is one more copy, but not one more node: it does not count toward W.
+  const pushes = await quorum(slots, Math.max(0, w - 1), slot, (stored) => stored.node !== m.node);
   // Answer after W, but give the other replicas a moment: on a healthy cluster they
   // are a millisecond behind, and an answer naming all of them is the more useful one.
   const grace = req.waitAll ? Infinity : c.config.timeouts.writeGraceMs;
@@ -170,7 +182,15 @@ async function mintWithBucketRetry(c: Cluster, node: string, req: WriteRequest &
 
 /** Failures that mean "this replica could not take part", as opposed to "this request is wrong". */
 export function isReplicaFault(err: RingstoreError): boolean {
-  return err.code === ErrorCode.PEER_UNAVAILABLE || err.code === ErrorCode.PEER_TIMEOUT || err.code === ErrorCode.INTERNAL || err.code === ErrorCode.MISSING_BODIES;
+  return (
+    err.code === ErrorCode.PEER_UNAVAILABLE ||
+    err.code === ErrorCode.PEER_TIMEOUT ||
+    err.code === ErrorCode.INTERNAL ||
+    err.code === ErrorCode.MISSING_BODIES ||
+    err.code === ErrorCode.FRAME_TOO_LARGE ||
+    err.code === ErrorCode.BAD_FRAME ||
+    err.code === ErrorCode.BAD_MESSAGE
+  );
 }
 
 function logLate(c: Cluster, key: string, failed: ReplicaFailure[]): void {

@@ -5,7 +5,8 @@
 // hinted.json is rewritten from what is left.
 import { dotId } from '../clock/dvv.js';
 import { hintStoreRoot } from '../node/hints.js';
-import { BUCKETS_NS, type BodyRef } from '../protocol/messages.js';
+import { deliverState } from '../coordinator/replicas.js';
+import { BUCKETS_NS } from '../protocol/messages.js';
 import { Store, hasBody } from '../storage/store.js';
 import { HINTED_JSON, writeState, type HintEntry } from './files.js';
 import { peerAddress, type SchedulerContext } from './context.js';
@@ -29,7 +30,7 @@ export async function handoffRound(ctx: SchedulerContext, signal: AbortSignal): 
   for (const owner of await owners(ctx.nodeDir)) {
     if (!ctx.view.nodes.includes(owner)) continue;
     // A reader: only this machine's socket server writes hint stores.
-    const store = new Store(hintStoreRoot(ctx.nodeDir, owner), null, ctx.log, Infinity);
+    const store = new Store(hintStoreRoot(ctx.nodeDir, owner), null, ctx.log);
     const keys: Array<{ ns: string; key: string }> = [];
     for (const ns of await store.namespaces()) for (const e of await store.list(ns)) keys.push({ ns, key: e.key });
     let ownerFailed = false;
@@ -41,16 +42,15 @@ export async function handoffRound(ctx: SchedulerContext, signal: AbortSignal): 
         return;
       }
       try {
-        const refs: BodyRef[] = [];
-        const bodies: Buffer[] = [];
-        for (const s of state.siblings) {
-          if (!hasBody(s)) continue;
-          const b = await store.readBody(ns, key, s);
-          refs.push({ dot: dotId(s.dot), size: b.length });
-          bodies.push(b);
-        }
-        const { reply } = await ctx.transport.request(peerAddress(ctx, owner), { type: 'sync', ns, key, state, bodies: refs }, bodies);
-        if (reply.missing.length > 0) throw new Error(`owner still lacks ${reply.missing.join(', ')}`);
+        const bodyOf = async (dot: string): Promise<Buffer | undefined> => {
+          const s = state.siblings.find((x) => dotId(x.dot) === dot);
+          return s && hasBody(s) ? store.readBody(ns, key, s) : undefined;
+        };
+        // Small contents go with the first offer (one round trip); large ones only once the owner says it lacks them.
+        const withBodies = state.siblings.filter(hasBody);
+        const small = withBodies.reduce((n, s) => n + s.size, 0) <= 1024 * 1024;
+        const initial = small ? withBodies.map((s) => dotId(s.dot)) : [];
+        await deliverState(ctx.transport, peerAddress(ctx, owner), ctx.config.maxFrameBytes, { ns, key, state }, bodyOf, initial);
         const drop = await ctx.transport.request(peerAddress(ctx, ctx.self), { type: 'hint_drop', owner, ns, key, state });
         if (drop.reply.dropped) delivered++;
         else remaining.push(entry(owner, ns, key, (await store.read(ns, key)) ?? state));

@@ -65,9 +65,10 @@ export class Worker {
     this.st.lastStart = new Date(started).toISOString();
     const ac = new AbortController();
     const timer = setTimeout(() => ac.abort(new Error(`${this.name} run timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
+    const run = this.run(ac.signal);
     try {
       const result = await Promise.race([
-        this.run(ac.signal),
+        run,
         new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(ac.signal.reason as Error), { once: true })),
       ]);
       this.st.lastResult = result ?? 'ok';
@@ -78,6 +79,8 @@ export class Worker {
       this.log.warn('worker run failed', { worker: this.name, error: (err as Error).message });
     } finally {
       clearTimeout(timer);
+      // A run past its time limit was told to stop (signal); the next one starts only once it has.
+      await run.catch(() => undefined);
       this.st.runs++;
       this.st.lastMs = Date.now() - started;
       this.st.state = this.stopped ? 'stopped' : 'idle';

@@ -179,6 +179,18 @@ export function listen(opts: TcpOptions & { host: string; port: number }, handle
         if (e.code === ErrorCode.INTERNAL) log.error('handler failed', { re, error: e.message, stack: (e.cause as Error | undefined)?.stack });
         if (sealer) sendSealed(socket, sealer, errorMessage(self, re, e));
       } finally {
+        // A request counts until its reply has left: a peer that does not read its replies is stopped, not buffered for.
+        if (socket.writableNeedDrain && !socket.destroyed) {
+          await new Promise<void>((res) => {
+            const done = (): void => {
+              socket.off('drain', done);
+              socket.off('close', done);
+              res();
+            };
+            socket.on('drain', done);
+            socket.on('close', done);
+          });
+        }
         inFlight--;
         if (paused && inFlight < limits.maxInFlightPerConnection) {
           paused = false;

@@ -1,13 +1,43 @@
-// The bucket records this node holds, kept in memory: every node has every
-// record, so "does this bucket exist" is answered without a disk read. A
-// record is a versioned key of its own (namespace $buckets): creating a bucket
-// writes a sibling naming a new incarnation uid, deleting writes a tombstone.
+// Buckets are versioned records (namespace $buckets) held by every node. A
+// record's live siblings are the bucket's current incarnations; each one's uid
+// is the id of the version that created it (its dot), so any node can tell,
+// from a record state alone, whether an incarnation has ended: its dot is
+// covered by the record's context but no live sibling carries it. File versions
+// carry the uid of the incarnation they were written in; those of an ended
+// incarnation are hidden from reads and purged from disk. An incarnation a
+// node has not heard of is never treated as ended.
+import { covers, parseDotId } from '../clock/dvv.js';
 import type { KeyState } from '../protocol/messages.js';
 
 export function liveUids(state: KeyState | null | undefined): Set<string> {
   const out = new Set<string>();
   for (const s of state?.siblings ?? []) if (!s.deleted && s.uid) out.add(s.uid);
   return out;
+}
+
+/** Whether incarnation `uid` of a bucket is known to have ended, by this record state. */
+export function incarnationEnded(state: KeyState | null | undefined, uid: string | undefined): boolean {
+  if (!uid || !state) return false;
+  if (liveUids(state).has(uid)) return false;
+  const dot = parseDotId(uid);
+  // Incarnation ids are dots; anything else is from an older store: ended if the record no longer names it.
+  return dot ? covers(state.context, dot) : true;
+}
+
+/**
+ * The versions a reader may see: not of an ended incarnation of the bucket,
+ * and one version per client write (a mint retried after a timeout can store
+ * the same write twice, under two dots; the context still covers both).
+ */
+export function visible<S extends { uid?: string | undefined; wid?: string | undefined }>(record: KeyState | null | undefined, siblings: readonly S[]): S[] {
+  const seen = new Set<string>();
+  return siblings.filter((s) => {
+    if (incarnationEnded(record, s.uid)) return false;
+    if (!s.wid) return true;
+    if (seen.has(s.wid)) return false;
+    seen.add(s.wid);
+    return true;
+  });
 }
 
 export class BucketRegistry {
@@ -21,21 +51,17 @@ export class BucketRegistry {
     return liveUids(this.records.get(bucket)).size > 0;
   }
 
-  /** The incarnation a new file version in this bucket belongs to. */
+  isLive(bucket: string, uid: string): boolean {
+    return liveUids(this.records.get(bucket)).has(uid);
+  }
+
+  /** The incarnation a new file version in this bucket belongs to, when the coordinator does not say. */
   currentUid(bucket: string): string | undefined {
     return [...liveUids(this.records.get(bucket))].sort()[0];
   }
 
-  /**
-   * Record a bucket's new state. Returns true when an incarnation this node
-   * held has ended (deleted, or replaced by a re-creation): its files must go.
-   */
-  apply(bucket: string, state: KeyState): boolean {
-    const before = liveUids(this.records.get(bucket));
+  set(bucket: string, state: KeyState): void {
     this.records.set(bucket, state);
-    const after = liveUids(state);
-    for (const uid of before) if (!after.has(uid)) return true;
-    return false;
   }
 
   entries(): Array<{ key: string; state: KeyState }> {

@@ -1,6 +1,7 @@
 // What every socket handler of a node is given: its storage and its view of
 // the buckets. Handlers get this object, never globals, so tests can build one.
 import type { ClusterConfig } from '../config.js';
+import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Identity } from '../storage/identity.js';
 import type { Store } from '../storage/store.js';
@@ -20,5 +21,9 @@ export interface NodeContext {
 
 /** Where a write goes: the node's own data, or the hint store of the owner it stands in for. */
 export function targetStore(ctx: NodeContext, hint: string | undefined): Store {
-  return hint && hint !== ctx.identity.node ? ctx.hints.store(hint) : ctx.store;
+  if (!hint || hint === ctx.identity.node) return ctx.store;
+  if (!ctx.config.nodes.some((n) => n.id === hint)) {
+    throw new RingstoreError(ErrorCode.BAD_MESSAGE, `a hint for ${hint}, which is not a member of this cluster`);
+  }
+  return ctx.hints.store(hint);
 }

@@ -22,14 +22,16 @@ interface Held {
 
 export class GossipRelay {
   private readonly generation = Date.now();
-  private readonly started = performance.now();
+  private readonly started: number;
   private view = new Map<string, Held>();
   private readonly inbox = new Map<string, Held>();
 
   constructor(
     private readonly self: string,
     private readonly now: () => number = () => performance.now(),
-  ) {}
+  ) {
+    this.started = now();
+  }
 
   heartbeat(): Heartbeat {
     return { node: this.self, generation: this.generation, version: Math.floor(this.now() - this.started), age: 0, status: 'up' };

@@ -8,7 +8,7 @@ import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
 import type { Identity } from '../storage/identity.js';
-import { Store } from '../storage/store.js';
+import { Store, type StoreOptions } from '../storage/store.js';
 
 export const HINTS_DIR = 'hints';
 
@@ -24,13 +24,13 @@ export class HintStores {
     private readonly nodeDir: string,
     private readonly identity: Identity | null,
     private readonly log: Logger,
-    private readonly siblingWarn: number,
+    private readonly opts: StoreOptions,
   ) {}
 
   store(owner: string): Store {
     let s = this.stores.get(owner);
     if (!s) {
-      s = new Store(hintStoreRoot(this.nodeDir, owner), this.identity, this.log, this.siblingWarn);
+      s = new Store(hintStoreRoot(this.nodeDir, owner), this.identity, this.log, this.opts);
       this.stores.set(owner, s);
     }
     return s;

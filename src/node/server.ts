@@ -10,6 +10,7 @@ import { Store } from '../storage/store.js';
 import { BucketRegistry } from './buckets.js';
 import type { NodeContext } from './context.js';
 import { dispatcher } from './dispatch.js';
+import { purgeEnded } from './handlers/records.js';
 import { GossipRelay } from './gossip-relay.js';
 import { HintStores } from './hints.js';
 
@@ -21,14 +22,20 @@ export interface RunningNode {
 
 export async function startNode(config: ClusterConfig, node: NodeSpec, log: Logger): Promise<RunningNode> {
   const identity = await Identity.open(nodeDir(config, node.id), node.id);
-  const store = new Store(nodeDir(config, node.id), identity, log, config.siblings.warn);
+  // Writes without a context are refused past siblings.max by the coordinator; writes with a
+  // stale context may go past it, up to a hard cap that keeps every key readable.
+  const store = new Store(nodeDir(config, node.id), identity, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max });
   const swept = await store.sweep();
   const buckets = new BucketRegistry();
-  for (const { key, state } of await store.list(BUCKETS_NS)) buckets.apply(key, state);
-  const hints = new HintStores(nodeDir(config, node.id), identity, log, config.siblings.warn);
+  for (const { key, state } of await store.list(BUCKETS_NS)) buckets.set(key, state);
+  const hints = new HintStores(nodeDir(config, node.id), identity, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, oneOffActors: true });
   const hinted = await hints.load();
   const ctx: NodeContext = { config, identity, store, buckets, hints, gossip: new GossipRelay(node.id), log };
   const listener = await listen({ ...tcpOptions(config, node.id, clusterSecret(config), log), host: node.host, port: node.port }, dispatcher(ctx));
+  // A purge cut short by a crash is finished here, in the background: only incarnations known to have ended are touched.
+  void (async () => {
+    for (const { key } of buckets.entries()) await purgeEnded(ctx, key);
+  })().catch((err: unknown) => log.warn('start-up purge failed', { error: (err as Error).message }));
   log.info('node listening', { host: node.host, port: listener.port, actor: identity.actor, swept, hinted, buckets: buckets.entries().length });
   return { ctx, port: listener.port, stop: () => listener.close() };
 }

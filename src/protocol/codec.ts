@@ -145,3 +145,10 @@ export function splitBodies<B extends { size: number }>(refs: readonly B[], body
   }
   return out;
 }
+
+/** Room kept in every frame for its JSON message: the bodies of one frame get the rest. */
+export const JSON_ROOM = 1024 * 1024;
+
+export function bodyBudget(maxFrameBytes: number): number {
+  return Math.max(1, maxFrameBytes - JSON_ROOM);
+}

@@ -13,8 +13,13 @@ export const BUCKETS_NS = '$buckets';
 /** "<node id>.<incarnation>": also part of file names on disk, so nothing else is accepted. */
 export const ACTOR = /^[A-Za-z0-9_-]{1,64}\.[a-z0-9]{1,32}$/;
 const actor = z.string().regex(ACTOR, 'an actor is <node id>.<incarnation>');
-export const dotSchema = z.tuple([actor, z.number().int().min(1)]).readonly();
-export const vectorSchema = z.record(actor, z.number().int().min(0));
+/** Counters stay far below 2^53, so arithmetic on them is exact. */
+export const MAX_COUNTER = 2 ** 48;
+const counter = z.number().int().min(0).max(MAX_COUNTER);
+export const dotSchema = z.tuple([actor, counter.min(1)]).readonly();
+export const vectorSchema = z
+  .record(actor, counter)
+  .refine((v) => Object.keys(v).length <= 1024, 'a version vector has at most 1024 actors');
 export type VersionVectorWire = z.infer<typeof vectorSchema>;
 
 export const siblingSchema = z.object({
@@ -28,6 +33,8 @@ export const siblingSchema = z.object({
   ts: z.number(),
   /** Content type given at upload. */
   type: z.string().max(256).optional(),
+  /** The client request that wrote it: a retried mint can store one write twice, and readers count it once. */
+  wid: z.string().max(64).optional(),
   /** This version's causal past: the context it was written with, plus its own dot. */
   clock: vectorSchema.optional(),
   /** The bucket incarnation this version belongs to (for a bucket record: the incarnation it creates). */
@@ -86,6 +93,8 @@ export const messageSchema = z.discriminatedUnion('type', [
     uid: z.string().max(64).optional(),
     /** Sloppy quorum: store apart, as a hinted replica for this owner. */
     hint: nodeId.optional(),
+    /** Id of the client's write, the same on every mint attempt. */
+    wid: z.string().max(64).optional(),
   }),
   z.object({ ...reply, type: z.literal('update_reply'), state: stateSchema, dot: dotSchema }),
 

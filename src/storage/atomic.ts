@@ -3,8 +3,8 @@
 // the new one, never a torn one. Temporary files carry TMP_MARK so a start-up
 // sweep can remove the ones a crash left behind.
 import { randomBytes } from 'node:crypto';
-import { open, rename, unlink } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { dirname, relative, sep } from 'node:path';
 
 export const TMP_MARK = '.tmp-';
 
@@ -38,5 +38,19 @@ export async function fsyncDir(dir: string): Promise<void> {
     await fh.sync();
   } finally {
     await fh.close();
+  }
+}
+
+/** mkdir -p that survives a power loss: each folder it creates is fsynced into its parent. */
+export async function mkdirDurable(dir: string): Promise<void> {
+  const first = await mkdir(dir, { recursive: true });
+  if (first === undefined) return;
+  // Every folder from the first one created down to `dir` is new: make each entry durable in its parent.
+  const parts = relative(first, dir).split(sep).filter(Boolean);
+  let cur = first;
+  await fsyncDir(dirname(first));
+  for (const p of parts) {
+    await fsyncDir(cur);
+    cur = `${cur}${sep}${p}`;
   }
 }

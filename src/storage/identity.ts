@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, RingstoreError } from '../errors.js';
+import { MAX_COUNTER } from '../protocol/messages.js';
 import { writeFileAtomic } from './atomic.js';
 
 /** Counters are reserved in blocks so that minting does not cost an extra fsync per write. */
@@ -35,6 +36,11 @@ export class Identity {
 
   get incarnation(): string {
     return this.file.incarnation;
+  }
+
+  /** Every counter this node has used is at most this. */
+  get ceiling(): number {
+    return this.file.dotCeiling;
   }
 
   /** The actor name this node mints dots under. */
@@ -67,6 +73,7 @@ export class Identity {
    */
   async mint(floor: number): Promise<number> {
     const n = Math.max(this.next, floor);
+    if (n > MAX_COUNTER) throw new RingstoreError(ErrorCode.INVALID_CONTEXT, `version counter ${n} is out of range`);
     this.next = n + 1;
     while (n > this.file.dotCeiling) {
       if (!this.reserving) {

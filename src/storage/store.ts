@@ -6,14 +6,14 @@
 // A change writes its new blobs, then replaces the manifest atomically, then
 // fsyncs the folder; a crash leaves the old manifest or the new one, and at
 // worst an orphan blob that the start-up sweep removes.
-import { createHash } from 'node:crypto';
-import { mkdir, readFile, readdir, rm, unlink } from 'node:fs/promises';
+import { createHash, randomBytes } from 'node:crypto';
+import { readFile, readdir, rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dotId, emptyState, equalStates, nextCounter, sync, update, type Dot } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { BUCKETS_NS, type KeyState, type Sibling } from '../protocol/messages.js';
-import { TMP_MARK, fsyncDir, writeFileAtomic, writeFileDurable } from './atomic.js';
+import { TMP_MARK, fsyncDir, mkdirDurable, writeFileAtomic, writeFileDurable } from './atomic.js';
 import type { Identity } from './identity.js';
 import { fileStem } from './names.js';
 
@@ -31,6 +31,24 @@ export interface NewVersion {
   body: Buffer;
   contentType?: string | undefined;
   uid?: string | undefined;
+  /** A bucket record creating an incarnation: its uid is its own version id. */
+  uidFromDot?: boolean;
+  /** The id of the client's write. */
+  wid?: string | undefined;
+}
+
+export interface StoreOptions {
+  /** Log a warning when a key has more siblings than this. */
+  siblingWarn?: number;
+  /** Refuse a write that would leave a key with more siblings than this. */
+  siblingMax?: number;
+  /**
+   * Mint every version under an actor of its own. For hint stores: they drop a
+   * key's history once it is handed off, and a later version minted under the
+   * node's usual actor would then claim (cover) the dropped ones, which its
+   * writer never saw. A one-off actor covers nothing but itself.
+   */
+  oneOffActors?: boolean;
 }
 
 export function hasBody(s: Sibling): boolean {
@@ -45,7 +63,7 @@ export class Store {
     /** Needed only to mint (update); readers such as the handoff scheduler pass null. */
     private readonly identity: Identity | null,
     private readonly log: Logger,
-    private readonly siblingWarn: number,
+    private readonly opts: StoreOptions = {},
   ) {}
 
   nsDir(ns: string): string {
@@ -104,8 +122,8 @@ export class Store {
       if (!this.identity) throw new Error('this store was opened read-only');
       const identity = this.identity;
       const current = (await this.read(ns, key)) ?? emptyState<Sibling>();
-      const actor = identity.actor;
-      const n = await identity.mint(nextCounter(current, clientContext, actor, 1));
+      const actor = this.opts.oneOffActors ? `${identity.actor}${randomBytes(5).toString('hex')}` : identity.actor;
+      const n = this.opts.oneOffActors ? 1 : await identity.mint(nextCounter(current, clientContext, actor, 1));
       const sibling: Sibling = {
         dot: [actor, n],
         ...(v.deleted ? { deleted: true } : {}),
@@ -114,9 +132,18 @@ export class Store {
         ts: Date.now(),
         clock: { ...clientContext, [actor]: n },
         ...(v.contentType ? { type: v.contentType } : {}),
-        ...(v.uid ? { uid: v.uid } : {}),
+        ...(v.wid ? { wid: v.wid } : {}),
+        ...(v.uidFromDot ? { uid: dotId([actor, n]) } : v.uid ? { uid: v.uid } : {}),
       };
       const next = update(current, clientContext, sibling) as KeyState;
+      const max = this.opts.siblingMax ?? Infinity;
+      if (next.siblings.length > max) {
+        throw new RingstoreError(
+          ErrorCode.TOO_MANY_SIBLINGS,
+          `${key} would have ${next.siblings.length} concurrent versions (the cap is ${max}): read it and write the resolution with the context of that read`,
+          { details: { siblings: next.siblings.length, max } },
+        );
+      }
       const bodies = new Map<string, Buffer>();
       if (hasBody(sibling)) bodies.set(dotId(sibling.dot), v.body);
       await this.commit(ns, key, current, next, bodies);
@@ -135,30 +162,34 @@ export class Store {
       if (equalStates(merged, current)) return { state: current, changed: false, missing: [] };
       const have = new Set(current.siblings.map((s) => dotId(s.dot)));
       const missing: string[] = [];
+      await mkdirDurable(this.nsDir(ns));
       for (const s of merged.siblings) {
         const id = dotId(s.dot);
         if (have.has(id) || !hasBody(s)) continue;
         const b = bodies.get(id);
-        if (!b) missing.push(id);
-        else if (b.length !== s.size) {
+        if (b && b.length !== s.size) {
           throw new RingstoreError(ErrorCode.BAD_MESSAGE, `body of ${id} is ${b.length} bytes, its version says ${s.size}`);
         }
+        // Bodies may come over several messages (a frame holds only so much): each one is
+        // written as soon as it arrives, and the state changes once all are on disk.
+        if (b) await writeFileDurable(this.blobPath(ns, key, s.dot), b);
+        else if (!(await hasFile(this.blobPath(ns, key, s.dot), s.size))) missing.push(id);
       }
       if (missing.length > 0) return { state: current, changed: false, missing };
-      await this.commit(ns, key, current, merged, bodies);
+      await this.commit(ns, key, current, merged, bodies, true);
       return { state: merged, changed: true, missing: [] };
     });
   }
 
   /** Replace a key's state with `next`, writing the blobs it adds and removing the ones it drops. */
-  private async commit(ns: string, key: string, current: KeyState, next: KeyState, bodies: Map<string, Buffer>): Promise<void> {
+  private async commit(ns: string, key: string, current: KeyState, next: KeyState, bodies: Map<string, Buffer>, blobsWritten = false): Promise<void> {
     const dir = this.nsDir(ns);
-    await mkdir(dir, { recursive: true });
+    await mkdirDurable(dir);
     const before = new Set(current.siblings.map((s) => dotId(s.dot)));
     const after = new Set(next.siblings.map((s) => dotId(s.dot)));
     for (const s of next.siblings) {
       const id = dotId(s.dot);
-      if (before.has(id) || !hasBody(s)) continue;
+      if (blobsWritten || before.has(id) || !hasBody(s)) continue;
       // A blob's name is unique to its dot, so it is written in place and made durable before the manifest names it.
       await writeFileDurable(this.blobPath(ns, key, s.dot), bodies.get(id) as Buffer);
     }
@@ -169,7 +200,7 @@ export class Store {
       if (!after.has(dotId(s.dot)) && hasBody(s)) await unlink(this.blobPath(ns, key, s.dot)).catch(() => undefined);
     }
     const live = next.siblings.length;
-    if (live > this.siblingWarn) {
+    if (live > (this.opts.siblingWarn ?? Infinity)) {
       this.log.warn('many siblings on one file: resolve them with a write that carries the context', { ns, key, siblings: live });
     }
   }
@@ -225,23 +256,32 @@ export class Store {
     return out;
   }
 
-  /** Remove a bucket's files from this replica: every version not of a live incarnation. */
-  async purgeBucket(bucket: string, liveUids: ReadonlySet<string>): Promise<number> {
-    if (liveUids.size === 0) {
-      const entries = await this.list(bucket);
-      await rm(this.nsDir(bucket), { recursive: true, force: true });
-      return entries.length;
-    }
+  /**
+   * Remove the versions of ended bucket incarnations, key by key under each
+   * key's lock (a write racing the purge is never lost). A key left with no
+   * version is removed; the bucket's folder goes once it is empty.
+   */
+  async purgeBucket(bucket: string, ended: (uid: string | undefined) => boolean): Promise<number> {
     let purged = 0;
     for (const { key } of await this.list(bucket)) {
       await this.withKey(bucket, key, async () => {
         const current = await this.read(bucket, key);
         if (!current) return;
-        const kept = current.siblings.filter((s) => s.uid === undefined || liveUids.has(s.uid));
+        const kept = current.siblings.filter((s) => !ended(s.uid));
         if (kept.length === current.siblings.length) return;
         purged++;
-        await this.commit(bucket, key, current, { context: current.context, siblings: kept }, new Map());
+        if (kept.length > 0) {
+          await this.commit(bucket, key, current, { context: current.context, siblings: kept }, new Map());
+          return;
+        }
+        await unlink(this.manifestPath(bucket, key)).catch(() => undefined);
+        for (const s of current.siblings) if (hasBody(s)) await unlink(this.blobPath(bucket, key, s.dot)).catch(() => undefined);
       });
+    }
+    if (purged > 0) {
+      // Only an empty folder goes: a write that landed meanwhile keeps it.
+      await rmdir(this.nsDir(bucket)).catch(() => undefined);
+      await fsyncDir(join(this.root, 'buckets')).catch(() => undefined);
     }
     return purged;
   }
@@ -284,5 +324,13 @@ export class Store {
       }
     }
     return removed;
+  }
+}
+
+async function hasFile(path: string, size: number): Promise<boolean> {
+  try {
+    return (await stat(path)).size === size;
+  } catch {
+    return false;
   }
 }

@@ -7,11 +7,11 @@ import { join } from 'node:path';
 import { Identity } from '../../src/storage/identity.js';
 import { Store } from '../../src/storage/store.js';
 import { silentLogger } from '../../src/log.js';
-import { dotId } from '../../src/clock/dvv.js';
+import { covers, dotId } from '../../src/clock/dvv.js';
 
 async function open(dir: string, node = 'n1'): Promise<Store> {
   const id = await Identity.open(dir, node);
-  return new Store(dir, id, silentLogger(), 25);
+  return new Store(dir, id, silentLogger(), { siblingWarn: 25, siblingMax: 100 });
 }
 
 function tmp(t: { teardown(fn: () => void): void }): string {
@@ -114,9 +114,44 @@ t.test('purging a bucket incarnation keeps other incarnations\' versions', async
   const s = await open(dir);
   await s.update('b1', 'old', {}, { deleted: false, body: Buffer.from('o'), uid: 'u-old' });
   await s.update('b1', 'new', {}, { deleted: false, body: Buffer.from('n'), uid: 'u-new' });
-  await s.purgeBucket('b1', new Set(['u-new']));
+  await s.purgeBucket('b1', (uid) => uid === 'u-old');
   const live = (await s.list('b1')).filter((e) => e.state.siblings.length > 0).map((e) => e.key);
   t.same(live, ['new']);
-  await s.purgeBucket('b1', new Set());
+  await s.purgeBucket('b1', () => true);
   t.notOk(existsSync(join(dir, 'buckets', 'b1')), 'a deleted bucket\'s folder is gone');
+});
+
+t.test('regression: a hint store that dropped a delivered version does not claim it in its next one', async (t) => {
+  const dir = tmp(t);
+  const id = await Identity.open(dir, 'n1');
+  const hints = new Store(join(dir, 'hints', 'a'), id, silentLogger(), { oneOffActors: true });
+  const x = await hints.update('b1', 'k', {}, { deleted: false, body: Buffer.from('x') });
+  t.ok(await hints.removeIf('b1', 'k', x.state), 'handed off and dropped');
+  const y = await hints.update('b1', 'k', {}, { deleted: false, body: Buffer.from('y') });
+  t.notOk(covers(y.state.context, x.dot), 'the new version does not cover the one its writer never saw');
+  t.not(y.dot[0], x.dot[0], 'each hinted version has an actor of its own');
+});
+
+t.test('regression: bodies sent over several messages are kept until the last arrives', async (t) => {
+  const one = await open(tmp(t), 'n1');
+  const two = await open(tmp(t), 'n2');
+  const a = await one.update('b1', 'k', {}, { deleted: false, body: Buffer.from('aaa') });
+  const b = await one.update('b1', 'k', {}, { deleted: false, body: Buffer.from('bbbb') });
+  const [sa, sb] = b.state.siblings;
+  const first = await two.sync('b1', 'k', b.state, new Map([[dotId(sa!.dot), Buffer.from('aaa')]]));
+  t.same(first.missing, [dotId(sb!.dot)], 'the first message carried one body');
+  const second = await two.sync('b1', 'k', b.state, new Map([[dotId(sb!.dot), Buffer.from('bbbb')]]));
+  t.same(second.missing, []);
+  t.equal(second.state.siblings.length, 2);
+  t.equal(String(await two.readBody('b1', 'k', second.state.siblings.find((s) => dotId(s.dot) === dotId(sa!.dot))!)), 'aaa');
+  void a;
+});
+
+t.test('the sibling cap of a store refuses a write that would pass it', async (t) => {
+  const dir = tmp(t);
+  const id = await Identity.open(dir, 'n1');
+  const s = new Store(dir, id, silentLogger(), { siblingMax: 2 });
+  await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('1') });
+  await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('2') });
+  await t.rejects(s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('3') }), { code: 'TOO_MANY_SIBLINGS' });
 });

@@ -4,6 +4,7 @@
 // A coordinator asks one replica for bodies and the others for state only.
 import { dotId, sameDot, sync } from '../../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../../errors.js';
+import { bodyBudget } from '../../protocol/codec.js';
 import type { BodyRef, KeyState, MessageOf } from '../../protocol/messages.js';
 import type { HandlerResult } from '../../net/transport.js';
 import { hasBody, type Store } from '../../storage/store.js';
@@ -21,7 +22,7 @@ export async function handleRead(ctx: NodeContext, m: MessageOf<'read'>): Promis
     const copies = await readCopies(ctx, m.ns, m.key);
     const state = copies.reduce<KeyState | null>((acc, c) => (acc ? (sync(acc, c.state) as KeyState) : c.state), null);
     try {
-      const { refs, bodies } = await loadBodies(m, state, copies);
+      const { refs, bodies } = await loadBodies(m, state, copies, bodyBudget(ctx.config.maxFrameBytes));
       return { reply: { type: 'read_reply', state, bodies: refs }, bodies };
     } catch (err) {
       // A concurrent write dropped a sibling between reading the manifest and its blob: read again.
@@ -43,14 +44,18 @@ export async function readCopies(ctx: NodeContext, ns: string, key: string): Pro
   return copies;
 }
 
-async function loadBodies(m: MessageOf<'read'>, state: KeyState | null, copies: Copy[]): Promise<{ refs: BodyRef[]; bodies: Buffer[] }> {
+/** The bodies asked for, as many as fit in one frame (the coordinator asks again for the rest). */
+async function loadBodies(m: MessageOf<'read'>, state: KeyState | null, copies: Copy[], budget: number): Promise<{ refs: BodyRef[]; bodies: Buffer[] }> {
   const refs: BodyRef[] = [];
   const bodies: Buffer[] = [];
   if (!state || m.bodies === 'none') return { refs, bodies };
   const wanted = m.bodies === 'all' ? null : new Set(m.bodies);
+  let total = 0;
   for (const s of state.siblings) {
     const id = dotId(s.dot);
     if (!hasBody(s) || (wanted && !wanted.has(id))) continue;
+    if (total + s.size > budget && refs.length > 0) break;
+    total += s.size;
     const copy = copies.find((c) => c.state.siblings.some((o) => sameDot(o.dot, s.dot)));
     if (!copy) continue;
     const b = await copy.store.readBody(m.ns, m.key, s);

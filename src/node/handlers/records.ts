@@ -1,11 +1,22 @@
 // Keeping the in-memory bucket registry in step with stored bucket records, and
-// removing a bucket's files once its incarnation has ended on this node.
+// removing from disk (own replicas and hinted copies) the file versions of
+// incarnations that have ended.
+import { incarnationEnded } from '../buckets.js';
 import type { KeyState } from '../../protocol/messages.js';
 import type { NodeContext } from '../context.js';
-import { liveUids } from '../buckets.js';
 
 export async function applyBucketRecord(ctx: NodeContext, bucket: string, state: KeyState): Promise<void> {
-  if (!ctx.buckets.apply(bucket, state)) return;
-  const purged = await ctx.store.purgeBucket(bucket, liveUids(state));
-  ctx.log.info('bucket incarnation ended: files removed', { bucket, purged });
+  ctx.buckets.set(bucket, state);
+  const purged = await purgeEnded(ctx, bucket);
+  if (purged > 0) ctx.log.info('bucket incarnation ended: files removed', { bucket, purged });
+}
+
+/** Drop the versions of ended incarnations of a bucket, in this node's data and in every hint store. */
+export async function purgeEnded(ctx: NodeContext, bucket: string): Promise<number> {
+  const record = ctx.buckets.get(bucket);
+  if (!record) return 0; // never heard of it: nothing can be known to have ended
+  const ended = (uid: string | undefined): boolean => incarnationEnded(record, uid);
+  let purged = await ctx.store.purgeBucket(bucket, ended);
+  for (const owner of await ctx.hints.owners()) purged += await ctx.hints.store(owner).purgeBucket(bucket, ended);
+  return purged;
 }

@@ -10,18 +10,32 @@ import { validateKey } from '../namespace.js';
 
 export async function handleUpdate(ctx: NodeContext, m: MessageOf<'update'>, body: Buffer): Promise<HandlerResult> {
   validateKey(m.ns, m.key);
-  let uid = m.uid;
-  if (m.ns === BUCKETS_NS) {
-    if (!m.deleted && !uid) throw new RingstoreError(ErrorCode.BAD_MESSAGE, 'a bucket record needs its incarnation uid');
-  } else {
-    uid = ctx.buckets.currentUid(m.ns);
-    if (!uid) throw new RingstoreError(ErrorCode.NO_SUCH_BUCKET, `bucket ${m.ns} does not exist`, { details: { bucket: m.ns } });
+  let uid: string | undefined;
+  if (m.ns !== BUCKETS_NS) {
+    // The coordinator says which incarnation it found at quorum; a node that does not know it as live
+    // has a stale record, and is given the current one before it may take the write.
+    uid = m.uid ?? ctx.buckets.currentUid(m.ns);
+    if (!uid || !ctx.buckets.isLive(m.ns, uid)) {
+      throw new RingstoreError(ErrorCode.NO_SUCH_BUCKET, `bucket ${m.ns} does not exist here${m.uid ? ` as incarnation ${m.uid}` : ''}`, { details: { bucket: m.ns } });
+    }
+  }
+  // A context can only have seen this node's versions that it minted: anything above is forged or corrupt.
+  const claimed = m.context[ctx.identity.actor] ?? 0;
+  if (claimed > ctx.identity.ceiling) {
+    throw new RingstoreError(ErrorCode.INVALID_CONTEXT, `the context claims version ${claimed} of ${ctx.identity.actor}, which never minted it`);
   }
   if (body.length > ctx.config.maxObjectBytes) {
     throw new RingstoreError(ErrorCode.TOO_LARGE, `file of ${body.length} bytes is over the limit of ${ctx.config.maxObjectBytes}`);
   }
   const hinted = m.hint !== undefined && m.hint !== ctx.identity.node;
-  const { state, dot } = await targetStore(ctx, m.hint).update(m.ns, m.key, m.context, { deleted: m.deleted, body, contentType: m.contentType, uid });
+  const { state, dot } = await targetStore(ctx, m.hint).update(m.ns, m.key, m.context, {
+    deleted: m.deleted,
+    body,
+    contentType: m.contentType,
+    uid,
+    uidFromDot: m.ns === BUCKETS_NS && !m.deleted,
+    wid: m.wid,
+  });
   if (hinted) ctx.hints.mark(m.hint as string, m.ns, m.key);
   else if (m.ns === BUCKETS_NS) await applyBucketRecord(ctx, m.key, state);
   return { reply: { type: 'update_reply', state, dot } };

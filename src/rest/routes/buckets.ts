@@ -15,12 +15,12 @@ export const createBucketRoute: Route = async ({ cluster, res, bucket }) => {
     sendJson(res, 200, { success: true, coordinator: cluster.self, bucket, created: false, message: `bucket ${bucket} already exists` });
     return;
   }
-  sendJson(res, 200, writeAnswer(cluster.self, outcome, { bucket, created }));
+  sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, created }));
 };
 
 export const deleteBucketRoute: Route = async ({ cluster, res, bucket }) => {
   const outcome = await deleteBucket(cluster, bucket);
-  sendJson(res, 200, writeAnswer(cluster.self, outcome, { bucket, deleted: true }));
+  sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, deleted: true }));
 };
 
 export const listFilesRoute: Route = async ({ cluster, res, bucket }) => {

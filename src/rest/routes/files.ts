@@ -2,8 +2,9 @@
 // versioned delete. Concurrent versions answer 300 with their list; a write
 // carrying the context of a read supersedes exactly what that read returned.
 import { dotId } from '../../clock/dvv.js';
-import { bucketUids, noSuchBucket, repairBucketRecord } from '../../coordinator/buckets.js';
-import { holdersOf, readQuorum } from '../../coordinator/read.js';
+import { noSuchBucket, readBucket, repairBucketRecord } from '../../coordinator/buckets.js';
+import { liveUids, visible } from '../../node/buckets.js';
+import { holdersOf, readQuorum, type QuorumRead } from '../../coordinator/read.js';
 import { fetchBodies } from '../../coordinator/replicas.js';
 import { writeKey } from '../../coordinator/write.js';
 import { ErrorCode, RingstoreError } from '../../errors.js';
@@ -20,10 +21,10 @@ async function store(args: RouteArgs, file: string, body: Buffer, context: strin
   validateFileName(file);
   const outcome = await writeKey(
     cluster,
-    { ns: bucket, key: file, context: decodeContext(context), deleted: false, body, contentType },
+    { ns: bucket, key: file, context: decodeContext(cluster.contextKey, context), deleted: false, body, contentType },
     repairBucketRecord(cluster),
   );
-  sendJson(res, 200, writeAnswer(cluster.self, outcome, { bucket, file, size: body.length }), { 'x-context': encodeContext(outcome.state.context) });
+  sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, file, size: body.length }), { 'x-context': encodeContext(cluster.contextKey, outcome.state.context) });
 }
 
 /** POST /buckets/<bucket>/files, multipart form-data: the file part's filename is the file id. */
@@ -45,9 +46,18 @@ function header(args: RouteArgs, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/** Why a file is not there: its bucket is missing, or the file is. */
-async function missing(args: RouteArgs): Promise<RingstoreError> {
-  if ((await bucketUids(args.cluster, args.bucket)).size === 0) return noSuchBucket(args.bucket);
+/**
+ * A file's state at read quorum, seen through its bucket's record (read in
+ * parallel): versions of an ended incarnation of the bucket are not shown, and
+ * a bucket that does not exist is a 404 of its own.
+ */
+async function readVisible(args: RouteArgs, bodies: boolean): Promise<{ read: QuorumRead; siblings: Sibling[] }> {
+  const [read, bucket] = await Promise.all([readQuorum(args.cluster, args.bucket, args.file, { bodies }), readBucket(args.cluster, args.bucket)]);
+  if (liveUids(bucket.merged).size === 0) throw noSuchBucket(args.bucket);
+  return { read, siblings: visible(bucket.merged, read.merged.siblings) };
+}
+
+function noSuchFile(args: RouteArgs): RingstoreError {
   return new RingstoreError(ErrorCode.NO_SUCH_FILE, `file ${args.file} does not exist in bucket ${args.bucket}`, { details: { bucket: args.bucket, file: args.file } });
 }
 
@@ -67,21 +77,20 @@ function describe(s: Sibling): Record<string, unknown> {
 export const getFileRoute: Route = async (args) => {
   const { cluster, res, bucket, file, query } = args;
   validateFileName(file);
-  const read = await readQuorum(cluster, bucket, file, { bodies: true });
-  const siblings = read.merged.siblings;
-  const context = encodeContext(read.merged.context);
+  const { read, siblings } = await readVisible(args, true);
+  const context = encodeContext(cluster.contextKey, read.merged.context);
   const wanted = query.get('version');
   let chosen: Sibling | undefined;
   if (wanted !== null) {
     chosen = siblings.find((s) => dotId(s.dot) === wanted);
     if (!chosen || chosen.deleted) {
-      if (siblings.every((s) => s.deleted)) throw await missing(args);
+      if (siblings.every((s) => s.deleted)) throw noSuchFile(args);
       throw new RingstoreError(ErrorCode.NO_SUCH_VERSION, `${file} has no version ${wanted}; its versions are ${siblings.map((s) => dotId(s.dot)).join(', ')}`, {
         details: { versions: siblings.map((s) => dotId(s.dot)) },
       });
     }
   } else {
-    if (siblings.length === 0 || siblings.every((s) => s.deleted)) throw await missing(args);
+    if (siblings.length === 0 || siblings.every((s) => s.deleted)) throw noSuchFile(args);
     if (siblings.length > 1) {
       sendJson(
         res,
@@ -116,12 +125,12 @@ export const getFileRoute: Route = async (args) => {
 export const deleteFileRoute: Route = async (args) => {
   const { cluster, res, bucket, file } = args;
   validateFileName(file);
-  let context = decodeContext(header(args, CONTEXT_HEADER));
+  let context = decodeContext(cluster.contextKey, header(args, CONTEXT_HEADER));
   if (context === null) {
-    const seen = await readQuorum(cluster, bucket, file, { bodies: false });
-    if (seen.merged.siblings.every((s) => s.deleted)) throw await missing(args);
-    context = seen.merged.context;
+    const { read, siblings } = await readVisible(args, false);
+    if (siblings.every((s) => s.deleted)) throw noSuchFile(args);
+    context = read.merged.context;
   }
   const outcome = await writeKey(cluster, { ns: bucket, key: file, context, deleted: true, body: Buffer.alloc(0) }, repairBucketRecord(cluster));
-  sendJson(res, 200, writeAnswer(cluster.self, outcome, { bucket, file, deleted: true }));
+  sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, file, deleted: true }));
 };
