@@ -31,3 +31,32 @@ t.test('bad configs are refused with a clear message', async (t) => {
   t.throws(() => parseConfig({ nodes: [{ ...nodes[0], id: '../x' }] }, 'x'), { code: 'CONFIG' });
   t.throws(() => parseConfig({}, 'x'), { code: 'CONFIG', message: /nodes/ });
 });
+
+t.test('every limit has its default in one place', async (t) => {
+  const c = parseConfig({ nodes }, '/x/nodes.json');
+  t.same(c.limits, {
+    handshakeTimeoutMs: 2000,
+    maxUnauthenticated: 64,
+    idleTimeoutMs: 300_000,
+    maxInFlightPerConnection: 256,
+    maxHeaderBytes: 16 * 1024,
+    headersTimeoutMs: 10_000,
+    requestTimeoutMs: 120_000,
+    maxConcurrentRequests: 512,
+  });
+  t.equal(c.maxObjectBytes, 64 * 1024 * 1024);
+  t.equal(c.maxFrameBytes, 68 * 1024 * 1024);
+  const partial = parseConfig({ nodes, limits: { maxConcurrentRequests: 3 } }, '/x/nodes.json');
+  t.equal(partial.limits.maxConcurrentRequests, 3);
+  t.equal(partial.limits.headersTimeoutMs, 10_000, 'the others keep their defaults');
+});
+
+t.test('the cluster secret: inline, from a variable, from a file, or refused', async (t) => {
+  const { clusterSecret } = await import('../../src/config.js');
+  t.equal(clusterSecret(parseConfig({ nodes, secret: 'a-secret-of-16-chars+' }, '/x/nodes.json')).toString(), 'a-secret-of-16-chars+');
+  process.env.RS_TEST_SECRET = 'from-the-environment-1234';
+  t.equal(clusterSecret(parseConfig({ nodes, secretEnv: 'RS_TEST_SECRET' }, '/x/nodes.json')).toString(), 'from-the-environment-1234');
+  t.throws(() => clusterSecret(parseConfig({ nodes, secretEnv: 'RS_UNSET_VAR' }, '/x/nodes.json')), { code: 'CONFIG' });
+  t.throws(() => clusterSecret(parseConfig({ nodes }, '/nonexistent/nodes.json')), { code: 'CONFIG', message: /start scripts create it/ });
+  t.throws(() => parseConfig({ nodes, secret: 'short' }, '/x/nodes.json'), { code: 'CONFIG' });
+});
