@@ -67,6 +67,7 @@ export function listen(opts: TcpOptions & { host: string; port: number }, handle
   const sockets = new Set<net.Socket>();
   /** Connections still in their handshake, oldest first. */
   const unauthenticated = new Set<net.Socket>();
+  const refusals = new RefusalLog(log);
 
   const server = net.createServer((socket) => {
     sockets.add(socket);
@@ -78,7 +79,7 @@ export function listen(opts: TcpOptions & { host: string; port: number }, handle
     let paused = false;
     let complained = false;
     const refuse = (why: string): void => {
-      if (!complained) log.warn('connection refused', { remote, why });
+      if (!complained) refusals.note(remote, why);
       complained = true;
       socket.destroy();
     };
@@ -419,4 +420,26 @@ export function tcpOptions(config: import('../config.js').ClusterConfig, self: s
     limits: config.limits,
     log,
   };
+}
+
+/**
+ * One log line per refused connection, but at most one a second: a flood of
+ * strangers must not flood the log. The lines held back are counted in the next.
+ */
+class RefusalLog {
+  private last = 0;
+  private held = 0;
+
+  constructor(private readonly log: Logger) {}
+
+  note(remote: string, why: string): void {
+    const now = Date.now();
+    if (now - this.last < 1000) {
+      this.held++;
+      return;
+    }
+    this.log.warn('connection refused', { remote, why, ...(this.held ? { alsoRefusedSinceLastLine: this.held } : {}) });
+    this.last = now;
+    this.held = 0;
+  }
 }
