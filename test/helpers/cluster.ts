@@ -14,16 +14,28 @@ export const TEST_SECRET = 'test-cluster-secret-0123456789abcdef';
 
 export const ROOT = resolve(import.meta.dirname, '..', '..');
 
+/**
+ * A free port for a test server, below the kernel's ephemeral range: a port
+ * handed out by listen(0) can be taken meanwhile by an outgoing connection of
+ * another test (a thousand of them, in the abuse test), and then the node
+ * cannot bind it.
+ */
 export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const s = net.createServer();
-    s.once('error', rej);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as net.AddressInfo).port;
-      s.close(() => res(port));
+  for (;;) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (handedOut.has(port)) continue;
+    const ok = await new Promise<boolean>((res) => {
+      const s = net.createServer();
+      s.once('error', () => res(false));
+      s.listen(port, '127.0.0.1', () => s.close(() => res(true)));
     });
-  });
+    if (ok) {
+      handedOut.add(port);
+      return port;
+    }
+  }
 }
+const handedOut = new Set<number>();
 
 export interface NodeEntry {
   id: string;
