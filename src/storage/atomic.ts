@@ -54,3 +54,37 @@ export async function mkdirDurable(dir: string): Promise<void> {
     cur = `${cur}${sep}${p}`;
   }
 }
+
+interface DirSync {
+  running: Promise<void> | null;
+  queued: Promise<void> | null;
+}
+const dirSyncs = new Map<string, DirSync>();
+
+/**
+ * fsync a folder, shared by everyone waiting on it: group commit for the
+ * renames and creations of many concurrent writes in one folder. A caller
+ * arriving while a sync runs may have renamed after it began, so it waits for
+ * the next one, which all such callers share.
+ */
+export function syncDirGrouped(dir: string): Promise<void> {
+  let st = dirSyncs.get(dir);
+  if (!st) dirSyncs.set(dir, (st = { running: null, queued: null }));
+  const state = st;
+  const start = (): Promise<void> => {
+    const p = fsyncDir(dir).finally(() => {
+      if (state.running === p) state.running = null;
+      if (!state.running && !state.queued) dirSyncs.delete(dir);
+    });
+    state.running = p;
+    return p;
+  };
+  if (!state.running) return start();
+  state.queued ??= state.running
+    .catch(() => undefined)
+    .then(() => {
+      state.queued = null;
+      return start();
+    });
+  return state.queued;
+}

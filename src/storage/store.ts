@@ -7,13 +7,13 @@
 // fsyncs the folder; a crash leaves the old manifest or the new one, and at
 // worst an orphan blob that the start-up sweep removes.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, readdir, rmdir, stat, unlink } from 'node:fs/promises';
+import { readFile, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { dotId, emptyState, equalStates, nextCounter, sync, update, type Dot } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { BUCKETS_NS, type KeyState, type Sibling } from '../protocol/messages.js';
-import { TMP_MARK, fsyncDir, mkdirDurable, writeFileAtomic, writeFileDurable } from './atomic.js';
+import { TMP_MARK, fsyncDir, mkdirDurable, syncDirGrouped, writeFileDurable } from './atomic.js';
 import type { Identity } from './identity.js';
 import { fileStem } from './names.js';
 
@@ -187,15 +187,27 @@ export class Store {
     await mkdirDurable(dir);
     const before = new Set(current.siblings.map((s) => dotId(s.dot)));
     const after = new Set(next.siblings.map((s) => dotId(s.dot)));
+    // New blobs (a blob's name is unique to its dot, so it is written in place) and the new manifest
+    // under a temporary name are written and fsynced together; only then does the rename make the
+    // manifest name them. One folder fsync, shared with concurrent writes, makes the entries durable.
+    const writes: Promise<void>[] = [];
     for (const s of next.siblings) {
       const id = dotId(s.dot);
       if (blobsWritten || before.has(id) || !hasBody(s)) continue;
-      // A blob's name is unique to its dot, so it is written in place and made durable before the manifest names it.
-      await writeFileDurable(this.blobPath(ns, key, s.dot), bodies.get(id) as Buffer);
+      writes.push(writeFileDurable(this.blobPath(ns, key, s.dot), bodies.get(id) as Buffer));
     }
     const manifest: Manifest = { v: 1, key, state: next };
-    await writeFileAtomic(this.manifestPath(ns, key), JSON.stringify(manifest), { syncDir: false });
-    await fsyncDir(dir);
+    const path = this.manifestPath(ns, key);
+    const tmp = `${path}${TMP_MARK}${randomBytes(6).toString('hex')}`;
+    writes.push(writeFileDurable(tmp, JSON.stringify(manifest)));
+    try {
+      await Promise.all(writes);
+      await rename(tmp, path);
+    } catch (err) {
+      await unlink(tmp).catch(() => undefined);
+      throw err;
+    }
+    await syncDirGrouped(dir);
     for (const s of current.siblings) {
       if (!after.has(dotId(s.dot)) && hasBody(s)) await unlink(this.blobPath(ns, key, s.dot)).catch(() => undefined);
     }
