@@ -6,7 +6,8 @@ import { DOWN_SYSTEM_JSON, GOSSIP_TXT, writeState } from './files.js';
 import { peerAddress, shuffledPeers, type SchedulerContext } from './context.js';
 
 export async function gossipRound(ctx: SchedulerContext): Promise<string> {
-  const timeoutMs = Math.min(ctx.config.timeouts.requestMs, Math.max(500, ctx.config.gossip.intervalMs - 200));
+  // As long as any request may take: on a starved machine a short gossip timeout would itself make healthy nodes look down.
+  const timeoutMs = ctx.config.timeouts.requestMs;
   const exchange = async (id: string): Promise<boolean> => {
     try {
       const { reply } = await ctx.transport.request(peerAddress(ctx, id), { type: 'gossip', table: ctx.view.table(ctx.now()) }, [], { timeoutMs });

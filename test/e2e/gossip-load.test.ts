@@ -9,7 +9,8 @@ import { waitAllUp } from '../helpers/views.js';
 
 const LOAD_MS = 12_000;
 const WRITERS = 32;
-const c = await TestCluster.create(t, { cron: true, extra: { gossip: { intervalMs: 1000, failureTimeoutMs: 3000 } } });
+// The default failure timeout (5 s), as the cluster runs it.
+const c = await TestCluster.create(t, { cron: true });
 await c.startAll();
 await waitAllUp(c);
 t.equal((await call('POST', `${c.url()}/buckets/load`)).status, 200);
