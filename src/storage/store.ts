@@ -55,8 +55,17 @@ export function hasBody(s: Sibling): boolean {
   return !s.deleted && s.size > 0;
 }
 
+/** Manifests the writing process keeps in memory (least recently used go first). */
+const CACHE_ENTRIES = 50_000;
+
 export class Store {
   private readonly locks = new Map<string, Promise<unknown>>();
+  /**
+   * Only the process that writes a store may cache it (a reader's cache would go
+   * stale). Every change passes through commit or a removal here, which updates it.
+   */
+  private readonly cache: Map<string, KeyState | null> | null;
+  private writes = 0;
 
   constructor(
     readonly root: string,
@@ -64,7 +73,9 @@ export class Store {
     private readonly identity: Identity | null,
     private readonly log: Logger,
     private readonly opts: StoreOptions = {},
-  ) {}
+  ) {
+    this.cache = identity ? new Map() : null;
+  }
 
   nsDir(ns: string): string {
     return ns === BUCKETS_NS ? join(this.root, 'system', 'buckets') : join(this.root, 'buckets', ns);
@@ -92,13 +103,38 @@ export class Store {
   }
 
   async read(ns: string, key: string): Promise<KeyState | null> {
-    try {
-      const m = JSON.parse(await readFile(this.manifestPath(ns, key), 'utf8')) as Manifest;
-      return m.state;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
-      throw err;
+    const k = `${ns}\0${key}`;
+    const cached = this.cache?.get(k);
+    if (cached !== undefined) {
+      this.cache?.delete(k);
+      this.cache?.set(k, cached);
+      return cached;
     }
+    const writesBefore = this.writes;
+    let state: KeyState | null;
+    try {
+      state = (JSON.parse(await readFile(this.manifestPath(ns, key), 'utf8')) as Manifest).state;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      state = null;
+    }
+    // Only a read that no write overlapped may fill the cache: it could otherwise put back an older state.
+    if (this.writes === writesBefore) this.remember(k, state);
+    return state;
+  }
+
+  /** The writer's cache of manifests (states of keys, or null for none). */
+  private remember(k: string, state: KeyState | null): void {
+    if (!this.cache) return;
+    this.cache.delete(k);
+    this.cache.set(k, state);
+    if (this.cache.size > CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
+  }
+
+  /** Record that a key changed on disk (called under its lock, once the change is durable). */
+  private changed(ns: string, key: string, state: KeyState | null): void {
+    this.writes++;
+    this.remember(`${ns}\0${key}`, state);
   }
 
   async readBody(ns: string, key: string, s: Sibling): Promise<Buffer> {
@@ -205,9 +241,16 @@ export class Store {
       await rename(tmp, path);
     } catch (err) {
       await unlink(tmp).catch(() => undefined);
+      // Whether the rename happened is not known here: forget the key, the next read goes to disk.
+      this.writes++;
+      this.cache?.delete(`${ns}\0${key}`);
       throw err;
     }
-    await syncDirGrouped(dir);
+    try {
+      await syncDirGrouped(dir);
+    } finally {
+      this.changed(ns, key, next); // renamed: this is what the disk holds now
+    }
     for (const s of current.siblings) {
       if (!after.has(dotId(s.dot)) && hasBody(s)) await unlink(this.blobPath(ns, key, s.dot)).catch(() => undefined);
     }
@@ -240,6 +283,7 @@ export class Store {
       const current = await this.read(ns, key);
       if (!current || !equalStates(current, expected)) return false;
       await unlink(this.manifestPath(ns, key));
+      this.changed(ns, key, null);
       await fsyncDir(this.nsDir(ns));
       for (const s of current.siblings) if (hasBody(s)) await unlink(this.blobPath(ns, key, s.dot)).catch(() => undefined);
       return true;
@@ -287,6 +331,7 @@ export class Store {
           return;
         }
         await unlink(this.manifestPath(bucket, key)).catch(() => undefined);
+        this.changed(bucket, key, null);
         for (const s of current.siblings) if (hasBody(s)) await unlink(this.blobPath(bucket, key, s.dot)).catch(() => undefined);
       });
     }

@@ -155,3 +155,22 @@ t.test('the sibling cap of a store refuses a write that would pass it', async (t
   await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('2') });
   await t.rejects(s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('3') }), { code: 'TOO_MANY_SIBLINGS' });
 });
+
+t.test('the writer\'s manifest cache always agrees with the disk, under concurrent writes and reads', async (t) => {
+  const dir = tmp(t);
+  const id = await Identity.open(dir, 'n1');
+  const s = new Store(dir, id, silentLogger(), {});
+  const keys = ['a', 'b', 'c'];
+  const ops: Promise<unknown>[] = [];
+  for (let i = 0; i < 300; i++) {
+    const key = keys[i % 3] as string;
+    if (i % 4 === 0) ops.push(s.read('b1', key));
+    else if (i % 7 === 0) ops.push((async () => s.update('b1', key, (await s.read('b1', key))?.context ?? {}, { deleted: false, body: Buffer.from(`v${i}`) }))());
+    else ops.push(s.update('b1', key, {}, { deleted: false, body: Buffer.from(`v${i}`) }));
+  }
+  await Promise.all(ops);
+  const fresh = new Store(dir, null, silentLogger());
+  for (const key of keys) t.same(await s.read('b1', key), await fresh.read('b1', key), `${key}: cache and disk agree`);
+  await s.purgeBucket('b1', () => true);
+  for (const key of keys) t.equal(await s.read('b1', key), null, `${key}: a removal is seen`);
+});
