@@ -4,7 +4,7 @@
 // siblings. Replicas found stale once all have answered get read repair.
 import { dotId, emptyState, equalStates, sync } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError, type ReplicaFailure } from '../errors.js';
-import type { KeyState, Sibling } from '../protocol/messages.js';
+import { BUCKETS_NS, type KeyState, type Sibling } from '../protocol/messages.js';
 import type { Cluster } from './cluster.js';
 import { quorum, type Answer } from './quorum.js';
 import { pushState, readReplica, type Bodies, type ReplicaRead } from './replicas.js';
@@ -49,7 +49,15 @@ export async function readQuorum(c: Cluster, ns: string, key: string, opts: { bo
   const targets = await readTargets(c, ns, key);
   const need = opts.need ?? Math.min(c.r, owners.length);
   const dataNode = targets[0];
-  const q = await quorum(targets, need, (node) => readReplica(c, node, ns, key, opts.bodies && node === dataNode ? 'all' : 'none'));
+  const call = (node: string): Promise<ReplicaRead> => readReplica(c, node, ns, key, opts.bodies && node === dataNode ? 'all' : 'none');
+  // Bucket records live on every node: ask R of them, and more only if some fail (read repair is
+  // left to the bucket anti-entropy worker). Files: ask all N, answer after R, repair the rest.
+  const minimal = ns === BUCKETS_NS && targets.length > need;
+  let q = await quorum(minimal ? targets.slice(0, need) : targets, need, call);
+  if (minimal && q.ok.length < need) {
+    const more = await quorum(targets.slice(need), need - q.ok.length, call);
+    q = { ok: [...q.ok, ...more.ok], failed: [...q.failed, ...more.failed], rest: more.rest.then((r) => ({ ok: [...q.ok, ...r.ok], failed: [...q.failed, ...r.failed] })) };
+  }
   if (q.ok.length < need) {
     // Say exactly who answered: wait for the stragglers (bounded by the request timeout).
     const all = await q.rest;
@@ -57,7 +65,7 @@ export async function readQuorum(c: Cluster, ns: string, key: string, opts: { bo
   }
   const bodies: Bodies = new Map();
   for (const a of q.ok) for (const [d, b] of a.value.bodies) bodies.set(d, b);
-  void q.rest.then((all) => readRepair(c, ns, key, all.ok, bodies, owners));
+  if (!minimal) void q.rest.then((all) => readRepair(c, ns, key, all.ok, bodies, owners));
   return { preferenceList: owners, merged: mergeStates(q.ok.map((a) => a.value.state)), answers: q.ok, failed: q.failed, bodies };
 }
 
