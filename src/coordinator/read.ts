@@ -50,13 +50,28 @@ export async function readQuorum(c: Cluster, ns: string, key: string, opts: { bo
   const need = opts.need ?? Math.min(c.r, owners.length);
   const dataNode = targets[0];
   const call = (node: string): Promise<ReplicaRead> => readReplica(c, node, ns, key, opts.bodies && node === dataNode ? 'all' : 'none');
-  // Bucket records live on every node: ask R of them, and more only if some fail (read repair is
-  // left to the bucket anti-entropy worker). Files: ask all N, answer after R, repair the rest.
+  // Bucket records live on every node: ask R of them (read repair is left to the bucket
+  // anti-entropy worker). Files: ask N, answer after R, repair the rest. Either way, when too
+  // few answer (a view of who is down can be out of date), ask the next nodes of the walk.
   const minimal = ns === BUCKETS_NS && targets.length > need;
-  let q = await quorum(minimal ? targets.slice(0, need) : targets, need, call);
-  if (minimal && q.ok.length < need) {
-    const more = await quorum(targets.slice(need), need - q.ok.length, call);
-    q = { ok: [...q.ok, ...more.ok], failed: [...q.failed, ...more.failed], rest: more.rest.then((r) => ({ ok: [...q.ok, ...r.ok], failed: [...q.failed, ...r.failed] })) };
+  const first = minimal ? targets.slice(0, need) : targets;
+  let q = await quorum(first, need, call);
+  if (q.ok.length < need) {
+    const spare = [...targets, ...c.walk(ns, key)].filter((n, i, all) => !first.includes(n) && all.indexOf(n) === i);
+    if (spare.length > 0) {
+      // The first round gave up as soon as R was out of reach; let its slower answers come in first.
+      const before = await q.rest;
+      if (before.ok.length < need) {
+        const more = await quorum(spare, need - before.ok.length, call);
+        q = {
+          ok: [...before.ok, ...more.ok],
+          failed: [...before.failed, ...more.failed],
+          rest: more.rest.then((b) => ({ ok: [...before.ok, ...b.ok], failed: [...before.failed, ...b.failed] })),
+        };
+      } else {
+        q = { ...before, rest: Promise.resolve(before) };
+      }
+    }
   }
   if (q.ok.length < need) {
     // Say exactly who answered: wait for the stragglers (bounded by the request timeout).

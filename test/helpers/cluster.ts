@@ -133,7 +133,7 @@ export class TestCluster {
     this.spawnRole(id, 'node');
     this.spawnRole(id, 'rest');
     if (this.withCron) this.spawnRole(id, 'cron');
-    await waitFor(`${id} health`, async () => (await fetch(`${this.url(id)}/health`)).ok);
+    await waitFor(`${id} health`, async () => (await fetch(`${this.url(id)}/health`)).ok, 30_000);
   }
 
   async startAll(): Promise<void> {
