@@ -31,6 +31,8 @@ export async function parseEntry(role: string, description: string): Promise<Ent
 export function runProcess(role: string, main: () => Promise<{ stop: () => Promise<void>; log: Logger }>): void {
   main().then(
     ({ stop, log }) => {
+      // A promise nobody handled is a bug to log, not a reason to take the node down with every request in flight.
+      process.on('unhandledRejection', (err) => log.error('unhandled rejection', { error: (err as Error)?.message, stack: (err as Error)?.stack }));
       let stopping = false;
       const onSignal = (sig: string): void => {
         if (stopping) return;

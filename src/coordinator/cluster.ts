@@ -27,7 +27,8 @@ export class Cluster {
   ) {
     this.ring = new Ring({ version: 1, nodes: config.nodes.map((n) => n.id) }, config.ringSize);
     this.byId = new Map(config.nodes.map((n) => [n.id, n]));
-    const staleAfter = Math.max(3 * config.gossip.intervalMs, config.gossip.failureTimeoutMs);
+    // The scheduler rewrites the view every tick; a few missed ticks under load do not make it worthless.
+    const staleAfter = config.gossip.failureTimeoutMs + 3 * config.gossip.intervalMs;
     this.health = new HealthView(nodeDir(config, self), staleAfter);
     this.contextKey = contextKey(clusterSecret(config));
   }

@@ -64,6 +64,8 @@ export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: Buck
   // A file is written into the bucket incarnation a quorum knows as live; a replica with an
   // older record refuses it rather than tag it with an incarnation that has ended.
   const bucketRead = req.ns === BUCKETS_NS ? null : readQuorum(c, BUCKETS_NS, req.ns, { bodies: false });
+  // Awaited below, after the context read, which may throw first: never leave its failure unhandled.
+  bucketRead?.catch(() => undefined);
   const context = req.context ?? (await contextFromQuorum(c, req));
   let uid = req.uid;
   if (bucketRead) {
@@ -72,8 +74,10 @@ export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: Buck
   }
   const known = await c.health.downSet();
   const downOwners = new Set(owners.filter((n) => known.has(n)));
-  // Fall-backs for down owners: the next healthy nodes clockwise, outside the preference list.
-  const fallbacks = c.walk(req.ns, req.key).slice(owners.length).filter((n) => !known.has(n));
+  // Fall-backs for down owners: the next healthy nodes clockwise, outside the preference list;
+  // then those believed down (the belief may be out of date) before the minter keeps the hint.
+  const outside = c.walk(req.ns, req.key).slice(owners.length);
+  const fallbacks = [...outside.filter((n) => !known.has(n)), ...outside.filter((n) => known.has(n))];
   const failed: ReplicaFailure[] = [];
 
   // 1. Mint on the first healthy owner that accepts; if none does, on a fall-back as a hint for an owner.

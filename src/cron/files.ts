@@ -21,9 +21,14 @@ export interface HintEntry {
   when: string;
 }
 
+/**
+ * Replace a state file atomically (a reader never sees a torn one). Not fsynced:
+ * every one of them is recomputed on the next tick, and waiting on the disk
+ * under load would make the view look stale to its readers.
+ */
 export async function writeState(nodeDir: string, name: string, content: unknown): Promise<void> {
   const text = typeof content === 'string' ? content : JSON.stringify(content, null, 2) + '\n';
-  await writeFileAtomic(join(nodeDir, name), text);
+  await writeFileAtomic(join(nodeDir, name), text, { durable: false });
 }
 
 /** The nodes this machine's scheduler considers down, and how old that view is (Infinity if there is none). */

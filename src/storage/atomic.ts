@@ -3,7 +3,7 @@
 // the new one, never a torn one. Temporary files carry TMP_MARK so a start-up
 // sweep can remove the ones a crash left behind.
 import { randomBytes } from 'node:crypto';
-import { mkdir, open, rename, unlink } from 'node:fs/promises';
+import { mkdir, open, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname, relative, sep } from 'node:path';
 
 export const TMP_MARK = '.tmp-';
@@ -18,17 +18,23 @@ export async function writeFileDurable(path: string, data: Buffer | string): Pro
   }
 }
 
-/** Replace `path` atomically. Pass syncDir=false when the caller fsyncs the folder once for several renames. */
-export async function writeFileAtomic(path: string, data: Buffer | string, opts: { syncDir?: boolean } = {}): Promise<void> {
+/**
+ * Replace `path` atomically. Pass syncDir=false when the caller fsyncs the
+ * folder once for several renames, durable=false for state that is recomputed
+ * anyway (a reader must never see a torn file, but a crash may lose the last one).
+ */
+export async function writeFileAtomic(path: string, data: Buffer | string, opts: { syncDir?: boolean; durable?: boolean } = {}): Promise<void> {
   const tmp = `${path}${TMP_MARK}${randomBytes(6).toString('hex')}`;
+  const durable = opts.durable ?? true;
   try {
-    await writeFileDurable(tmp, data);
+    if (durable) await writeFileDurable(tmp, data);
+    else await writeFile(tmp, data, { mode: 0o644 });
     await rename(tmp, path);
   } catch (err) {
     await unlink(tmp).catch(() => undefined);
     throw err;
   }
-  if (opts.syncDir ?? true) await fsyncDir(dirname(path));
+  if (durable && (opts.syncDir ?? true)) await fsyncDir(dirname(path));
 }
 
 /** Make the renames and creations in a folder durable. */

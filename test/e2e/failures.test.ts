@@ -32,9 +32,35 @@ t.test('one replica killed: the write succeeds with W=2 and names the down node'
   t.equal(r.body.toString(), 'hello');
 });
 
-t.test('two replicas killed: 503 saying which replicas answered', async (t) => {
+t.test('two owners and the node outside the list killed: 503 saying which replicas answered', async (t) => {
   const file = 'two-down.txt';
   await put(c.url(), 'faults', file, 'before');
+  const [a, b, up] = prefList(file) as [string, string, string];
+  const o = outsider(file);
+  await c.kill(a);
+  await c.kill(b);
+  await c.kill(o);
+  t.teardown(async () => {
+    await c.restart(a);
+    await c.restart(b);
+    await c.restart(o);
+  });
+  const started = Date.now();
+  const w = await put(c.url(up), 'faults', file, 'after');
+  t.equal(w.status, 503, 'one live node cannot make W=2');
+  t.equal(w.json.success, false);
+  t.equal(w.json.error.code, 'QUORUM_NOT_REACHED');
+  t.same(w.json.error.answered, [up]);
+  t.equal(w.json.error.required, 2);
+  t.same(w.json.error.failed.map((f: { node: string }) => f.node).sort(), [a, b, o].sort());
+  t.ok(w.headers.get('retry-after'));
+  const r = await get(c.url(up), 'faults', file);
+  t.equal(r.status, 503);
+  t.ok(Date.now() - started < 4 * REQUEST_MS, 'refused connections fail fast');
+});
+
+t.test('two owners killed: the write still succeeds through the node outside the list (sloppy quorum)', async (t) => {
+  const file = 'two-owners-down.txt';
   const [a, b, up] = prefList(file) as [string, string, string];
   await c.kill(a);
   await c.kill(b);
@@ -42,18 +68,10 @@ t.test('two replicas killed: 503 saying which replicas answered', async (t) => {
     await c.restart(a);
     await c.restart(b);
   });
-  const started = Date.now();
-  const w = await put(c.url(up), 'faults', file, 'after');
-  t.equal(w.status, 503);
-  t.equal(w.json.success, false);
-  t.equal(w.json.error.code, 'QUORUM_NOT_REACHED');
-  t.same(w.json.error.answered, [up]);
-  t.equal(w.json.error.required, 2);
-  t.same(w.json.error.failed.map((f: { node: string }) => f.node).sort(), [a, b].sort());
-  t.ok(w.headers.get('retry-after'));
-  const r = await get(c.url(up), 'faults', file);
-  t.equal(r.status, 503);
-  t.ok(Date.now() - started < 4 * REQUEST_MS, 'refused connections fail fast');
+  const w = await put(c.url(up), 'faults', file, 'via a hint');
+  t.equal(w.status, 200);
+  t.ok(w.json.hinted_system_data.some((h: { node: string }) => h.node === outsider(file)));
+  t.equal((await get(c.url(up), 'faults', file)).body.toString(), 'via a hint', 'and reads find it');
 });
 
 t.test('a hung replica (SIGSTOP) does not make a request wait past the timeout', async (t) => {
