@@ -90,13 +90,11 @@ export async function readQuorum(c: Cluster, ns: string, key: string, opts: { bo
  */
 export async function readRepair(c: Cluster, ns: string, key: string, answers: Answer<ReplicaRead>[], bodies: Bodies, owners: readonly string[]): Promise<void> {
   const merged = mergeStates(answers.map((a) => a.value.state));
-  const holders = (id: string): string[] =>
-    answers.filter((a) => a.value.state?.siblings.some((s) => dotId(s.dot) === id)).map((a) => a.node);
   for (const a of answers) {
     if (!owners.includes(a.node)) continue;
     const state = a.value.state ?? emptyState<Sibling>();
     if (equalStates(state, merged)) continue;
-    const sources = [...new Set(merged.siblings.flatMap((s) => holders(dotId(s.dot))))];
+    const sources = [...new Set(merged.siblings.flatMap((s) => holdersOf(answers, dotId(s.dot))))];
     try {
       await pushState(c, a.node, ns, key, merged, bodies, sources, a.value.state);
       c.log.info('read repair', { ns, key, node: a.node });
@@ -107,6 +105,6 @@ export async function readRepair(c: Cluster, ns: string, key: string, answers: A
 }
 
 /** The nodes among the answers that hold a version, to fetch its body from. */
-export function holdersOf(read: QuorumRead, id: string): string[] {
-  return read.answers.filter((a) => a.value.state?.siblings.some((s) => dotId(s.dot) === id)).map((a) => a.node);
+export function holdersOf(answers: readonly Answer<ReplicaRead>[], id: string): string[] {
+  return answers.filter((a) => a.value.state?.siblings.some((s) => dotId(s.dot) === id)).map((a) => a.node);
 }

@@ -4,33 +4,24 @@
 // machine's socket server drops the copy if it has not changed since. Then
 // hinted.json is rewritten from what is left.
 import { dotId } from '../clock/dvv.js';
-import { hintStoreRoot } from '../node/hints.js';
+import { HintStores } from '../node/hints.js';
 import { deliverState } from '../coordinator/replicas.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
-import { Store, hasBody } from '../storage/store.js';
+import { hasBody } from '../storage/store.js';
 import { HINTED_JSON, writeState, type HintEntry } from './files.js';
 import { peerAddress, type SchedulerContext } from './context.js';
-import { readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 
 const PARALLEL = 16;
-
-async function owners(nodeDir: string): Promise<string[]> {
-  try {
-    return await readdir(join(nodeDir, 'hints'));
-  } catch {
-    return [];
-  }
-}
 
 export async function handoffRound(ctx: SchedulerContext, signal: AbortSignal): Promise<string> {
   let delivered = 0;
   let failed = 0;
   const remaining: HintEntry[] = [];
-  for (const owner of await owners(ctx.nodeDir)) {
+  // Readers (no identity): only this machine's socket server writes hint stores.
+  const hints = new HintStores(ctx.nodeDir, null, ctx.log, {});
+  for (const owner of await hints.owners()) {
     if (!ctx.view.nodes.includes(owner)) continue;
-    // A reader: only this machine's socket server writes hint stores.
-    const store = new Store(hintStoreRoot(ctx.nodeDir, owner), null, ctx.log);
+    const store = hints.store(owner);
     const keys: Array<{ ns: string; key: string }> = [];
     for (const ns of await store.namespaces()) for (const e of await store.list(ns)) keys.push({ ns, key: e.key });
     let ownerFailed = false;

@@ -104,7 +104,7 @@ export const getFileRoute: Route = async (args) => {
   }
   const id = dotId(chosen.dot);
   let body = read.bodies.get(id);
-  if (body === undefined && chosen.size > 0) body = (await fetchBodies(cluster, bucket, file, [id], holdersOf(read, id))).get(id);
+  if (body === undefined && chosen.size > 0) body = (await fetchBodies(cluster, bucket, file, [id], holdersOf(read.answers, id))).get(id);
   if (body === undefined && chosen.size > 0) {
     throw new RingstoreError(ErrorCode.QUORUM_NOT_REACHED, `no replica that answered could return the content of ${file}`);
   }
