@@ -1,5 +1,6 @@
 // Micro-benchmarks of the hot pure parts: frame codec, frame MAC, message
-// validation, ring lookup, version-vector compare and DVV sync.
+// validation, ring lookup, version-vector compare and DVV sync; then the
+// storage layer's costs (file creation against journal appends, Store.update).
 //   npx tsx bench/micro.ts [--quick]
 import { FrameDecoder, encodeFrame } from '../src/protocol/codec.js';
 import { FrameSealer } from '../src/net/auth.js';
@@ -7,6 +8,16 @@ import { validateMessage } from '../src/protocol/messages.js';
 import { Ring } from '../src/ring/ring.js';
 import { objectKey } from '../src/ring/hash.js';
 import { compare, sync, update, type DvvState, type Dot } from '../src/clock/dvv.js';
+import { closeSync, fdatasyncSync, mkdirSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { silentLogger } from '../src/log.js';
+import { Identity } from '../src/storage/identity.js';
+import { Journal } from '../src/storage/journal.js';
+import { Store } from '../src/storage/store.js';
+
+const ROOT_DIR = join(dirname(fileURLToPath(import.meta.url)), '..');
+mkdirSync(join(ROOT_DIR, 'data'), { recursive: true });
 
 const quick = process.argv.includes('--quick');
 const scale = quick ? 0.02 : 1;
@@ -58,3 +69,46 @@ const b: DvvState<Sib> = { context: { 'n1.a': 4, 'n2.b': 3, 'n3.c': 10 }, siblin
 bench('version vector compare (3 actors)', 1_000_000, () => compare(a.context, b.context));
 bench('DVV sync of two states (2 siblings each)', 500_000, () => sync(a, b));
 bench('DVV update (mint one sibling)', 500_000, () => update(a, a.context, { dot: ['n1.a', 6] }));
+
+// The storage layer, on a temporary folder under data/ (the disk the store uses).
+// Not pure, so its figures move with the disk and whatever else runs; they show
+// why the journal exists: creating a small file costs far more than appending.
+{
+  const root = mkdtempSync(join(ROOT_DIR, 'data', '.micro-'));
+  try {
+    const n = Math.max(20, Math.floor(2000 * scale));
+    let t0 = performance.now();
+    for (let i = 0; i < n; i++) writeFileSync(join(root, `new-${i}`), body1k);
+    report('create and write a 1 KiB file (no fsync)', n, t0);
+    const fd = openSync(join(root, 'append.log'), 'a');
+    t0 = performance.now();
+    for (let i = 0; i < n; i++) writeSync(fd, body1k);
+    report('append 1 KiB to one open file (no fsync)', n, t0);
+    t0 = performance.now();
+    for (let i = 0; i < Math.min(n, 200); i++) {
+      writeSync(fd, body1k);
+      fdatasyncSync(fd);
+    }
+    report('append 1 KiB + fdatasync', Math.min(n, 200), t0);
+    closeSync(fd);
+    const journal = await Journal.open(join(root, 'node'), silentLogger());
+    const store = new Store(join(root, 'node'), { identity: await Identity.open(join(root, 'node'), 'n1'), journal }, silentLogger());
+    t0 = performance.now();
+    for (let i = 0; i < n; i++) await store.update('b1', `one-${i}`, {}, { deleted: false, body: body1k });
+    report('Store.update 1 KiB, one at a time', n, t0);
+    t0 = performance.now();
+    for (let i = 0; i < n; i += 16) {
+      await Promise.all(Array.from({ length: 16 }, (_, j) => store.update('b1', `many-${i + j}`, {}, { deleted: false, body: body1k })));
+    }
+    report('Store.update 1 KiB, 16 at a time (per update)', n, t0);
+    console.log(`  journal: ${journal.stats.changes} changes made durable by ${journal.stats.syncs} fdatasyncs`);
+    await journal.close();
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+function report(name: string, n: number, t0: number): void {
+  const us = ((performance.now() - t0) * 1000) / n;
+  console.log(`${name.padEnd(46)} ${`${us.toFixed(1)} µs`.padStart(10)}   ${(1e6 / us).toFixed(0).padStart(10)} ops/s`);
+}

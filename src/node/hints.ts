@@ -7,8 +7,7 @@
 import { readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import type { Identity } from '../storage/identity.js';
-import { Store, type StoreOptions } from '../storage/store.js';
+import { Store, type StoreOptions, type StoreWriter } from '../storage/store.js';
 
 export const HINTS_DIR = 'hints';
 
@@ -22,7 +21,7 @@ export class HintStores {
 
   constructor(
     private readonly nodeDir: string,
-    private readonly identity: Identity | null,
+    private readonly writer: StoreWriter | null,
     private readonly log: Logger,
     private readonly opts: StoreOptions,
   ) {}
@@ -30,7 +29,7 @@ export class HintStores {
   store(owner: string): Store {
     let s = this.stores.get(owner);
     if (!s) {
-      s = new Store(hintStoreRoot(this.nodeDir, owner), this.identity, this.log, this.opts);
+      s = new Store(hintStoreRoot(this.nodeDir, owner), this.writer, this.log, this.opts);
       this.stores.set(owner, s);
     }
     return s;

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { listen, tcpOptions } from '../net/tcp.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
 import { Identity } from '../storage/identity.js';
+import { Journal } from '../storage/journal.js';
 import { Store } from '../storage/store.js';
 import { BucketRegistry } from './buckets.js';
 import type { NodeContext } from './context.js';
@@ -21,14 +22,18 @@ export interface RunningNode {
 }
 
 export async function startNode(config: ClusterConfig, node: NodeSpec, log: Logger): Promise<RunningNode> {
-  const identity = await Identity.open(nodeDir(config, node.id), node.id);
+  const dir = nodeDir(config, node.id);
+  const identity = await Identity.open(dir, node.id);
+  // The journal first: what a crash left in it is written into the stores' files before anything reads them.
+  const journal = await Journal.open(dir, log);
+  const writer = { identity, journal };
   // Writes without a context are refused past siblings.max by the coordinator; writes with a
   // stale context may go past it, up to a hard cap that keeps every key readable.
-  const store = new Store(nodeDir(config, node.id), identity, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max });
+  const store = new Store(dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max });
   const swept = await store.sweep();
   const buckets = new BucketRegistry();
   for (const { key, state } of await store.list(BUCKETS_NS)) buckets.set(key, state);
-  const hints = new HintStores(nodeDir(config, node.id), identity, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, oneOffActors: true });
+  const hints = new HintStores(dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, oneOffActors: true, sharedReaders: true });
   const hinted = await hints.load();
   const ctx: NodeContext = { config, identity, store, buckets, hints, gossip: new GossipRelay(node.id), log };
   const listener = await listen({ ...tcpOptions(config, node.id, clusterSecret(config), log), host: node.host, port: node.port }, dispatcher(ctx));
@@ -37,5 +42,9 @@ export async function startNode(config: ClusterConfig, node: NodeSpec, log: Logg
     for (const { key } of buckets.entries()) await purgeEnded(ctx, key);
   })().catch((err: unknown) => log.warn('start-up purge failed', { error: (err as Error).message }));
   log.info('node listening', { host: node.host, port: listener.port, actor: identity.actor, swept, hinted, buckets: buckets.entries().length });
-  return { ctx, port: listener.port, stop: () => listener.close() };
+  return { ctx, port: listener.port, stop: async () => {
+      await listener.close();
+      await journal.close();
+    },
+  };
 }

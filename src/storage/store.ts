@@ -1,29 +1,32 @@
-// A replica's versions of every key it holds. One manifest per key, holding its
-// dotted-version-vector state; one blob per sibling holding its bytes. Layout:
-//   <node>/buckets/<bucket>/<sha256(name)>.json          manifest
-//   <node>/buckets/<bucket>/<sha256(name)>~<actor>~<n>.blob  content of one sibling
-//   <node>/system/buckets/...                          bucket records, same format
-// A change writes its new blobs, then replaces the manifest atomically, then
-// fsyncs the folder; a crash leaves the old manifest or the new one, and at
-// worst an orphan blob that the start-up sweep removes.
+// A replica's versions of every key it holds: one manifest per key holding its
+// dotted-version-vector state, one blob per sibling holding its bytes (the
+// layout is in layout.ts). A change goes to the node's journal first and is
+// acknowledged once the journal's group fsync covers it; its files are written
+// after that, without fsync, and a replay of the journal redoes them after a
+// crash. Bodies over INLINE_MAX do not go through the journal: they are written
+// and fsynced in place first, and the journal records only the state naming them.
 import { createHash, randomBytes } from 'node:crypto';
-import { readFile, readdir, rename, rmdir, stat, unlink } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { readFile, readdir, rmdir, stat, unlink } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
 import { dotId, emptyState, equalStates, nextCounter, sync, update, type Dot } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { BUCKETS_NS, type KeyState, type Sibling } from '../protocol/messages.js';
 import { TMP_MARK, fsyncDir, mkdirDurable, syncDirGrouped, writeFileDurable } from './atomic.js';
 import type { Identity } from './identity.js';
-import { fileStem } from './names.js';
+import type { Journal } from './journal.js';
+import { BLOB, MANIFEST, MANIFEST_INLINE_MAX, blobPath, forgetDir, hasBody, inlineBodies, manifestPath, nsDir, type Manifest } from './layout.js';
 
-const MANIFEST = '.json';
-const BLOB = '.blob';
+export { hasBody } from './layout.js';
 
-interface Manifest {
-  v: 1;
-  key: string;
-  state: KeyState;
+/** Bodies up to this size travel in the journal; larger ones are written in place, once. */
+const JOURNAL_INLINE_MAX = 64 * 1024;
+
+/** What a store needs to change anything: who mints, and where changes are made durable. */
+export interface StoreWriter {
+  identity: Identity;
+  journal: Journal;
 }
 
 export interface NewVersion {
@@ -49,44 +52,65 @@ export interface StoreOptions {
    * writer never saw. A one-off actor covers nothing but itself.
    */
   oneOffActors?: boolean;
+  /**
+   * Another process reads this store's files (the scheduler reads hint stores):
+   * manifests are replaced by a rename so it never sees one half-written.
+   */
+  sharedReaders?: boolean;
 }
 
-export function hasBody(s: Sibling): boolean {
-  return !s.deleted && s.size > 0;
-}
-
-/** Manifests the writing process keeps in memory (least recently used go first). */
+/** Manifests the writing process keeps in memory (least recently used go first), by count and by bytes of bodies. */
 const CACHE_ENTRIES = 50_000;
+const CACHE_BODY_BYTES = 64 * 1024 * 1024;
+
+/** What a manifest holds: the key's state and the bodies kept in it. */
+interface Entry {
+  state: KeyState;
+  inline: Map<string, Buffer>;
+}
+
+const NO_BODIES = new Map<string, Buffer>();
+
+function bodyBytes(e: Entry | null): number {
+  let n = 0;
+  for (const b of e?.inline.values() ?? []) n += b.length;
+  return n;
+}
 
 export class Store {
   private readonly locks = new Map<string, Promise<unknown>>();
   /**
    * Only the process that writes a store may cache it (a reader's cache would go
-   * stale). Every change passes through commit or a removal here, which updates it.
+   * stale). Every change passes through commit here, which updates it.
    */
-  private readonly cache: Map<string, KeyState | null> | null;
-  private writes = 0;
+  private readonly cache: Map<string, Entry | null> | null;
+  private cacheBytes = 0;
 
   constructor(
     readonly root: string,
-    /** Needed only to mint (update); readers such as the handoff scheduler pass null. */
-    private readonly identity: Identity | null,
+    /** Needed only to change anything; readers such as the handoff scheduler pass null. */
+    private readonly writer: StoreWriter | null,
     private readonly log: Logger,
     private readonly opts: StoreOptions = {},
   ) {
-    this.cache = identity ? new Map() : null;
+    this.cache = writer ? new Map() : null;
   }
 
   nsDir(ns: string): string {
-    return ns === BUCKETS_NS ? join(this.root, 'system', 'buckets') : join(this.root, 'buckets', ns);
+    return nsDir(this.root, ns);
   }
 
   private manifestPath(ns: string, key: string): string {
-    return join(this.nsDir(ns), fileStem(key) + MANIFEST);
+    return manifestPath(this.root, ns, key);
   }
 
   private blobPath(ns: string, key: string, dot: Dot): string {
-    return join(this.nsDir(ns), `${fileStem(key)}~${dot[0]}~${dot[1]}${BLOB}`);
+    return blobPath(this.root, ns, key, dot);
+  }
+
+  private get journal(): Journal {
+    if (!this.writer) throw new Error('this store was opened read-only');
+    return this.writer.journal;
   }
 
   /** Run fn with this key to itself: the store is the only writer of its files. */
@@ -103,42 +127,53 @@ export class Store {
   }
 
   async read(ns: string, key: string): Promise<KeyState | null> {
+    return this.load(ns, key)?.state ?? null;
+  }
+
+  /**
+   * A key's manifest, from the writer's cache or the disk. Read synchronously:
+   * the writer rewrites manifests in place, synchronously too, so no read in
+   * this process can see one half-written (and a small read is cheaper inline).
+   */
+  private load(ns: string, key: string): Entry | null {
     const k = `${ns}\0${key}`;
     const cached = this.cache?.get(k);
     if (cached !== undefined) {
-      this.cache?.delete(k);
-      this.cache?.set(k, cached);
+      this.remember(k, cached);
       return cached;
     }
-    const writesBefore = this.writes;
-    let state: KeyState | null;
+    let entry: Entry | null = null;
     try {
-      state = (JSON.parse(await readFile(this.manifestPath(ns, key), 'utf8')) as Manifest).state;
+      const m = JSON.parse(readFileSync(this.manifestPath(ns, key), 'utf8')) as Manifest;
+      entry = { state: m.state, inline: m.inline ? inlineBodies(m) : NO_BODIES };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      state = null;
     }
-    // Only a read that no write overlapped may fill the cache: it could otherwise put back an older state.
-    if (this.writes === writesBefore) this.remember(k, state);
-    return state;
+    this.remember(k, entry);
+    return entry;
   }
 
-  /** The writer's cache of manifests (states of keys, or null for none). */
-  private remember(k: string, state: KeyState | null): void {
+  /** The writer's cache of manifests (entries of keys, or null for none). */
+  private remember(k: string, entry: Entry | null): void {
     if (!this.cache) return;
-    this.cache.delete(k);
-    this.cache.set(k, state);
-    if (this.cache.size > CACHE_ENTRIES) this.cache.delete(this.cache.keys().next().value as string);
-  }
-
-  /** Record that a key changed on disk (called under its lock, once the change is durable). */
-  private changed(ns: string, key: string, state: KeyState | null): void {
-    this.writes++;
-    this.remember(`${ns}\0${key}`, state);
+    const old = this.cache.get(k);
+    if (old !== undefined) {
+      this.cache.delete(k);
+      this.cacheBytes -= bodyBytes(old);
+    }
+    this.cache.set(k, entry);
+    this.cacheBytes += bodyBytes(entry);
+    while (this.cache.size > CACHE_ENTRIES || this.cacheBytes > CACHE_BODY_BYTES) {
+      const [oldest, e] = this.cache.entries().next().value as [string, Entry | null];
+      this.cache.delete(oldest);
+      this.cacheBytes -= bodyBytes(e);
+    }
   }
 
   async readBody(ns: string, key: string, s: Sibling): Promise<Buffer> {
     if (!hasBody(s)) return Buffer.alloc(0);
+    const kept = this.load(ns, key)?.inline.get(dotId(s.dot));
+    if (kept) return kept;
     try {
       return await readFile(this.blobPath(ns, key, s.dot));
     } catch (err) {
@@ -155,8 +190,8 @@ export class Store {
    */
   update(ns: string, key: string, clientContext: KeyState['context'], v: NewVersion): Promise<{ state: KeyState; dot: Dot }> {
     return this.withKey(ns, key, async () => {
-      if (!this.identity) throw new Error('this store was opened read-only');
-      const identity = this.identity;
+      if (!this.writer) throw new Error('this store was opened read-only');
+      const identity = this.writer.identity;
       const current = (await this.read(ns, key)) ?? emptyState<Sibling>();
       const actor = this.opts.oneOffActors ? `${identity.actor}${randomBytes(5).toString('hex')}` : identity.actor;
       const n = this.opts.oneOffActors ? 1 : await identity.mint(nextCounter(current, clientContext, actor, 1));
@@ -198,7 +233,7 @@ export class Store {
       if (equalStates(merged, current)) return { state: current, changed: false, missing: [] };
       const have = new Set(current.siblings.map((s) => dotId(s.dot)));
       const missing: string[] = [];
-      await mkdirDurable(this.nsDir(ns));
+      const given = new Map<string, Buffer>();
       for (const s of merged.siblings) {
         const id = dotId(s.dot);
         if (have.has(id) || !hasBody(s)) continue;
@@ -206,58 +241,74 @@ export class Store {
         if (b && b.length !== s.size) {
           throw new RingstoreError(ErrorCode.BAD_MESSAGE, `body of ${id} is ${b.length} bytes, its version says ${s.size}`);
         }
-        // Bodies may come over several messages (a frame holds only so much): each one is
-        // written as soon as it arrives, and the state changes once all are on disk.
-        if (b) await writeFileDurable(this.blobPath(ns, key, s.dot), b);
+        if (b) given.set(id, b);
         else if (!(await hasFile(this.blobPath(ns, key, s.dot), s.size))) missing.push(id);
       }
-      if (missing.length > 0) return { state: current, changed: false, missing };
-      await this.commit(ns, key, current, merged, bodies, true);
+      if (missing.length > 0) {
+        // Bodies may come over several messages (a frame holds only so much): the ones that came
+        // are kept, durably, for the message that completes the set; the state changes only then.
+        await this.writeBlobsDurable(ns, key, merged, given);
+        return { state: current, changed: false, missing };
+      }
+      await this.commit(ns, key, current, merged, given);
       return { state: merged, changed: true, missing: [] };
     });
   }
 
-  /** Replace a key's state with `next`, writing the blobs it adds and removing the ones it drops. */
-  private async commit(ns: string, key: string, current: KeyState, next: KeyState, bodies: Map<string, Buffer>, blobsWritten = false): Promise<void> {
+  /** Write bodies in place and make them durable (large ones, and the early parts of a split sync). */
+  private async writeBlobsDurable(ns: string, key: string, state: KeyState, bodies: Map<string, Buffer>): Promise<void> {
+    if (bodies.size === 0) return;
     const dir = this.nsDir(ns);
     await mkdirDurable(dir);
+    await Promise.all(state.siblings.filter((s) => bodies.has(dotId(s.dot))).map((s) => writeFileDurable(this.blobPath(ns, key, s.dot), bodies.get(dotId(s.dot)) as Buffer)));
+    // The folder may have been created by a journaled change, whose entry only a checkpoint makes durable.
+    await Promise.all([syncDirGrouped(dir), syncDirGrouped(dirname(dir))]);
+  }
+
+  /**
+   * Replace a key's state with `next`: the bodies it adds are in `bodies` (or
+   * already durable in place); the blobs it drops are removed once it is durable.
+   */
+  private async commit(ns: string, key: string, current: KeyState, next: KeyState | null, bodies: Map<string, Buffer>): Promise<void> {
+    const k = `${ns}\0${key}`;
     const before = new Set(current.siblings.map((s) => dotId(s.dot)));
-    const after = new Set(next.siblings.map((s) => dotId(s.dot)));
-    // New blobs (a blob's name is unique to its dot, so it is written in place) and the new manifest
-    // under a temporary name are written and fsynced together; only then does the rename make the
-    // manifest name them. One folder fsync, shared with concurrent writes, makes the entries durable.
-    const writes: Promise<void>[] = [];
-    for (const s of next.siblings) {
+    const after = new Set((next?.siblings ?? []).map((s) => dotId(s.dot)));
+    const wasKept = this.load(ns, key)?.inline ?? NO_BODIES; // under the key's lock: the manifest of `current`
+    const inline = new Map<string, Buffer>();
+    const blobs = new Map<string, Buffer>();
+    const large = new Map<string, Buffer>();
+    for (const s of next?.siblings ?? []) {
+      if (!hasBody(s)) continue;
       const id = dotId(s.dot);
-      if (blobsWritten || before.has(id) || !hasBody(s)) continue;
-      writes.push(writeFileDurable(this.blobPath(ns, key, s.dot), bodies.get(id) as Buffer));
+      const b = wasKept.get(id) ?? (before.has(id) ? undefined : bodies.get(id));
+      if (!b) continue; // a blob file already (an older sibling, or a body that came in an earlier message)
+      if (b.length <= MANIFEST_INLINE_MAX) inline.set(id, b);
+      else (b.length > JOURNAL_INLINE_MAX ? large : blobs).set(id, b);
     }
-    const manifest: Manifest = { v: 1, key, state: next };
-    const path = this.manifestPath(ns, key);
-    const tmp = `${path}${TMP_MARK}${randomBytes(6).toString('hex')}`;
-    writes.push(writeFileDurable(tmp, JSON.stringify(manifest)));
     try {
-      await Promise.all(writes);
-      await rename(tmp, path);
+      if (next) await this.writeBlobsDurable(ns, key, next, large);
+      await this.journal.append({ root: this.root, ns, key, state: next, inline, blobs, atomic: this.opts.sharedReaders === true });
     } catch (err) {
-      await unlink(tmp).catch(() => undefined);
-      // Whether the rename happened is not known here: forget the key, the next read goes to disk.
-      this.writes++;
-      this.cache?.delete(`${ns}\0${key}`);
+      // Whether the change reached the files is not known here: forget the key, the next read goes to disk.
+      this.forget(k);
       throw err;
     }
-    try {
-      await syncDirGrouped(dir);
-    } finally {
-      this.changed(ns, key, next); // renamed: this is what the disk holds now
-    }
+    this.remember(k, next ? { state: next, inline: inline.size > 0 ? inline : NO_BODIES } : null);
     for (const s of current.siblings) {
-      if (!after.has(dotId(s.dot)) && hasBody(s)) await unlink(this.blobPath(ns, key, s.dot)).catch(() => undefined);
+      const id = dotId(s.dot);
+      if (!after.has(id) && hasBody(s) && !wasKept.has(id)) await unlink(this.blobPath(ns, key, s.dot)).catch(() => undefined);
     }
-    const live = next.siblings.length;
+    const live = next?.siblings.length ?? 0;
     if (live > (this.opts.siblingWarn ?? Infinity)) {
       this.log.warn('many siblings on one file: resolve them with a write that carries the context', { ns, key, siblings: live });
     }
+  }
+
+  private forget(k: string): void {
+    const old = this.cache?.get(k);
+    if (old === undefined) return;
+    this.cache?.delete(k);
+    this.cacheBytes -= bodyBytes(old);
   }
 
   /** The namespaces that hold anything: bucket names, and $buckets if records are stored. */
@@ -282,10 +333,7 @@ export class Store {
     return this.withKey(ns, key, async () => {
       const current = await this.read(ns, key);
       if (!current || !equalStates(current, expected)) return false;
-      await unlink(this.manifestPath(ns, key));
-      this.changed(ns, key, null);
-      await fsyncDir(this.nsDir(ns));
-      for (const s of current.siblings) if (hasBody(s)) await unlink(this.blobPath(ns, key, s.dot)).catch(() => undefined);
+      await this.commit(ns, key, current, null, new Map());
       return true;
     });
   }
@@ -302,8 +350,16 @@ export class Store {
     const out: Array<{ key: string; state: KeyState }> = [];
     for (const name of names) {
       if (!name.endsWith(MANIFEST) || name.includes(TMP_MARK)) continue;
+      const path = join(this.nsDir(ns), name);
       try {
-        const m = JSON.parse(await readFile(join(this.nsDir(ns), name), 'utf8')) as Manifest;
+        let m: Manifest;
+        try {
+          m = JSON.parse(await readFile(path, 'utf8')) as Manifest;
+        } catch (err) {
+          if (!(err instanceof SyntaxError)) throw err;
+          // Read while the writer rewrote it in place: a synchronous read cannot overlap a write of this process.
+          m = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+        }
         out.push({ key: m.key, state: m.state });
       } catch (err) {
         if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
@@ -326,17 +382,12 @@ export class Store {
         const kept = current.siblings.filter((s) => !ended(s.uid));
         if (kept.length === current.siblings.length) return;
         purged++;
-        if (kept.length > 0) {
-          await this.commit(bucket, key, current, { context: current.context, siblings: kept }, new Map());
-          return;
-        }
-        await unlink(this.manifestPath(bucket, key)).catch(() => undefined);
-        this.changed(bucket, key, null);
-        for (const s of current.siblings) if (hasBody(s)) await unlink(this.blobPath(bucket, key, s.dot)).catch(() => undefined);
+        await this.commit(bucket, key, current, kept.length > 0 ? { context: current.context, siblings: kept } : null, new Map());
       });
     }
     if (purged > 0) {
       // Only an empty folder goes: a write that landed meanwhile keeps it.
+      forgetDir(this.nsDir(bucket));
       await rmdir(this.nsDir(bucket)).catch(() => undefined);
       await fsyncDir(join(this.root, 'buckets')).catch(() => undefined);
     }

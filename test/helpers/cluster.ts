@@ -122,7 +122,9 @@ export class TestCluster {
   }
 
   spawnRole(id: string, role: Role): ChildProcess {
-    const p = spawn(process.execPath, [join(ROOT, 'dist', role, 'main.js'), '--config', this.configFile, '--id', id], {
+    // RINGSTORE_NODE_ARGS: extra node flags for every process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
+    const nodeArgs = (process.env.RINGSTORE_NODE_ARGS ?? '').split(' ').filter(Boolean);
+    const p = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', role, 'main.js'), '--config', this.configFile, '--id', id], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     this.procs.set(`${id}/${role}`, p);
@@ -195,7 +197,10 @@ export class TestCluster {
           new Promise<void>((r) => {
             if (p.exitCode !== null || p.signalCode === 'SIGKILL') return r();
             p.once('exit', () => r());
-            p.kill('SIGKILL');
+            // Profiled processes (RINGSTORE_NODE_ARGS) must exit cleanly to write their profiles.
+            if (!process.env.RINGSTORE_NODE_ARGS) return p.kill('SIGKILL');
+            p.kill('SIGTERM');
+            setTimeout(() => p.exitCode === null && p.signalCode === null && p.kill('SIGKILL'), 5000).unref();
           }),
       ),
     );

@@ -5,13 +5,18 @@ import { mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Identity } from '../../src/storage/identity.js';
-import { Store } from '../../src/storage/store.js';
+import { Journal } from '../../src/storage/journal.js';
+import { Store, type StoreWriter } from '../../src/storage/store.js';
 import { silentLogger } from '../../src/log.js';
 import { covers, dotId } from '../../src/clock/dvv.js';
 
+/** A node's identity and journal on dir, as the socket server opens them (the journal is replayed). */
+async function writer(dir: string, node = 'n1'): Promise<StoreWriter> {
+  return { identity: await Identity.open(dir, node), journal: await Journal.open(dir, silentLogger()) };
+}
+
 async function open(dir: string, node = 'n1'): Promise<Store> {
-  const id = await Identity.open(dir, node);
-  return new Store(dir, id, silentLogger(), { siblingWarn: 25, siblingMax: 100 });
+  return new Store(dir, await writer(dir, node), silentLogger(), { siblingWarn: 25, siblingMax: 100 });
 }
 
 function tmp(t: { teardown(fn: () => void): void }): string {
@@ -37,7 +42,7 @@ t.test('names that would traverse are stored inside the bucket folder', async (t
   for (const name of ['../../../escape', '..', '/etc/passwd', '%2e%2e%2f']) {
     await s.update('bkt', name, {}, { deleted: false, body: Buffer.from(name), uid: 'u' });
   }
-  t.same(readdirSync(dir).sort(), ['buckets', 'identity.json']);
+  t.same(readdirSync(dir).sort(), ['buckets', 'identity.json', 'journal']);
   t.same(readdirSync(join(dir, 'buckets')), ['bkt']);
   const keys = (await s.list('bkt')).map((e) => e.key).sort();
   t.same(keys, ['%2e%2e%2f', '..', '../../../escape', '/etc/passwd']);
@@ -69,19 +74,34 @@ t.test('sync asks for bodies it lacks and changes nothing until it has them', as
   t.notOk(third.changed, 'syncing the same state again changes nothing');
 });
 
+const big = (c: string): Buffer => Buffer.alloc(8192, c); // over MANIFEST_INLINE_MAX: a blob file
+
 t.test('superseded blobs are removed', async (t) => {
   const dir = tmp(t);
   const s = await open(dir);
-  const a = await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('1') });
-  await s.update('b1', 'k', a.state.context, { deleted: false, body: Buffer.from('2') });
+  const a = await s.update('b1', 'k', {}, { deleted: false, body: big('1') });
+  const b = await s.update('b1', 'k', a.state.context, { deleted: false, body: big('2') });
   const blobs = readdirSync(join(dir, 'buckets', 'b1')).filter((f) => f.endsWith('.blob'));
   t.equal(blobs.length, 1);
+  t.same(await s.readBody('b1', 'k', b.state.siblings[0]!), big('2'));
+});
+
+t.test('small bodies live in the manifest: one file per key, and an overwrite keeps one', async (t) => {
+  const dir = tmp(t);
+  const s = await open(dir);
+  const a = await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('first') });
+  const b = await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('second') });
+  t.same(readdirSync(join(dir, 'buckets', 'b1')).length, 1, 'no blob files');
+  t.equal(b.state.siblings.length, 2, 'a blind write keeps both');
+  const fresh = new Store(dir, null, silentLogger());
+  for (const sib of b.state.siblings) t.ok((await fresh.readBody('b1', 'k', sib)).length > 0, 'each body is read back from disk');
+  t.equal(String(await fresh.readBody('b1', 'k', a.state.siblings[0]!)), 'first', 'the older sibling kept its body');
 });
 
 t.test('the sweep removes temporary files and orphan blobs a crash left behind', async (t) => {
   const dir = tmp(t);
   const s = await open(dir);
-  await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('1') });
+  await s.update('b1', 'k', {}, { deleted: false, body: big('1') });
   const folder = join(dir, 'buckets', 'b1');
   writeFileSync(join(folder, 'deadbeef.json.tmp-abc'), 'torn');
   writeFileSync(join(folder, `${'0'.repeat(64)}~n1.x~9.blob`), 'orphan');
@@ -123,8 +143,7 @@ t.test('purging a bucket incarnation keeps other incarnations\' versions', async
 
 t.test('regression: a hint store that dropped a delivered version does not claim it in its next one', async (t) => {
   const dir = tmp(t);
-  const id = await Identity.open(dir, 'n1');
-  const hints = new Store(join(dir, 'hints', 'a'), id, silentLogger(), { oneOffActors: true });
+  const hints = new Store(join(dir, 'hints', 'a'), await writer(dir), silentLogger(), { oneOffActors: true });
   const x = await hints.update('b1', 'k', {}, { deleted: false, body: Buffer.from('x') });
   t.ok(await hints.removeIf('b1', 'k', x.state), 'handed off and dropped');
   const y = await hints.update('b1', 'k', {}, { deleted: false, body: Buffer.from('y') });
@@ -149,8 +168,7 @@ t.test('regression: bodies sent over several messages are kept until the last ar
 
 t.test('the sibling cap of a store refuses a write that would pass it', async (t) => {
   const dir = tmp(t);
-  const id = await Identity.open(dir, 'n1');
-  const s = new Store(dir, id, silentLogger(), { siblingMax: 2 });
+  const s = new Store(dir, await writer(dir), silentLogger(), { siblingMax: 2 });
   await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('1') });
   await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('2') });
   await t.rejects(s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('3') }), { code: 'TOO_MANY_SIBLINGS' });
@@ -158,8 +176,7 @@ t.test('the sibling cap of a store refuses a write that would pass it', async (t
 
 t.test('the writer\'s manifest cache always agrees with the disk, under concurrent writes and reads', async (t) => {
   const dir = tmp(t);
-  const id = await Identity.open(dir, 'n1');
-  const s = new Store(dir, id, silentLogger(), {});
+  const s = new Store(dir, await writer(dir), silentLogger(), {});
   const keys = ['a', 'b', 'c'];
   const ops: Promise<unknown>[] = [];
   for (let i = 0; i < 300; i++) {
