@@ -8,15 +8,15 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { readFile, readdir, rmdir, stat, unlink } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import { dotId, emptyState, equalStates, nextCounter, sync, update, type Dot } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { BUCKETS_NS, type KeyState, type Sibling } from '../protocol/messages.js';
-import { TMP_MARK, fsyncDir, mkdirDurable, syncDirGrouped, writeFileDurable } from './atomic.js';
+import { TMP_MARK, fsyncDir, syncDirGrouped, writeFileDurable } from './atomic.js';
 import type { Identity } from './identity.js';
 import type { Journal } from './journal.js';
-import { BLOB, MANIFEST, MANIFEST_INLINE_MAX, blobPath, forgetDir, hasBody, inlineBodies, manifestPath, nsDir, type Manifest } from './layout.js';
+import { BLOB, MANIFEST, MANIFEST_INLINE_MAX, blobPath, ensureDir, forgetDir, hasBody, inlineBodies, manifestPath, nsDir, type Manifest } from './layout.js';
 
 export { hasBody } from './layout.js';
 
@@ -259,10 +259,9 @@ export class Store {
   private async writeBlobsDurable(ns: string, key: string, state: KeyState, bodies: Map<string, Buffer>): Promise<void> {
     if (bodies.size === 0) return;
     const dir = this.nsDir(ns);
-    await mkdirDurable(dir);
+    ensureDir(dir);
     await Promise.all(state.siblings.filter((s) => bodies.has(dotId(s.dot))).map((s) => writeFileDurable(this.blobPath(ns, key, s.dot), bodies.get(dotId(s.dot)) as Buffer)));
-    // The folder may have been created by a journaled change, whose entry only a checkpoint makes durable.
-    await Promise.all([syncDirGrouped(dir), syncDirGrouped(dirname(dir))]);
+    await syncDirGrouped(dir); // shared by the writes that land in this folder meanwhile
   }
 
   /**
