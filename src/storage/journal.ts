@@ -47,6 +47,8 @@ interface Pending {
 export interface JournalOptions {
   /** Start a new log (and checkpoint the old one) once a log is this long. */
   checkpointBytes?: number;
+  /** Also checkpoint a log that has anything in it this often, so a replay after a crash stays short. */
+  checkpointMs?: number;
 }
 
 export class Journal {
@@ -54,12 +56,14 @@ export class Journal {
   private seq = 0;
   private size = 0;
   private queue: Pending[] = [];
-  private flushing: Promise<void> | null = null;
+  /** The flush or rotation that holds the log: one at a time. */
+  private busy: Promise<void> | null = null;
   private checkpointing: Promise<void> = Promise.resolve();
   private closed = false;
   /** Changes made durable, and the fdatasyncs that did it (their ratio is the group commit's effect). */
   readonly stats = { changes: 0, syncs: 0, checkpoints: 0 };
   private readonly checkpointBytes: number;
+  private readonly timer: NodeJS.Timeout;
 
   private constructor(
     /** The node's folder: store roots are recorded relative to it. */
@@ -68,7 +72,9 @@ export class Journal {
     private readonly log: Logger,
     opts: JournalOptions,
   ) {
-    this.checkpointBytes = opts.checkpointBytes ?? 64 * 1024 * 1024;
+    this.checkpointBytes = opts.checkpointBytes ?? 32 * 1024 * 1024;
+    this.timer = setInterval(() => this.checkpointIdle(), opts.checkpointMs ?? 30_000);
+    this.timer.unref();
   }
 
   /** Open the node's journal, replaying whatever a crash left in it into the stores' files first. */
@@ -82,7 +88,7 @@ export class Journal {
       await syncFs(j.dir);
       for (const seq of logs) await unlink(j.path(seq));
       await fsyncDir(j.dir);
-      log.info('journal replayed', { logs: logs.length, changes: replayed });
+      if (replayed > 0) log.info('journal replayed', { logs: logs.length, changes: replayed });
     }
     j.seq = (logs.at(-1) ?? 0) + 1;
     await j.startLog();
@@ -114,17 +120,42 @@ export class Journal {
     return new Promise((resolve, reject) => {
       if (this.closed) return reject(new Error('the journal is closed'));
       this.queue.push({ bufs: [head, json, ...bodies], change, resolve, reject });
-      this.flushing ??= this.flush().finally(() => (this.flushing = null));
+      this.kick();
     });
   }
 
-  /** Wait for what was appended, then close the log (it is replayed at the next start). */
+  /** Run a flush if changes wait and nothing else holds the log; whatever holds it calls this again when done. */
+  private kick(): void {
+    if (this.busy || this.queue.length === 0) return;
+    this.busy = this.flush().finally(() => {
+      this.busy = null;
+      this.kick();
+    });
+  }
+
+  /** On a timer: a log with anything in it that nobody is writing to is checkpointed. */
+  private checkpointIdle(): void {
+    if (this.busy || this.closed || this.size === 0) return;
+    this.busy = this.rotate()
+      .catch((err: unknown) => {
+        this.log.error('journal rotation failed', { error: (err as Error).message });
+      })
+      .finally(() => {
+        this.busy = null;
+        this.kick();
+      });
+  }
+
+  /** Wait for what was appended, then checkpoint the log, so that a clean restart has nothing to replay. */
   async close(): Promise<void> {
     this.closed = true;
-    while (this.flushing) await this.flushing;
+    clearInterval(this.timer);
+    while (this.busy) await this.busy;
     await this.checkpointing;
-    await this.fh?.close();
+    const fh = this.fh;
     this.fh = null;
+    await fh?.close();
+    if (fh) await this.checkpoint(this.seq).catch(() => undefined); // kept on failure: replayed at the next start
   }
 
   private async flush(): Promise<void> {
@@ -168,17 +199,20 @@ export class Journal {
     await this.startLog();
     await old?.close().catch(() => undefined);
     // Checkpoints run one at a time and in order: a log must never outlive a later one's deletion.
-    this.checkpointing = this.checkpointing.then(async () => {
-      try {
-        await syncFs(this.dir);
-        await unlink(this.path(oldSeq));
-        await fsyncDir(this.dir);
-        this.stats.checkpoints++;
-      } catch (err) {
+    this.checkpointing = this.checkpointing.then(() =>
+      this.checkpoint(oldSeq).catch((err: unknown) => {
         // Kept: it is replayed (harmlessly, in order) at the next start.
         this.log.error('journal checkpoint failed', { log: oldSeq, error: (err as Error).message });
-      }
-    });
+      }),
+    );
+  }
+
+  /** Every change of a closed log is in the stores' files: make them durable, then drop the log. */
+  private async checkpoint(seq: number): Promise<void> {
+    await syncFs(this.dir);
+    await unlink(this.path(seq));
+    await fsyncDir(this.dir);
+    this.stats.checkpoints++;
   }
 
   private async startLog(): Promise<void> {
@@ -219,7 +253,7 @@ export class Journal {
         (kept ? inline : blobs).set(id, rest.subarray(at, at + n));
         at += n;
       }
-      applyChange({ root: join(this.base, h.r), ns: h.n, key: h.k, state: h.s, inline, blobs, atomic: true });
+      applyChange({ root: join(this.base, h.r), ns: h.n, key: h.k, state: h.s, inline, blobs, atomic: true }, { unlessSame: true });
       count++;
       pos = end;
     }

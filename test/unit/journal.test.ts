@@ -2,7 +2,7 @@
 // store's files once acknowledged, a replay restores files a crash lost, a torn
 // tail is ignored, concurrent changes share fsyncs, and checkpoints delete logs.
 import t from 'tap';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, unlinkSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/log.js';
@@ -105,4 +105,53 @@ t.test('large bodies are written in place, not through the journal, and survive 
   const { store: again, journal: j2 } = await open(dir);
   t.same(await again.readBody('b1', 'big', w.state.siblings[0]!), big);
   await j2.close();
+});
+
+t.test('a clean close checkpoints the log: a restart has nothing to replay', async (t) => {
+  const dir = tmp(t);
+  const { store, journal } = await open(dir);
+  const w = await store.update('b1', 'k', {}, { deleted: false, body: body(1) });
+  await journal.close();
+  t.same(readdirSync(join(dir, 'journal')), [], 'no log left');
+  const { store: again, journal: j2 } = await open(dir);
+  t.same(await again.read('b1', 'k'), w.state);
+  await j2.close();
+});
+
+t.test('an idle log is checkpointed on a timer', async (t) => {
+  const dir = tmp(t);
+  const { store, journal } = await open(dir, { checkpointMs: 50 });
+  await store.update('b1', 'k', {}, { deleted: false, body: body(1) });
+  const deadline = Date.now() + 10_000;
+  while (journal.stats.checkpoints === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+  t.ok(journal.stats.checkpoints >= 1, 'checkpointed without reaching checkpointBytes');
+  await store.update('b1', 'k2', {}, { deleted: false, body: body(2) });
+  t.ok(await store.read('b1', 'k2'), 'and appends go on in the new log');
+  await journal.close();
+});
+
+t.test('appends chained one after another never wait for a later one to be flushed', { timeout: 20_000 }, async (t) => {
+  const dir = tmp(t);
+  const { journal } = await open(dir);
+  for (let i = 0; i < 300; i++) {
+    await journal.append({ root: dir, ns: 'b1', key: `k${i}`, state: null, inline: new Map(), blobs: new Map(), atomic: false });
+  }
+  t.equal(journal.stats.changes, 300);
+  await journal.close();
+});
+
+t.test('a replay repairs a manifest torn by a crash mid-write, and leaves intact files alone', async (t) => {
+  const dir = tmp(t);
+  const { store } = await open(dir);
+  const a = await store.update('b1', 'a', {}, { deleted: false, body: body(1) });
+  const b = await store.update('b1', 'b', {}, { deleted: false, body: body(2) });
+  const folder = nsDir(dir, 'b1');
+  const [first, second] = readdirSync(folder).filter((n) => n.endsWith('.json')).map((n) => join(folder, n));
+  truncateSync(first!, 10);
+  const before = statSync(second!).mtimeMs;
+  const { store: again, journal } = await open(dir);
+  t.same(await again.read('b1', 'a'), a.state);
+  t.same(await again.read('b1', 'b'), b.state);
+  t.equal(statSync(second!).mtimeMs, before, 'the intact manifest was not rewritten');
+  await journal.close();
 });
