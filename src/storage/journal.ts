@@ -22,6 +22,8 @@ import { fsyncDir, mkdirDurable } from './atomic.js';
 import { applyChange, type Change } from './layout.js';
 
 const HEAD = 24;
+/** Records per fdatasync at most. */
+const MAX_BATCH = 64;
 const LOG_NAME = /^(\d{12})\.log$/;
 const run = promisify(execFile);
 
@@ -90,8 +92,8 @@ export class Journal {
       await fsyncDir(j.dir);
       if (replayed > 0) log.info('journal replayed', { logs: logs.length, changes: replayed });
     }
-    j.seq = (logs.at(-1) ?? 0) + 1;
-    await j.startLog();
+    j.seq = logs.at(-1) ?? 0;
+    await j.rotate();
     return j;
   }
 
@@ -155,27 +157,26 @@ export class Journal {
     const fh = this.fh;
     this.fh = null;
     await fh?.close();
-    if (fh) await this.checkpoint(this.seq).catch(() => undefined); // kept on failure: replayed at the next start
+    await this.checkpoint(this.seq).catch(() => undefined); // kept on failure: replayed at the next start
   }
 
   private async flush(): Promise<void> {
     while (this.queue.length > 0) {
-      const batch = this.queue;
-      this.queue = [];
+      // A bounded batch: its files are written synchronously once it is durable, and the event loop waits for them.
+      const batch = this.queue.splice(0, MAX_BATCH);
       try {
-        if (!this.fh) throw new Error('the journal has no open log');
+        if (!this.fh) await this.rotate(); // the last write failed: a new log first
+        const fh = this.fh as unknown as FileHandle;
         const bufs = batch.flatMap((p) => p.bufs);
-        await writeAll(this.fh, bufs);
-        await this.fh.datasync();
+        await writeAll(fh, bufs);
+        await fh.datasync();
         this.stats.syncs++;
         this.stats.changes += batch.length;
         this.size += bufs.reduce((n, x) => n + x.length, 0);
       } catch (err) {
         for (const p of batch) p.reject(err as Error);
-        // The log's tail is now unknown (part of a batch may be in it): later changes go to a new log,
-        // so a torn record never hides them from a replay.
         this.log.error('journal write failed', { error: (err as Error).message });
-        if (!this.closed) await this.rotate().catch((e: unknown) => this.log.error('journal rotation failed', { error: (e as Error).message }));
+        await this.abandonLog();
         continue;
       }
       for (const p of batch) {
@@ -183,42 +184,74 @@ export class Journal {
           applyChange(p.change);
           p.resolve();
         } catch (err) {
-          // Durable in the log but not in the files: not acknowledged; a replay may still apply it.
+          // Durable in the log but not in the files (which still hold the previous state): not
+          // acknowledged, and a replay may still apply it, as for any write whose answer was lost.
           p.reject(err as Error);
         }
       }
-      if (this.size >= this.checkpointBytes && !this.closed) await this.rotate();
+      if (this.size >= this.checkpointBytes && !this.closed) {
+        await this.rotate().catch((err: unknown) => this.log.error('journal rotation failed', { error: (err as Error).message }));
+      }
     }
+  }
+
+  /**
+   * After a failed write the log's tail is unknown (part of the batch may be in it): it is cut back
+   * to its last whole record if possible, and nothing more is ever appended to it, so a torn record
+   * never hides a later one from a replay. The next flush starts a new log.
+   */
+  private async abandonLog(): Promise<void> {
+    const fh = this.fh;
+    if (!fh) return;
+    this.fh = null;
+    await fh
+      .truncate(this.size)
+      .then(() => fh.datasync())
+      .catch(() => undefined);
+    await fh.close().catch(() => undefined);
+    this.checkpointLater(this.seq);
   }
 
   /** Start a new log; the old one is deleted once every file written from it is durable. */
   private async rotate(): Promise<void> {
+    const next = this.seq + 1;
+    const fh = await open(this.path(next), 'a', 0o644);
+    try {
+      await fsyncDir(this.dir);
+    } catch (err) {
+      await fh.close().catch(() => undefined);
+      throw err;
+    }
     const old = this.fh;
     const oldSeq = this.seq;
-    this.seq++;
-    await this.startLog();
-    await old?.close().catch(() => undefined);
-    // Checkpoints run one at a time and in order: a log must never outlive a later one's deletion.
+    this.fh = fh;
+    this.seq = next;
+    this.size = 0;
+    if (old) {
+      await old.close().catch(() => undefined);
+      this.checkpointLater(oldSeq);
+    }
+  }
+
+  /** Checkpoints run one at a time, in order. */
+  private checkpointLater(seq: number): void {
     this.checkpointing = this.checkpointing.then(() =>
-      this.checkpoint(oldSeq).catch((err: unknown) => {
-        // Kept: it is replayed (harmlessly, in order) at the next start.
-        this.log.error('journal checkpoint failed', { log: oldSeq, error: (err as Error).message });
+      this.checkpoint(seq).catch((err: unknown) => {
+        // Kept: the next checkpoint that succeeds deletes it too, and until then a replay applies it before the later logs.
+        this.log.error('journal checkpoint failed', { log: seq, error: (err as Error).message });
       }),
     );
   }
 
-  /** Every change of a closed log is in the stores' files: make them durable, then drop the log. */
+  /**
+   * Every change of the logs up to seq is in the stores' files: make them durable, then drop those
+   * logs, all of them: an older log left by a failed checkpoint must never outlive a later one.
+   */
   private async checkpoint(seq: number): Promise<void> {
     await syncFs(this.dir);
-    await unlink(this.path(seq));
+    for (const s of await this.logs()) if (s <= seq) await unlink(this.path(s));
     await fsyncDir(this.dir);
     this.stats.checkpoints++;
-  }
-
-  private async startLog(): Promise<void> {
-    this.fh = await open(this.path(this.seq), 'a', 0o644);
-    this.size = 0;
-    await fsyncDir(this.dir);
   }
 
   private path(seq: number): string {

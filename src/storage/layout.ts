@@ -68,10 +68,12 @@ export interface Change {
   inline: Map<string, Buffer>;
   blobs: Map<string, Buffer>;
   /**
-   * Replace the manifest by a rename, so that a reader in another process never
-   * sees a torn one (hint stores, which the scheduler reads). Otherwise it is
-   * rewritten in place: a crash mid-write is repaired by the journal's replay,
-   * and within this process nothing reads a manifest while it is being written.
+   * Replace the manifest by a rename: always when a reader in another process
+   * must never see a torn one (hint stores, which the scheduler reads), and
+   * whenever a manifest exists (a failed write must not tear the previous
+   * version). Otherwise the new manifest is written in place: a crash mid-write
+   * is repaired by the journal's replay, and within this process nothing reads
+   * a manifest while it is being written.
    */
   atomic: boolean;
 }
@@ -141,10 +143,22 @@ export function applyChange(c: Change, opts: { unlessSame?: boolean } = {}): voi
     }
     const text = encodeManifest(c.key, state, c.inline);
     if (opts.unlessSame && contentOf(manifest) === text) return;
-    if (!c.atomic) return writeFileSync(manifest, text);
+    if (!c.atomic) {
+      try {
+        return writeFileSync(manifest, text);
+      } catch (err) {
+        unlinkQuietly(manifest); // a new manifest: nothing older to keep, and a torn one must not stay
+        throw err;
+      }
+    }
     const tmp = `${manifest}${TMP_MARK}${randomBytes(6).toString('hex')}`;
-    writeFileSync(tmp, text);
-    renameSync(tmp, manifest);
+    try {
+      writeFileSync(tmp, text);
+      renameSync(tmp, manifest);
+    } catch (err) {
+      unlinkQuietly(tmp);
+      throw err;
+    }
   };
   ensureDir(dir);
   try {
@@ -171,5 +185,13 @@ function contentOf(path: string): string | null {
     return readFileSync(path, 'utf8');
   } catch {
     return null;
+  }
+}
+
+function unlinkQuietly(path: string): void {
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
   }
 }

@@ -259,8 +259,18 @@ export class Store {
   private async writeBlobsDurable(ns: string, key: string, state: KeyState, bodies: Map<string, Buffer>): Promise<void> {
     if (bodies.size === 0) return;
     const dir = this.nsDir(ns);
-    ensureDir(dir);
-    await Promise.all(state.siblings.filter((s) => bodies.has(dotId(s.dot))).map((s) => writeFileDurable(this.blobPath(ns, key, s.dot), bodies.get(dotId(s.dot)) as Buffer)));
+    const write = (): Promise<unknown> => {
+      ensureDir(dir);
+      return Promise.all(state.siblings.filter((s) => bodies.has(dotId(s.dot))).map((s) => writeFileDurable(this.blobPath(ns, key, s.dot), bodies.get(dotId(s.dot)) as Buffer)));
+    };
+    try {
+      await write();
+    } catch (err) {
+      // The folder may have gone since it was seen (an emptied bucket's folder is removed).
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      forgetDir(dir);
+      await write();
+    }
     await syncDirGrouped(dir); // shared by the writes that land in this folder meanwhile
   }
 
@@ -272,7 +282,8 @@ export class Store {
     const k = `${ns}\0${key}`;
     const before = new Set(current.siblings.map((s) => dotId(s.dot)));
     const after = new Set((next?.siblings ?? []).map((s) => dotId(s.dot)));
-    const wasKept = this.load(ns, key)?.inline ?? NO_BODIES; // under the key's lock: the manifest of `current`
+    const was = this.load(ns, key); // under the key's lock: the manifest of `current`
+    const wasKept = was?.inline ?? NO_BODIES;
     const inline = new Map<string, Buffer>();
     const blobs = new Map<string, Buffer>();
     const large = new Map<string, Buffer>();
@@ -281,12 +292,15 @@ export class Store {
       const id = dotId(s.dot);
       const b = wasKept.get(id) ?? (before.has(id) ? undefined : bodies.get(id));
       if (!b) continue; // a blob file already (an older sibling, or a body that came in an earlier message)
-      if (b.length <= MANIFEST_INLINE_MAX) inline.set(id, b);
+      // A body received in a frame is a slice of it: the cache keeps a copy, not the whole frame.
+      if (b.length <= MANIFEST_INLINE_MAX) inline.set(id, b.length === b.buffer.byteLength ? b : Buffer.from(b));
       else (b.length > JOURNAL_INLINE_MAX ? large : blobs).set(id, b);
     }
     try {
       if (next) await this.writeBlobsDurable(ns, key, next, large);
-      await this.journal.append({ root: this.root, ns, key, state: next, inline, blobs, atomic: this.opts.sharedReaders === true });
+      // A manifest is written in place only when it is new: rewriting one in place could tear the
+      // previous version if the write failed (a full disk), with nothing left to repair it.
+      await this.journal.append({ root: this.root, ns, key, state: next, inline, blobs, atomic: this.opts.sharedReaders === true || was !== null });
     } catch (err) {
       // Whether the change reached the files is not known here: forget the key, the next read goes to disk.
       this.forget(k);
@@ -356,8 +370,15 @@ export class Store {
           m = JSON.parse(await readFile(path, 'utf8')) as Manifest;
         } catch (err) {
           if (!(err instanceof SyntaxError)) throw err;
-          // Read while the writer rewrote it in place: a synchronous read cannot overlap a write of this process.
-          m = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+          // Read while the writer created it: a synchronous read cannot overlap a write of this process.
+          try {
+            m = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+          } catch (again) {
+            if (!(again instanceof SyntaxError)) throw again;
+            // Torn by a power loss before the node replayed its journal (a reader in another process): skip it.
+            this.log.warn('unreadable manifest skipped', { ns, file: name });
+            continue;
+          }
         }
         out.push({ key: m.key, state: m.state });
       } catch (err) {
@@ -388,6 +409,7 @@ export class Store {
       // Only an empty folder goes: a write that landed meanwhile keeps it.
       forgetDir(this.nsDir(bucket));
       await rmdir(this.nsDir(bucket)).catch(() => undefined);
+      forgetDir(this.nsDir(bucket)); // a write meanwhile may have seen it still there
       await fsyncDir(join(this.root, 'buckets')).catch(() => undefined);
     }
     return purged;

@@ -2,13 +2,14 @@
 // store's files once acknowledged, a replay restores files a crash lost, a torn
 // tail is ignored, concurrent changes share fsyncs, and checkpoints delete logs.
 import t from 'tap';
-import { appendFileSync, mkdtempSync, readdirSync, rmSync, statSync, truncateSync, unlinkSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/log.js';
 import { Identity } from '../../src/storage/identity.js';
 import { Journal } from '../../src/storage/journal.js';
-import { nsDir } from '../../src/storage/layout.js';
+import { manifestPath, nsDir } from '../../src/storage/layout.js';
 import { Store } from '../../src/storage/store.js';
 
 function tmp(t: { teardown(fn: () => void): void }): string {
@@ -153,5 +154,92 @@ t.test('a replay repairs a manifest torn by a crash mid-write, and leaves intact
   t.same(await again.read('b1', 'a'), a.state);
   t.same(await again.read('b1', 'b'), b.state);
   t.equal(statSync(second!).mtimeMs, before, 'the intact manifest was not rewritten');
+  await journal.close();
+});
+
+// Found by review, each reproduced before the fix. Two of them fill the "disk" with a file size
+// limit (prlimit): a write past it fails with EFBIG, and SIGXFSZ must not end this process.
+process.on('SIGXFSZ', () => undefined);
+
+t.test('regression: a failed checkpoint never lets an older log outlive a later one (no rollback at the next start)', async (t) => {
+  const dir = tmp(t);
+  // A `sync` that fails once, as syncfs(2) does after a writeback error, then does the real thing.
+  const bin = join(dir, 'bin');
+  mkdirSync(bin);
+  writeFileSync(join(bin, 'sync'), `#!/bin/sh\nif [ ! -e ${bin}/failed ]; then touch ${bin}/failed; exit 1; fi\nexec /usr/bin/env -u PATH /bin/sync "$@"\n`, { mode: 0o755 });
+  const path = process.env.PATH;
+  process.env.PATH = `${bin}:${path}`;
+  t.teardown(() => void (process.env.PATH = path));
+  const { store, journal } = await open(dir, { checkpointBytes: 1 }); // every batch starts a new log
+  const v1 = await store.update('b1', 'k', {}, { deleted: false, body: Buffer.from('version one') });
+  const v2 = await store.update('b1', 'k', v1.state.context, { deleted: false, body: Buffer.from('version two') });
+  await journal.close();
+  t.ok(existsSync(join(bin, 'failed')), 'a checkpoint failed');
+  const { store: again, journal: j2 } = await open(dir);
+  const state = await again.read('b1', 'k');
+  t.same(state, v2.state, 'the acknowledged version, not the one before it');
+  t.equal(String(await again.readBody('b1', 'k', state!.siblings[0]!)), 'version two');
+  await j2.close();
+});
+
+t.test('regression: a write that fails on a full disk keeps the previous version readable, now and after a restart', async (t) => {
+  const dir = tmp(t);
+  const { store, journal } = await open(dir, { checkpointBytes: 1 });
+  const v1 = await store.update('b1', 'k', {}, { deleted: false, body: Buffer.alloc(3000, 'a') });
+  // The disk "fills up": files of this process may not grow past 8 KiB (EFBIG stands in for ENOSPC).
+  execFileSync('prlimit', ['--pid', String(process.pid), '--fsize=8192:unlimited']);
+  let failed: unknown;
+  try {
+    await store.update('b1', 'k', {}, { deleted: false, body: Buffer.alloc(3000, 'b') });
+  } catch (err) {
+    failed = err;
+  } finally {
+    execFileSync('prlimit', ['--pid', String(process.pid), '--fsize=unlimited:unlimited']);
+  }
+  t.ok(failed, 'the write was refused');
+  t.same(await store.read('b1', 'k'), v1.state, 'the previous version, in this process');
+  await journal.close();
+  const { store: again, journal: j2 } = await open(dir);
+  t.same(await again.read('b1', 'k'), v1.state, 'and after a restart');
+  t.same(await again.readBody('b1', 'k', v1.state.siblings[0]!), Buffer.alloc(3000, 'a'));
+  await j2.close();
+});
+
+t.test('regression: after a failed journal write nothing more is appended behind the torn record', async (t) => {
+  const dir = tmp(t);
+  const { store, journal } = await open(dir);
+  await store.update('b1', 'a', {}, { deleted: false, body: Buffer.from('aaa') });
+  // The next log's name is taken by a folder: the log cannot be replaced after the failure.
+  mkdirSync(join(dir, 'journal', '000000000002.log'));
+  execFileSync('prlimit', ['--pid', String(process.pid), '--fsize=8192:unlimited']);
+  try {
+    await t.rejects(store.update('b1', 'big', {}, { deleted: false, body: Buffer.alloc(20000, 'x') }), 'a write cut short is refused');
+  } finally {
+    execFileSync('prlimit', ['--pid', String(process.pid), '--fsize=unlimited:unlimited']);
+  }
+  await t.rejects(store.update('b1', 'c', {}, { deleted: false, body: Buffer.from('ccc') }), 'and so is the next one, with no log to take it');
+  rmdirSync(join(dir, 'journal', '000000000002.log'));
+  const c = await store.update('b1', 'c', {}, { deleted: false, body: Buffer.from('ccc') });
+  // A power loss: c's files, written without fsync, are gone; the journal was fsynced.
+  unlinkSync(manifestPath(dir, 'b1', 'c'));
+  const { store: again, journal: j2 } = await open(dir);
+  t.same(await again.read('b1', 'c'), c.state, 'the write acknowledged after the failure is replayed');
+  await j2.close();
+  await journal.close();
+});
+
+t.test('regression: a small body received in a large frame is cached as a copy, not as a view of the frame', async (t) => {
+  const dir = tmp(t);
+  const { store, journal } = await open(dir);
+  const one = await open(tmp(t));
+  const w = await one.store.update('b1', 'k', {}, { deleted: false, body: Buffer.from('small') });
+  const frame = Buffer.alloc(1 << 20);
+  const body = frame.subarray(100, 105);
+  body.write('small');
+  await store.sync('b1', 'k', w.state, new Map([[`${w.dot[0]}.${w.dot[1]}`, body]]));
+  const kept = await store.readBody('b1', 'k', w.state.siblings[0]!);
+  t.equal(String(kept), 'small');
+  t.ok(kept.buffer.byteLength < 1 << 20, 'the cached body does not keep the 1 MiB frame alive');
+  await one.journal.close();
   await journal.close();
 });

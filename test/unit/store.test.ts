@@ -191,3 +191,13 @@ t.test('the writer\'s manifest cache always agrees with the disk, under concurre
   await s.purgeBucket('b1', () => true);
   for (const key of keys) t.equal(await s.read('b1', key), null, `${key}: a removal is seen`);
 });
+
+t.test('regression: a large write into a folder removed after this process saw it recreates the folder', async (t) => {
+  const dir = tmp(t);
+  const s = await open(dir);
+  await s.update('b1', 'x', {}, { deleted: false, body: Buffer.alloc(100_000, 1) });
+  // As when a purge's rmdir of an emptied bucket lands after a racing write cached the folder as present.
+  rmSync(join(dir, 'buckets', 'b1'), { recursive: true });
+  const y = await s.update('b1', 'y', {}, { deleted: false, body: Buffer.alloc(100_000, 2) });
+  t.same(await s.readBody('b1', 'y', y.state.siblings[0]!), Buffer.alloc(100_000, 2));
+});
