@@ -44,16 +44,28 @@ export async function readTargets(c: Cluster, ns: string, key: string): Promise<
   return [...healthy, ...owners.filter((o) => down.has(o))];
 }
 
-export async function readQuorum(c: Cluster, ns: string, key: string, opts: { bodies: boolean; need?: number }): Promise<QuorumRead> {
+export interface ReadOptions {
+  bodies: boolean;
+  need?: number;
+  /**
+   * Ask only R replicas (more only if some fail), and repair nothing: for a read
+   * whose answer is not shown to anyone, such as the context of a blind write
+   * (the write then sends its new state to every owner anyway). Any R of the N
+   * intersect the W that acknowledged the last write, as R answers of N would.
+   */
+  minimal?: boolean;
+}
+
+export async function readQuorum(c: Cluster, ns: string, key: string, opts: ReadOptions): Promise<QuorumRead> {
   const owners = c.preferenceList(ns, key);
   const targets = await readTargets(c, ns, key);
   const need = opts.need ?? Math.min(c.r, owners.length);
   const dataNode = targets[0];
   const call = (node: string): Promise<ReplicaRead> => readReplica(c, node, ns, key, opts.bodies && node === dataNode ? 'all' : 'none');
   // Bucket records live on every node: ask R of them (read repair is left to the bucket
-  // anti-entropy worker). Files: ask N, answer after R, repair the rest. Either way, when too
-  // few answer (a view of who is down can be out of date), ask the next nodes of the walk.
-  const minimal = ns === BUCKETS_NS && targets.length > need;
+  // anti-entropy worker). Files: ask N, answer after R, repair the rest (unless minimal).
+  // Either way, when too few answer (a view of who is down can be out of date), ask the next nodes of the walk.
+  const minimal = (opts.minimal === true || ns === BUCKETS_NS) && targets.length > need;
   const first = minimal ? targets.slice(0, need) : targets;
   let q = await quorum(first, need, call);
   if (q.ok.length < need) {

@@ -162,7 +162,7 @@ export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: Buck
 
 /** A write without a context supersedes what a quorum read sees, unless there are too many siblings to do that blindly. */
 async function contextFromQuorum(c: Cluster, req: WriteRequest): Promise<VersionVectorWire> {
-  const seen = await readQuorum(c, req.ns, req.key, { bodies: false });
+  const seen = await readQuorum(c, req.ns, req.key, { bodies: false, minimal: true });
   if (req.ns !== BUCKETS_NS && seen.merged.siblings.length > c.config.siblings.max) {
     throw new RingstoreError(
       ErrorCode.TOO_MANY_SIBLINGS,
