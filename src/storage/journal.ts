@@ -87,9 +87,7 @@ export class Journal {
     let replayed = 0;
     for (const seq of logs) replayed += await j.replay(seq);
     if (logs.length > 0) {
-      await syncFs(j.dir);
-      for (const seq of logs) await unlink(j.path(seq));
-      await fsyncDir(j.dir);
+      await j.checkpoint(logs.at(-1) as number);
       if (replayed > 0) log.info('journal replayed', { logs: logs.length, changes: replayed });
     }
     j.seq = logs.at(-1) ?? 0;
