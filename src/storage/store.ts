@@ -3,7 +3,7 @@
 // layout is in layout.ts). A change goes to the node's journal first and is
 // acknowledged once the journal's group fsync covers it; its files are written
 // after that, without fsync, and a replay of the journal redoes them after a
-// crash. Bodies over INLINE_MAX do not go through the journal: they are written
+// crash. Bodies over JOURNAL_INLINE_MAX do not go through the journal: they are written
 // and fsynced in place first, and the journal records only the state naming them.
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -108,9 +108,9 @@ export class Store {
     return blobPath(this.root, ns, key, dot);
   }
 
-  private get journal(): Journal {
+  private get w(): StoreWriter {
     if (!this.writer) throw new Error('this store was opened read-only');
-    return this.writer.journal;
+    return this.writer;
   }
 
   /** Run fn with this key to itself: the store is the only writer of its files. */
@@ -132,7 +132,7 @@ export class Store {
 
   /**
    * A key's manifest, from the writer's cache or the disk. Read synchronously:
-   * the writer rewrites manifests in place, synchronously too, so no read in
+   * the writer creates new manifests in place, synchronously too, so no read in
    * this process can see one half-written (and a small read is cheaper inline).
    */
   private load(ns: string, key: string): Entry | null {
@@ -153,21 +153,20 @@ export class Store {
     return entry;
   }
 
-  /** The writer's cache of manifests (entries of keys, or null for none). */
+  /** The writer's cache of manifests (entries of keys, or null for none), most recently used last. */
   private remember(k: string, entry: Entry | null): void {
     if (!this.cache) return;
-    const old = this.cache.get(k);
-    if (old !== undefined) {
-      this.cache.delete(k);
-      this.cacheBytes -= bodyBytes(old);
-    }
+    this.forget(k);
     this.cache.set(k, entry);
     this.cacheBytes += bodyBytes(entry);
-    while (this.cache.size > CACHE_ENTRIES || this.cacheBytes > CACHE_BODY_BYTES) {
-      const [oldest, e] = this.cache.entries().next().value as [string, Entry | null];
-      this.cache.delete(oldest);
-      this.cacheBytes -= bodyBytes(e);
-    }
+    while (this.cache.size > CACHE_ENTRIES || this.cacheBytes > CACHE_BODY_BYTES) this.forget(this.cache.keys().next().value as string);
+  }
+
+  private forget(k: string): void {
+    const old = this.cache?.get(k);
+    if (old === undefined) return;
+    this.cache?.delete(k);
+    this.cacheBytes -= bodyBytes(old);
   }
 
   async readBody(ns: string, key: string, s: Sibling): Promise<Buffer> {
@@ -190,8 +189,7 @@ export class Store {
    */
   update(ns: string, key: string, clientContext: KeyState['context'], v: NewVersion): Promise<{ state: KeyState; dot: Dot }> {
     return this.withKey(ns, key, async () => {
-      if (!this.writer) throw new Error('this store was opened read-only');
-      const identity = this.writer.identity;
+      const identity = this.w.identity;
       const current = (await this.read(ns, key)) ?? emptyState<Sibling>();
       const actor = this.opts.oneOffActors ? `${identity.actor}${randomBytes(5).toString('hex')}` : identity.actor;
       const n = this.opts.oneOffActors ? 1 : await identity.mint(nextCounter(current, clientContext, actor, 1));
@@ -217,7 +215,7 @@ export class Store {
       }
       const bodies = new Map<string, Buffer>();
       if (hasBody(sibling)) bodies.set(dotId(sibling.dot), v.body);
-      await this.commit(ns, key, current, next, bodies);
+      await this.commit(ns, key, next, bodies);
       return { state: next, dot: sibling.dot };
     });
   }
@@ -250,7 +248,7 @@ export class Store {
         await this.writeBlobsDurable(ns, key, merged, given);
         return { state: current, changed: false, missing };
       }
-      await this.commit(ns, key, current, merged, given);
+      await this.commit(ns, key, merged, given);
       return { state: merged, changed: true, missing: [] };
     });
   }
@@ -278,12 +276,13 @@ export class Store {
    * Replace a key's state with `next`: the bodies it adds are in `bodies` (or
    * already durable in place); the blobs it drops are removed once it is durable.
    */
-  private async commit(ns: string, key: string, current: KeyState, next: KeyState | null, bodies: Map<string, Buffer>): Promise<void> {
+  private async commit(ns: string, key: string, next: KeyState | null, bodies: Map<string, Buffer>): Promise<void> {
     const k = `${ns}\0${key}`;
+    const was = this.load(ns, key); // under the key's lock: what the caller read
+    const current = was?.state ?? emptyState<Sibling>();
+    const wasKept = was?.inline ?? NO_BODIES;
     const before = new Set(current.siblings.map((s) => dotId(s.dot)));
     const after = new Set((next?.siblings ?? []).map((s) => dotId(s.dot)));
-    const was = this.load(ns, key); // under the key's lock: the manifest of `current`
-    const wasKept = was?.inline ?? NO_BODIES;
     const inline = new Map<string, Buffer>();
     const blobs = new Map<string, Buffer>();
     const large = new Map<string, Buffer>();
@@ -300,7 +299,7 @@ export class Store {
       if (next) await this.writeBlobsDurable(ns, key, next, large);
       // A manifest is written in place only when it is new: rewriting one in place could tear the
       // previous version if the write failed (a full disk), with nothing left to repair it.
-      await this.journal.append({ root: this.root, ns, key, state: next, inline, blobs, atomic: this.opts.sharedReaders === true || was !== null });
+      await this.w.journal.append({ root: this.root, ns, key, state: next, inline, blobs, atomic: this.opts.sharedReaders === true || was !== null });
     } catch (err) {
       // Whether the change reached the files is not known here: forget the key, the next read goes to disk.
       this.forget(k);
@@ -315,13 +314,6 @@ export class Store {
     if (live > (this.opts.siblingWarn ?? Infinity)) {
       this.log.warn('many siblings on one file: resolve them with a write that carries the context', { ns, key, siblings: live });
     }
-  }
-
-  private forget(k: string): void {
-    const old = this.cache?.get(k);
-    if (old === undefined) return;
-    this.cache?.delete(k);
-    this.cacheBytes -= bodyBytes(old);
   }
 
   /** The namespaces that hold anything: bucket names, and $buckets if records are stored. */
@@ -346,7 +338,7 @@ export class Store {
     return this.withKey(ns, key, async () => {
       const current = await this.read(ns, key);
       if (!current || !equalStates(current, expected)) return false;
-      await this.commit(ns, key, current, null, new Map());
+      await this.commit(ns, key, null, new Map());
       return true;
     });
   }
@@ -363,29 +355,30 @@ export class Store {
     const out: Array<{ key: string; state: KeyState }> = [];
     for (const name of names) {
       if (!name.endsWith(MANIFEST) || name.includes(TMP_MARK)) continue;
-      const path = join(this.nsDir(ns), name);
-      try {
-        let m: Manifest;
-        try {
-          m = JSON.parse(await readFile(path, 'utf8')) as Manifest;
-        } catch (err) {
-          if (!(err instanceof SyntaxError)) throw err;
-          // Read while the writer created it: a synchronous read cannot overlap a write of this process.
-          try {
-            m = JSON.parse(readFileSync(path, 'utf8')) as Manifest;
-          } catch (again) {
-            if (!(again instanceof SyntaxError)) throw again;
-            // Torn by a power loss before the node replayed its journal (a reader in another process): skip it.
-            this.log.warn('unreadable manifest skipped', { ns, file: name });
-            continue;
-          }
-        }
-        out.push({ key: m.key, state: m.state });
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      }
+      const m = await this.readManifest(ns, name);
+      if (m) out.push({ key: m.key, state: m.state });
     }
     return out;
+  }
+
+  /** A manifest file of a namespace, or null if it is gone or torn. */
+  private async readManifest(ns: string, name: string): Promise<Manifest | null> {
+    const path = join(this.nsDir(ns), name);
+    try {
+      try {
+        return JSON.parse(await readFile(path, 'utf8')) as Manifest;
+      } catch (err) {
+        if (!(err instanceof SyntaxError)) throw err;
+        // Read while the writer created it: a synchronous read cannot overlap a write of this process.
+        return JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+      }
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (!(err instanceof SyntaxError)) throw err;
+      // Torn by a power loss before the node replayed its journal (a reader in another process): skipped.
+      this.log.warn('unreadable manifest skipped', { ns, file: name });
+      return null;
+    }
   }
 
   /**
@@ -402,7 +395,7 @@ export class Store {
         const kept = current.siblings.filter((s) => !ended(s.uid));
         if (kept.length === current.siblings.length) return;
         purged++;
-        await this.commit(bucket, key, current, kept.length > 0 ? { context: current.context, siblings: kept } : null, new Map());
+        await this.commit(bucket, key, kept.length > 0 ? { context: current.context, siblings: kept } : null, new Map());
       });
     }
     if (purged > 0) {
