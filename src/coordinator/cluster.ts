@@ -1,6 +1,6 @@
 // The coordinator's view of the cluster: who the nodes are, where a key's
 // replicas live, and how to reach them. Any machine's REST app builds one.
-import { nodeDir, type ClusterConfig, type NodeSpec } from '../config.js';
+import type { ClusterConfig, NodeSpec } from '../config.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PeerAddress, Transport } from '../net/transport.js';
@@ -10,6 +10,7 @@ import { Ring } from '../ring/ring.js';
 import { HealthView } from './health.js';
 import { contextKey } from '../rest/context-header.js';
 import { clusterSecret } from '../config.js';
+import { performance } from 'node:perf_hooks';
 
 export class Cluster {
   readonly ring: Ring;
@@ -29,7 +30,7 @@ export class Cluster {
     this.byId = new Map(config.nodes.map((n) => [n.id, n]));
     // The scheduler rewrites the view every tick; a few missed ticks under load do not make it worthless.
     const staleAfter = config.gossip.failureTimeoutMs + 3 * config.gossip.intervalMs;
-    this.health = new HealthView(nodeDir(config, self), staleAfter);
+    this.health = new HealthView(transport, this.peer(self), staleAfter, Math.min(1000, config.timeouts.requestMs), () => performance.now());
     this.contextKey = contextKey(clusterSecret(config));
   }
 

@@ -1,40 +1,62 @@
-// Which nodes this machine believes are down: what its scheduler's gossip wrote
-// to down_system.json. Read at most every REFRESH_MS. When the file is missing
-// or stale (no scheduler running), every node is presumed up and failures are
-// found at request time instead.
-import { readDownSystem } from '../cron/files.js';
+// Which nodes this machine believes are up, down or not yet heard from: its
+// scheduler's gossip view, asked of this machine's socket server (the scheduler
+// pushes it there every tick). Asked at most every REFRESH_MS for routing. When
+// there is no current view (no scheduler running, or the socket server not
+// answering), no node is presumed down and failures are found at request time.
+import type { Transport, PeerAddress } from '../net/transport.js';
+import type { NodeStatus, WorkerStatus } from '../protocol/messages.js';
 
 const REFRESH_MS = 200;
 
+export interface LocalView {
+  /** The socket server of this machine answered. */
+  socketUp: boolean;
+  /** The scheduler's view, if the socket server holds one younger than the staleness bound. */
+  statuses: Record<string, NodeStatus> | null;
+  workers: WorkerStatus[];
+}
+
 export class HealthView {
-  private down = new Set<string>();
-  private fresh = false;
-  private loadedAt = 0;
-  private loading: Promise<void> | null = null;
+  private last: LocalView = { socketUp: false, statuses: null, workers: [] };
+  private loadedAt = -Infinity;
+  private loading: Promise<LocalView> | null = null;
+  /** This machine's socket server has answered at least once. */
+  everUp = false;
 
   constructor(
-    private readonly nodeDir: string,
+    private readonly transport: Transport,
+    private readonly self: PeerAddress,
     /** A view older than this is not trusted. */
     private readonly staleAfterMs: number,
+    private readonly timeoutMs: number,
+    private readonly now: () => number,
   ) {}
 
-  /** The nodes believed down, refreshed from disk when older than REFRESH_MS. */
-  async downSet(): Promise<ReadonlySet<string>> {
-    if (Date.now() - this.loadedAt > REFRESH_MS) {
-      this.loading ??= readDownSystem(this.nodeDir)
-        .then(({ down, ageMs }) => {
-          this.fresh = ageMs <= this.staleAfterMs;
-          this.down = new Set(this.fresh ? down : []);
-          this.loadedAt = Date.now();
-        })
-        .finally(() => (this.loading = null));
-      await this.loading;
-    }
-    return this.down;
+  /** The view as the socket server holds it now (one local request, shared by concurrent callers). */
+  fetch(): Promise<LocalView> {
+    this.loading ??= this.transport
+      .request(this.self, { type: 'view' }, [], { timeoutMs: this.timeoutMs })
+      .then(
+        ({ reply }): LocalView => ({
+          socketUp: true,
+          statuses: reply.statuses && reply.ageMs !== null && reply.ageMs <= this.staleAfterMs ? reply.statuses : null,
+          workers: reply.workers,
+        }),
+        (): LocalView => ({ socketUp: false, statuses: null, workers: [] }),
+      )
+      .then((v) => {
+        this.last = v;
+        this.everUp ||= v.socketUp;
+        this.loadedAt = this.now();
+        return v;
+      })
+      .finally(() => (this.loading = null));
+    return this.loading;
   }
 
-  /** Whether the last read found a current gossip view. */
-  get isFresh(): boolean {
-    return this.fresh;
+  /** The nodes believed down, refreshed when older than REFRESH_MS. */
+  async downSet(): Promise<ReadonlySet<string>> {
+    const v = this.now() - this.loadedAt > REFRESH_MS ? await this.fetch() : this.last;
+    return new Set(Object.entries(v.statuses ?? {}).filter(([, s]) => s === 'down').map(([n]) => n));
   }
 }

@@ -4,6 +4,7 @@
 import type { ClusterConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { PeerAddress, Transport } from '../net/transport.js';
+import type { WorkerStatus } from '../protocol/messages.js';
 import type { GossipView } from './view.js';
 
 export interface SchedulerContext {
@@ -15,6 +16,9 @@ export interface SchedulerContext {
   log: Logger;
   now: () => number;
   random: () => number;
+  sleep: (ms: number) => Promise<void>;
+  /** What the scheduler's workers are doing, handed to the socket server with the view. */
+  workers: () => WorkerStatus[];
 }
 
 export function peerAddress(ctx: SchedulerContext, id: string): PeerAddress {

@@ -1,31 +1,55 @@
-// One gossip round: exchange heartbeat tables with this machine's socket server
-// (which vouches for itself and passes on what peers sent) and with one random
-// peer, then write the view: gossip.txt for people, down_system.json for the
-// coordinator.
+// One gossip round (Dynamo 4.8). Collect what peers pushed to this machine's
+// socket server (which also vouches for itself), then trade heartbeat tables
+// with every peer at once: with the few machines of a ringstore cluster this is
+// cheap, and a peer whose port refuses the connection is seen down within one
+// tick instead of after the failure timeout. Then hand the merged view to the
+// socket server (for the REST app and for peers pulling from it) and write it
+// for people: gossip.txt, down_system.json.
+import { isRefusal } from '../net/transport.js';
 import { DOWN_SYSTEM_JSON, GOSSIP_TXT, writeState } from './files.js';
-import { peerAddress, shuffledPeers, type SchedulerContext } from './context.js';
+import { peerAddress, type SchedulerContext } from './context.js';
+
+/** Exchanges still waiting on a slow peer: the next round does not pile another on. */
+const pending = new WeakMap<SchedulerContext, Set<string>>();
 
 export async function gossipRound(ctx: SchedulerContext): Promise<string> {
   // As long as any request may take: on a starved machine a short gossip timeout would itself make healthy nodes look down.
   const timeoutMs = ctx.config.timeouts.requestMs;
-  const exchange = async (id: string): Promise<boolean> => {
+  const busy = pending.get(ctx) ?? new Set<string>();
+  pending.set(ctx, busy);
+  const exchange = async (id: string): Promise<'ok' | 'refused' | 'failed'> => {
+    busy.add(id);
     try {
       const { reply } = await ctx.transport.request(peerAddress(ctx, id), { type: 'gossip', table: ctx.view.table(ctx.now()) }, [], { timeoutMs });
+      ctx.view.answered(id);
       ctx.view.merge(reply.table, ctx.now());
-      return true;
-    } catch {
-      return false;
+      return 'ok';
+    } catch (err) {
+      if (!isRefusal(err)) return 'failed';
+      ctx.view.refused(id, ctx.now());
+      return 'refused';
+    } finally {
+      busy.delete(id);
     }
   };
-  const peer = shuffledPeers(ctx, false)[0];
-  // Collect what peers pushed here and our own heartbeat, trade views with one peer,
-  // then hand the merged view to our socket server so peers pulling from it get it now, not next tick.
   const local = await exchange(ctx.self);
-  const remote = peer ? await exchange(peer) : false;
-  await exchange(ctx.self);
+  const peers = ctx.view.nodes.filter((n) => n !== ctx.self && !busy.has(n));
+  const remote = Promise.all(peers.map(async (p) => [p, await exchange(p)] as const));
+  // A peer that hangs must not hold the view back: publish by the end of the tick what has answered;
+  // a late answer is merged when it comes and published next round.
+  const results = await Promise.race([remote, ctx.sleep(Math.max(100, ctx.config.gossip.intervalMs * 0.8)).then(() => null)]);
   const now = ctx.now();
+  const statuses = ctx.view.statuses(now);
+  try {
+    await ctx.transport.request(peerAddress(ctx, ctx.self), { type: 'view_push', statuses, workers: ctx.workers() }, [], { timeoutMs });
+    // What peers pulling from our socket server get: the merged view, now rather than next tick.
+    await exchange(ctx.self);
+  } catch {
+    // Our socket server is not answering: the view says so (self refused or silent), and the files below record it.
+  }
   const down = ctx.view.down(now);
   await writeState(ctx.nodeDir, GOSSIP_TXT, ctx.view.render(ctx.self, now));
   await writeState(ctx.nodeDir, DOWN_SYSTEM_JSON, down);
-  return `local ${local ? 'ok' : 'failed'}, ${peer ?? 'no peer'} ${remote ? 'ok' : 'failed'}, down: [${down.join(', ')}]`;
+  const failed = (results ?? []).filter(([, r]) => r !== 'ok').map(([p, r]) => `${p} ${r}`);
+  return `local ${local}, ${peers.length} peers${results ? '' : ' (some still answering)'}${failed.length ? ` (${failed.join(', ')})` : ''}, down: [${down.join(', ')}]`;
 }

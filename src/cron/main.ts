@@ -28,9 +28,11 @@ runProcess('cron', async () => {
     log,
     now: () => Date.now(),
     random: Math.random,
+    sleep: (ms) => new Promise((r) => setTimeout(r, ms)),
+    workers: () => workers.map((w) => w.status()),
   };
   const every = config.gossip.intervalMs;
-  const workers = [
+  const workers: Worker[] = [
     new Worker('gossip', every, Math.max(every * 3, config.timeouts.requestMs * 2), () => gossipRound(ctx), log),
     new Worker('handoff', every, 10 * 60_000, (signal) => handoffRound(ctx, signal), log),
     new Worker('bucket-sync', every, 60_000, () => bucketSyncRound(ctx), log),

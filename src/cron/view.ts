@@ -1,17 +1,28 @@
 // This machine's gossip view (Dynamo 4.8): every node's latest heartbeat and
-// when this machine last saw it advance. A node whose heartbeat has not
-// advanced within the failure timeout is down; it is up again as soon as a
-// newer heartbeat arrives. Pure state: the clock is passed in.
+// when this machine last saw it advance. A node is `unknown` until this machine
+// hears a heartbeat from it (and `down` if none comes within the failure
+// timeout); then `up` while its heartbeat keeps advancing. It is `down` once
+// the heartbeat has not advanced for the failure timeout, or at once when its
+// port refused this machine a connection (Dynamo's failure detection is local:
+// a node that does not answer is failed). After a refusal only proof of life
+// brings it back: a heartbeat of a newer generation (it restarted), or an
+// exchange with the node itself. Peers may still relay heartbeats it minted
+// before it died, and those prove nothing. Pure state: the clock is passed in.
 import { newer } from '../node/gossip-relay.js';
-import type { Heartbeat } from '../protocol/messages.js';
+import type { Heartbeat, NodeStatus } from '../protocol/messages.js';
 
 export interface ViewEntry {
   heartbeat: Heartbeat | null;
   /** Local time (ms) this machine last saw the heartbeat advance; start-up time if never. */
   lastAdvanced: number;
+  /**
+   * When the node's port last refused this machine a connection, and the
+   * generation known then (-1 if none); null once the node has answered since.
+   */
+  refusal: { at: number; generation: number } | null;
 }
 
-export type NodeStatus = 'up' | 'down';
+export type { NodeStatus };
 
 export class GossipView {
   private readonly entries = new Map<string, ViewEntry>();
@@ -21,8 +32,8 @@ export class GossipView {
     readonly failureTimeoutMs: number,
     now: number,
   ) {
-    // Until it hears otherwise, a machine assumes its peers are up (and learns within the timeout if not).
-    for (const n of nodes) this.entries.set(n, { heartbeat: null, lastAdvanced: now });
+    // Nothing is known of any node until it is heard from: not up, and not yet a failure.
+    for (const n of nodes) this.entries.set(n, { heartbeat: null, lastAdvanced: now, refusal: null });
   }
 
   /**
@@ -44,10 +55,32 @@ export class GossipView {
     return advanced;
   }
 
+  /** The node's port did not take an authenticated connection from this machine. */
+  refused(node: string, now: number): void {
+    const e = this.entries.get(node);
+    if (e) e.refusal = { at: now, generation: e.heartbeat?.generation ?? -1 };
+  }
+
+  /** The node itself answered this machine (its reply's table is merged separately). */
+  answered(node: string): void {
+    const e = this.entries.get(node);
+    if (e) e.refusal = null;
+  }
+
   status(node: string, now: number): NodeStatus {
     const e = this.entries.get(node);
     if (!e) return 'down';
-    return now - e.lastAdvanced > this.failureTimeoutMs ? 'down' : 'up';
+    const timedOut = now - e.lastAdvanced > this.failureTimeoutMs;
+    if (!e.heartbeat) return timedOut ? 'down' : 'unknown';
+    // Refused, and not heard from since but through relays of what it said before: it stopped serving.
+    // A relayed heartbeat lifts it only if it is of a newer generation and advanced after the refusal.
+    if (e.refusal && (e.heartbeat.generation <= e.refusal.generation || e.lastAdvanced <= e.refusal.at)) return 'down';
+    return timedOut ? 'down' : 'up';
+  }
+
+  /** Every node's status: what the scheduler hands its socket server for the REST app. */
+  statuses(now: number): Record<string, NodeStatus> {
+    return Object.fromEntries(this.nodes.map((n) => [n, this.status(n, now)]));
   }
 
   down(now: number): string[] {
@@ -58,7 +91,9 @@ export class GossipView {
   table(now: number): Heartbeat[] {
     return this.nodes.flatMap((n) => {
       const e = this.entries.get(n) as ViewEntry;
-      return e.heartbeat ? [{ ...e.heartbeat, age: Math.max(0, Math.round(now - e.lastAdvanced)), status: this.status(n, now) }] : [];
+      if (!e.heartbeat) return [];
+      const status = this.status(n, now);
+      return [{ ...e.heartbeat, age: Math.max(0, Math.round(now - e.lastAdvanced)), status: status === 'unknown' ? undefined : status }];
     });
   }
 
@@ -71,12 +106,12 @@ export class GossipView {
     const rows = this.nodes.map((n) => {
       const e = this.entries.get(n) as ViewEntry;
       const hb = e.heartbeat ? `${e.heartbeat.generation}:${e.heartbeat.version}` : '-';
-      const ago = ((now - e.lastAdvanced) / 1000).toFixed(1);
-      return `${n.padEnd(12)} ${this.status(n, now).padEnd(6)} ${hb.padEnd(24)} ${ago.padStart(8)} s ago`;
+      const ago = e.heartbeat ? `${((now - e.lastAdvanced) / 1000).toFixed(1).padStart(8)} s ago` : `${'never'.padStart(14)}`;
+      return `${n.padEnd(12)} ${this.status(n, now).padEnd(7)} ${hb.padEnd(24)} ${ago}`;
     });
     return (
       `# gossip view of ${self} at ${new Date(now).toISOString()} (failure timeout ${this.failureTimeoutMs} ms)\n` +
-      `${'node'.padEnd(12)} ${'status'.padEnd(6)} ${'heartbeat (gen:version)'.padEnd(24)} ${'last advanced'.padStart(14)}\n` +
+      `${'node'.padEnd(12)} ${'status'.padEnd(7)} ${'heartbeat (gen:version)'.padEnd(24)} ${'last advanced'.padStart(14)}\n` +
       rows.join('\n') +
       '\n'
     );

@@ -3,17 +3,7 @@
 // run. node-cron fires it; runOnce() runs it directly (tests, first tick).
 import cron, { type ScheduledTask } from 'node-cron';
 import type { Logger } from '../log.js';
-
-export interface WorkerStatus {
-  name: string;
-  state: 'idle' | 'running' | 'stopped';
-  runs: number;
-  failures: number;
-  lastStart: string | null;
-  lastMs: number | null;
-  lastResult: string | null;
-  lastError: string | null;
-}
+import type { WorkerStatus } from '../protocol/messages.js';
 
 export type WorkerRun = (signal: AbortSignal) => Promise<string | void>;
 
@@ -71,11 +61,11 @@ export class Worker {
         run,
         new Promise<never>((_, reject) => ac.signal.addEventListener('abort', () => reject(ac.signal.reason as Error), { once: true })),
       ]);
-      this.st.lastResult = result ?? 'ok';
+      this.st.lastResult = (result ?? 'ok').slice(0, 1024);
       this.st.lastError = null;
     } catch (err) {
       this.st.failures++;
-      this.st.lastError = (err as Error).message;
+      this.st.lastError = (err as Error).message.slice(0, 1024);
       this.log.warn('worker run failed', { worker: this.name, error: (err as Error).message });
     } finally {
       clearTimeout(timer);

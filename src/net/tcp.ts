@@ -22,7 +22,7 @@ import {
   type RequestType,
 } from '../protocol/messages.js';
 import { FrameSealer, TAG_BYTES, clientProof, newNonce, proofMatches, serverProof } from './auth.js';
-import type { Listener, PeerAddress, ReplyEnvelope, RequestHandler, RequestOptions, Transport } from './transport.js';
+import { refusal, type Listener, type PeerAddress, type ReplyEnvelope, type RequestHandler, type RequestOptions, type Transport } from './transport.js';
 
 export interface SocketLimits {
   handshakeTimeoutMs: number;
@@ -264,7 +264,8 @@ class PeerConnection {
     this.socket.on('data', (chunk) => this.onData(chunk, openTimer));
     this.socket.on('error', (err) => {
       clearTimeout(openTimer);
-      this.fail(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `${peer.id} (${peer.host}:${peer.port}): ${err.message}`, { cause: err }));
+      const refused = (err as NodeJS.ErrnoException).code === 'ECONNREFUSED';
+      this.fail(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `${peer.id} (${peer.host}:${peer.port}): ${err.message}`, { cause: err, details: refusal(refused) }));
     });
     this.socket.on('close', () => {
       clearTimeout(openTimer);
@@ -305,13 +306,13 @@ class PeerConnection {
           this.handshake(payload);
           if (this.sealer) clearTimeout(openTimer);
         } catch (err) {
-          this.fail(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `handshake with ${this.peer.id} failed: ${(err as Error).message}`));
+          this.fail(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `handshake with ${this.peer.id} failed: ${(err as Error).message}`, { details: refusal(true) }));
         }
         continue;
       }
       const frame = this.sealer.open(payload);
       if (!frame) {
-        this.fail(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `a frame from ${this.peer.id} failed its MAC`));
+        this.fail(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `a frame from ${this.peer.id} failed its MAC`, { details: refusal(true) }));
         return;
       }
       this.deliver(frame);

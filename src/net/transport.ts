@@ -1,6 +1,7 @@
 // The seam between a node's logic and the network. Handlers and coordinators see
 // only these interfaces; tcp.ts is the one module that imports `net`, so an
 // in-memory transport can stand in for it in tests.
+import { ErrorCode, RingstoreError } from '../errors.js';
 import type { MessageOf, Outgoing, ReplyTo, Request, RequestType } from '../protocol/messages.js';
 
 export interface PeerAddress {
@@ -36,4 +37,18 @@ export interface Transport {
 export interface Listener {
   readonly port: number;
   close(): Promise<void>;
+}
+
+/**
+ * The details a transport attaches to PEER_UNAVAILABLE when the peer's port did
+ * not take an authenticated connection (nothing listening, or a handshake or
+ * MAC that failed): proof that the peer is not serving, unlike a timeout, which
+ * a busy machine also gives.
+ */
+export function refusal(refused: boolean): Record<string, unknown> | undefined {
+  return refused ? { refused: true } : undefined;
+}
+
+export function isRefusal(err: unknown): boolean {
+  return err instanceof RingstoreError && err.code === ErrorCode.PEER_UNAVAILABLE && err.details?.refused === true;
 }

@@ -8,6 +8,7 @@ import type { Store } from '../storage/store.js';
 import type { BucketRegistry } from './buckets.js';
 import type { GossipRelay } from './gossip-relay.js';
 import type { HintStores } from './hints.js';
+import type { SchedulerView } from './scheduler-view.js';
 
 export interface NodeContext {
   config: ClusterConfig;
@@ -16,6 +17,8 @@ export interface NodeContext {
   buckets: BucketRegistry;
   hints: HintStores;
   gossip: GossipRelay;
+  /** The scheduler's latest view of the cluster, for the REST app. */
+  schedulerView: SchedulerView;
   log: Logger;
 }
 

@@ -9,6 +9,7 @@ import { handlePing } from './handlers/ping.js';
 import { handleRead } from './handlers/read.js';
 import { handleSync } from './handlers/sync.js';
 import { handleUpdate } from './handlers/update.js';
+import { handleView, handleViewPush } from './handlers/view.js';
 
 export function dispatcher(ctx: NodeContext): RequestHandler {
   return async (m, body) => {
@@ -25,6 +26,10 @@ export function dispatcher(ctx: NodeContext): RequestHandler {
         return handleList(ctx, m);
       case 'gossip':
         return handleGossip(ctx, m);
+      case 'view_push':
+        return handleViewPush(ctx, m);
+      case 'view':
+        return handleView(ctx, m);
       case 'hint_drop':
         return handleHintDrop(ctx, m);
       default: {

@@ -14,6 +14,7 @@ import { dispatcher } from './dispatch.js';
 import { purgeEnded } from './handlers/records.js';
 import { GossipRelay } from './gossip-relay.js';
 import { HintStores } from './hints.js';
+import { SchedulerView } from './scheduler-view.js';
 
 export interface RunningNode {
   ctx: NodeContext;
@@ -35,7 +36,7 @@ export async function startNode(config: ClusterConfig, node: NodeSpec, log: Logg
   for (const { key, state } of await store.list(BUCKETS_NS)) buckets.set(key, state);
   const hints = new HintStores(dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, oneOffActors: true, sharedReaders: true });
   const hinted = await hints.load();
-  const ctx: NodeContext = { config, identity, store, buckets, hints, gossip: new GossipRelay(node.id), log };
+  const ctx: NodeContext = { config, identity, store, buckets, hints, gossip: new GossipRelay(node.id), schedulerView: new SchedulerView(), log };
   const listener = await listen({ ...tcpOptions(config, node.id, clusterSecret(config), log), host: node.host, port: node.port }, dispatcher(ctx));
   // A purge cut short by a crash is finished here, in the background: only incarnations known to have ended are touched.
   void (async () => {

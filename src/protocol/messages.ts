@@ -64,6 +64,24 @@ export const heartbeatSchema = z.object({
   status: z.enum(['up', 'down']).optional(),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
+
+/** A node's status in one machine's view: `unknown` until that machine has heard from it. */
+export const nodeStatusSchema = z.enum(['up', 'down', 'unknown']);
+export type NodeStatus = z.infer<typeof nodeStatusSchema>;
+
+/** What one background worker of the scheduler is doing, for people and the REST app's /cluster. */
+export const workerStatusSchema = z.object({
+  name: z.string().max(64),
+  state: z.enum(['idle', 'running', 'stopped']),
+  runs: z.number().int().min(0),
+  failures: z.number().int().min(0),
+  lastStart: z.string().max(64).nullable(),
+  lastMs: z.number().min(0).nullable(),
+  lastResult: z.string().max(1024).nullable(),
+  lastError: z.string().max(1024).nullable(),
+});
+export type WorkerStatus = z.infer<typeof workerStatusSchema>;
+const statusMap = z.record(nodeId, nodeStatusSchema).refine((m) => Object.keys(m).length <= 1000, 'at most 1000 nodes');
 const key = z.string().min(1).max(4096);
 const bodyRef = z.object({ dot: z.string().max(256), size: z.number().int().min(0) });
 export type BodyRef = z.infer<typeof bodyRef>;
@@ -110,6 +128,21 @@ export const messageSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('gossip'), table: z.array(heartbeatSchema).max(1000) }),
   z.object({ ...reply, type: z.literal('gossip_reply'), table: z.array(heartbeatSchema) }),
 
+  // The machine's scheduler hands its socket server its view after each gossip round; the REST app asks for it.
+  // Processes share state through these messages, never by reading each other's files.
+  z.object({ ...base, type: z.literal('view_push'), statuses: statusMap, workers: z.array(workerStatusSchema).max(64) }),
+  z.object({ ...reply, type: z.literal('view_push_reply') }),
+  z.object({ ...base, type: z.literal('view') }),
+  z.object({
+    ...reply,
+    type: z.literal('view_reply'),
+    /** null until the scheduler has pushed a view since this socket server started. */
+    statuses: statusMap.nullable(),
+    /** How long ago the scheduler pushed it (ms); null with no view. */
+    ageMs: z.number().min(0).nullable(),
+    workers: z.array(workerStatusSchema),
+  }),
+
   // Hinted handoff: the scheduler delivered a hinted replica; drop it if it has not changed since.
   z.object({ ...base, type: z.literal('hint_drop'), owner: nodeId, ns, key, state: stateSchema }),
   z.object({ ...reply, type: z.literal('hint_drop_reply'), dropped: z.boolean() }),
@@ -124,7 +157,7 @@ export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 /** The fields a caller supplies; v, id and sender are filled in by the transport. */
 export type Outgoing<T extends MessageType> = MessageOf<T> extends infer M ? (M extends unknown ? Omit<M, 'v' | 'id' | 'sender'> : never) : never;
 
-export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'gossip', 'hint_drop'] as const;
+export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'gossip', 'view_push', 'view', 'hint_drop'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
 /** Which reply answers which request. */
@@ -135,6 +168,8 @@ export interface ReplyTo {
   sync: 'sync_reply';
   list: 'list_reply';
   gossip: 'gossip_reply';
+  view_push: 'view_push_reply';
+  view: 'view_reply';
   hint_drop: 'hint_drop_reply';
 }
 export type Request = MessageOf<RequestType>;
@@ -172,6 +207,10 @@ export function declaredBodyBytes(m: Message): number {
     case 'list_reply':
     case 'gossip':
     case 'gossip_reply':
+    case 'view_push':
+    case 'view_push_reply':
+    case 'view':
+    case 'view_reply':
     case 'hint_drop':
     case 'hint_drop_reply':
     case 'error':

@@ -47,6 +47,14 @@ async function gossipView(host: string, port: number): Promise<Record<string, st
   return Object.fromEntries((r.json.nodes as Array<{ id: string; status: string }>).map((n) => [n.id, n.status]));
 }
 
+/** The REST addresses, shortened when they are consecutive ports of one host: http://127.0.0.1:6003 ... 6006. */
+function restUrls(nodes: ReadonlyArray<{ host: string; restPort: number }>): string {
+  const urls = nodes.map((x) => `http://${x.host}:${x.restPort}`);
+  const first = nodes[0];
+  const consecutive = first !== undefined && nodes.every((x, i) => x.host === first.host && x.restPort === first.restPort + i);
+  return consecutive && nodes.length > 2 ? `${urls[0]} ... ${(nodes[nodes.length - 1] as { restPort: number }).restPort}` : urls.join(', ');
+}
+
 async function until(what: string, timeoutS: number, check: () => Promise<boolean>): Promise<void> {
   const deadline = Date.now() + timeoutS * 1000;
   while (Date.now() < deadline) {
@@ -96,17 +104,19 @@ await yargs(hideBin(process.argv))
   )
   .command(
     'converge',
-    'wait until every node of the config sees every node up',
+    'wait until every node of the config sees every node up, then print the ready line',
     (y) => y.option('timeout', { type: 'number', default: 30 }),
     async (argv) => {
       const config = loadConfig(String(argv.config));
       await until('the nodes did not all see each other up', argv.timeout, async () => {
         for (const n of config.nodes) {
           const view = await gossipView(n.host, n.restPort);
-          if (!view || Object.values(view).some((s) => s !== 'up')) return false;
+          if (!view || config.nodes.some((m) => view[m.id] !== 'up')) return false;
         }
         return true;
       });
+      const { n, r, w } = config.replication;
+      console.log(`cluster ready: ${config.nodes.length} of ${config.nodes.length} nodes up (N=${n} R=${r} W=${w}), REST on ${restUrls(config.nodes)}`);
     },
   )
   .demandCommand(1)

@@ -49,7 +49,15 @@ t.test('stop-node.sh stops exactly that node', async (t) => {
 });
 
 t.test('start-cluster.sh and stop-cluster.sh do every node of the config', async (t) => {
-  await run(script('start-cluster.sh'), ['--config', c.configFile]);
+  const { stdout } = await run(script('start-cluster.sh'), ['--config', c.configFile]);
+  const ready = stdout.trim().split('\n').at(-1) ?? '';
+  const ports = c.nodes.map((n) => n.restPort);
+  const rest = ports.every((p, i) => p === (ports[0] as number) + i) ? `http://127.0.0.1:${ports[0]} ... ${ports[3]}` : ports.map((p) => `http://127.0.0.1:${p}`).join(', ');
+  t.equal(ready, `cluster ready: 4 of 4 nodes up (N=3 R=2 W=2), REST on ${rest}`, 'the last line says the cluster is ready');
+  const created = await call('POST', `${c.url('node3')}/buckets/after-ready`);
+  t.equal(created.status, 200, 'a write sent right after the ready line succeeds');
+  const written = await call('PUT', `${c.url('node4')}/buckets/after-ready/first.txt`, 'first');
+  t.equal(written.status, 200);
   const r = await call('GET', `${c.url('node2')}/cluster`);
   t.same(r.json.nodes.map((n: { status: string }) => n.status), ['up', 'up', 'up', 'up']);
   const pids = c.nodes.flatMap((n) => ['node', 'rest', 'cron'].map((role) => pidOf(n.id, role)));
@@ -67,6 +75,7 @@ t.test('run-cluster.sh (npm start) runs in the foreground and Ctrl-C stops the c
   let out = '';
   p.stdout.on('data', (d: Buffer) => (out += d.toString()));
   await waitFor('cluster running', () => out.includes('Press Ctrl-C'), 60_000);
+  t.match(out, /^cluster ready: 4 of 4 nodes up \(N=3 R=2 W=2\), REST on http:\/\/127\.0\.0\.1:\d+/m, 'npm start prints the ready line');
   const pids = c.nodes.flatMap((n) => ['node', 'rest', 'cron'].map((role) => pidOf(n.id, role)));
   t.ok(pids.every(alive));
   const exited = new Promise<number | null>((r) => p.once('exit', (code) => r(code)));

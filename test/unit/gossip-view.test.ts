@@ -5,8 +5,9 @@ import { GossipRelay } from '../../src/node/gossip-relay.js';
 
 t.test('a node is down once its heartbeat has not advanced for the failure timeout', async (t) => {
   const v = new GossipView(['a', 'b'], 5000, 0);
-  t.equal(v.status('b', 4000), 'up', 'presumed up at start');
-  t.equal(v.status('b', 5001), 'down', 'never heard from');
+  t.equal(v.status('b', 4000), 'unknown', 'not heard from yet: neither up nor a failure');
+  t.same(v.down(4000), [], 'and not listed as down');
+  t.equal(v.status('b', 5001), 'down', 'never heard from within the failure timeout');
   v.merge([{ node: 'b', generation: 1, version: 10, age: 0 }], 6000);
   t.equal(v.status('b', 6000), 'up', 'up again as soon as it advances');
   v.merge([{ node: 'b', generation: 1, version: 10, age: 0 }], 10_000);
@@ -14,6 +15,27 @@ t.test('a node is down once its heartbeat has not advanced for the failure timeo
   v.merge([{ node: 'b', generation: 2, version: 0, age: 0 }], 12_000);
   t.equal(v.status('b', 12_000), 'up', 'a restart (newer generation) counts');
   t.same(v.down(12_000), ['a'], 'a was never heard from');
+});
+
+t.test('a refused connection is down at once; only proof of life brings the node back', async (t) => {
+  const v = new GossipView(['b', 'c'], 5000, 0);
+  v.refused('c', 100);
+  t.equal(v.status('c', 200), 'unknown', 'refused before ever being heard from: still unknown, not yet a failure');
+  v.merge([{ node: 'b', generation: 1, version: 10, age: 0 }], 1000);
+  t.equal(v.status('b', 1000), 'up');
+  v.refused('b', 2000);
+  t.equal(v.status('b', 2000), 'down', 'down within the tick, not after the failure timeout');
+  t.same(v.down(2000), ['b']);
+  v.merge([{ node: 'b', generation: 1, version: 11, age: 1200 }], 2100);
+  t.equal(v.status('b', 2100), 'down', 'a relayed heartbeat it minted before the refusal proves nothing');
+  v.merge([{ node: 'b', generation: 1, version: 12, age: 0 }], 2200);
+  t.equal(v.status('b', 2200), 'down', 'nor one of the same generation: peers may relay what it said before it died');
+  v.merge([{ node: 'b', generation: 2, version: 0, age: 0 }], 3000);
+  t.equal(v.status('b', 3000), 'up', 'a newer generation that advanced after the refusal: it restarted');
+  v.refused('b', 4000);
+  v.answered('b');
+  v.merge([{ node: 'b', generation: 2, version: 900, age: 0 }], 4100);
+  t.equal(v.status('b', 4100), 'up', 'an answer from the node itself clears the refusal');
 });
 
 t.test('ages: a relayed heartbeat counts from when it advanced, not when it arrived', async (t) => {

@@ -1,13 +1,20 @@
 // /cluster and /health: the nodes of the config and each one's status as this
-// machine sees it (its scheduler's gossip view; a direct ping when no current
-// view exists), and what this machine's background workers are doing.
-import { nodeDir } from '../../config.js';
+// machine sees it, and what this machine's background workers are doing.
+//
+// The status is the scheduler's gossip view, which the socket server holds
+// (`status_from: "gossip"`): a node is `unknown` until this machine has heard
+// from it, `up` while it is heard from, `down` once it refused a connection or
+// fell silent past the failure timeout. This machine's own node is `up` exactly
+// when its socket server answered the question (before it first has, it is
+// `unknown`; after, `down`). Without a current view (no
+// scheduler running) each node is pinged instead (`status_from: "ping"`): `up`
+// if it answers now, `unknown` if not, since one missed ping is no verdict.
 import type { Cluster } from '../../coordinator/cluster.js';
-import { WORKERS_JSON, readJsonFile } from '../../cron/files.js';
+import type { NodeStatus } from '../../protocol/messages.js';
 import { sendJson } from '../respond.js';
 import type { Route } from '../router.js';
 
-async function isUp(cluster: Cluster, id: string): Promise<boolean> {
+async function answers(cluster: Cluster, id: string): Promise<boolean> {
   try {
     await cluster.transport.request(cluster.peer(id), { type: 'ping' }, [], { timeoutMs: Math.min(1000, cluster.config.timeouts.requestMs) });
     return true;
@@ -17,18 +24,17 @@ async function isUp(cluster: Cluster, id: string): Promise<boolean> {
 }
 
 export const clusterRoute: Route = async ({ cluster, res }) => {
-  const down = await cluster.health.downSet();
-  const gossip = cluster.health.isFresh;
+  const view = await cluster.health.fetch();
+  const gossip = view.statuses;
+  const statusOf = async (id: string): Promise<NodeStatus> => {
+    // Not answering now: down if it has answered this REST app before, else not yet known.
+    if (id === cluster.self) return view.socketUp ? 'up' : cluster.health.everUp ? 'down' : 'unknown';
+    if (gossip) return gossip[id] ?? 'unknown';
+    return (await answers(cluster, id)) ? 'up' : 'unknown';
+  };
   const nodes = await Promise.all(
-    cluster.config.nodes.map(async (n) => ({
-      id: n.id,
-      host: n.host,
-      port: n.port,
-      restPort: n.restPort,
-      status: (gossip ? !down.has(n.id) : await isUp(cluster, n.id)) ? 'up' : 'down',
-    })),
+    cluster.config.nodes.map(async (n) => ({ id: n.id, host: n.host, port: n.port, restPort: n.restPort, status: await statusOf(n.id) })),
   );
-  const workers = await readJsonFile<{ workers: unknown[] }>(nodeDir(cluster.config, cluster.self), WORKERS_JSON);
   sendJson(res, 200, {
     success: true,
     coordinator: cluster.self,
@@ -38,12 +44,12 @@ export const clusterRoute: Route = async ({ cluster, res }) => {
     ringSize: cluster.ring.partitions,
     status_from: gossip ? 'gossip' : 'ping',
     nodes,
-    workers: workers?.workers ?? [],
+    workers: view.workers,
   });
 };
 
 /** 200 once this machine's REST app and its socket server both answer: what the start scripts wait for. */
 export const healthRoute: Route = async ({ cluster, res }) => {
-  const up = await isUp(cluster, cluster.self);
+  const up = await answers(cluster, cluster.self);
   sendJson(res, up ? 200 : 503, { success: up, node: cluster.self, socket: up ? 'up' : 'down' });
 };
