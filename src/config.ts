@@ -1,6 +1,5 @@
 // The cluster's configuration: one nodes.json copied to every machine. Every entry
-// point loads it with loadConfig(); optional keys get their defaults here and only here.
-import { readFileSync } from 'node:fs';
+// point loads it (runtime/process.ts); optional keys get their defaults here and only here.
 import { basename, dirname, isAbsolute, join, resolve } from 'node:path';
 import { z } from 'zod';
 import { ErrorCode, RingstoreError } from './errors.js';
@@ -119,23 +118,6 @@ export function parseConfig(raw: unknown, file: string): ClusterConfig {
   return { ...c, dataDir, maxFrameBytes, file };
 }
 
-export function loadConfig(file: string = DEFAULT_CONFIG_FILE): ClusterConfig {
-  const abs = resolve(file);
-  let text: string;
-  try {
-    text = readFileSync(abs, 'utf8');
-  } catch (err) {
-    throw new RingstoreError(ErrorCode.CONFIG, `cannot read config ${abs}: ${(err as Error).message}`, { cause: err });
-  }
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (err) {
-    throw new RingstoreError(ErrorCode.CONFIG, `config ${abs} is not valid JSON: ${(err as Error).message}`, { cause: err });
-  }
-  return parseConfig(raw, abs);
-}
-
 export function nodeById(config: ClusterConfig, id: string): NodeSpec {
   const node = config.nodes.find((n) => n.id === id);
   if (!node) throw new RingstoreError(ErrorCode.CONFIG, `node ${id} is not in ${config.file} (known: ${config.nodes.map((n) => n.id).join(', ')})`);
@@ -150,33 +132,4 @@ export function nodeDir(config: ClusterConfig, id: string): string {
 /** The file a start script generates the secret into when the config names none: beside the config. */
 export function defaultSecretFile(config: ClusterConfig): string {
   return join(dirname(config.file), `${basename(config.file, '.json')}.secret`);
-}
-
-/**
- * The cluster secret that every socket connection must prove it knows. From
- * `secret`, the variable `secretEnv` names, `secretFile`, or the default file
- * beside the config. A node never runs without one.
- */
-export function clusterSecret(config: ClusterConfig): Buffer {
-  let text: string | undefined = config.secret;
-  let from = 'secret';
-  if (!text && config.secretEnv) {
-    text = process.env[config.secretEnv];
-    from = `$${config.secretEnv}`;
-    if (!text) throw new RingstoreError(ErrorCode.CONFIG, `the config names ${from} for the cluster secret, but it is not set`);
-  }
-  if (!text) {
-    const f = config.secretFile ? resolve(dirname(config.file), config.secretFile) : defaultSecretFile(config);
-    from = f;
-    try {
-      text = readFileSync(f, 'utf8').trim();
-    } catch {
-      throw new RingstoreError(
-        ErrorCode.CONFIG,
-        `no cluster secret: ${f} does not exist. The start scripts create it; or set "secret", "secretEnv" or "secretFile" in ${config.file}`,
-      );
-    }
-  }
-  if (text.length < 16) throw new RingstoreError(ErrorCode.CONFIG, `the cluster secret from ${from} is shorter than 16 characters`);
-  return Buffer.from(text, 'utf8');
 }

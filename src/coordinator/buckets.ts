@@ -4,7 +4,7 @@
 // create or delete catches up by read repair, and a stale node cannot bring a
 // deleted bucket back.
 import { ErrorCode, RingstoreError } from '../errors.js';
-import { liveUids } from '../node/buckets.js';
+import { liveUids } from '../replica/records.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
 import type { Cluster } from './cluster.js';
 import { quorum } from './quorum.js';

@@ -1,37 +1,45 @@
-// The coordinator's view of the cluster: who the nodes are, where a key's
-// replicas live, and how to reach them. Any machine's REST app builds one.
-import type { ClusterConfig, NodeSpec } from '../config.js';
+// The coordinator's view of the cluster: who the members are, where a key's
+// replicas live, and how to reach them. Any machine's REST app builds one (and
+// the simulator one per simulated machine).
+import { contextKey } from '../clock/context-token.js';
+import type { ClusterConfig } from '../config.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { PeerAddress, Transport } from '../net/transport.js';
+import type { NodeEnv } from '../node-env.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
 import { objectKey } from '../ring/hash.js';
+import type { Membership } from '../ring/membership.js';
 import { Ring } from '../ring/ring.js';
+import type { Runtime } from '../runtime/runtime.js';
 import { HealthView } from './health.js';
-import { contextKey } from '../rest/context-header.js';
-import { clusterSecret } from '../config.js';
-import { performance } from 'node:perf_hooks';
 
 export class Cluster {
   readonly ring: Ring;
   readonly health: HealthView;
   /** Signs the causal contexts handed to clients. */
   readonly contextKey: Buffer;
-  private readonly byId: Map<string, NodeSpec>;
+  readonly config: ClusterConfig;
+  /** The node whose REST app this is: named as `coordinator` in answers. */
+  readonly self: string;
+  readonly membership: Membership;
+  readonly rt: Runtime;
+  readonly log: Logger;
 
   constructor(
-    readonly config: ClusterConfig,
-    /** The node whose REST app this is: named as `coordinator` in answers. */
-    readonly self: string,
+    env: NodeEnv,
     readonly transport: Transport,
-    readonly log: Logger,
   ) {
-    this.ring = new Ring({ version: 1, nodes: config.nodes.map((n) => n.id) }, config.ringSize);
-    this.byId = new Map(config.nodes.map((n) => [n.id, n]));
-    // The scheduler rewrites the view every tick; a few missed ticks under load do not make it worthless.
-    const staleAfter = config.gossip.failureTimeoutMs + 3 * config.gossip.intervalMs;
-    this.health = new HealthView(transport, this.peer(self), staleAfter, Math.min(1000, config.timeouts.requestMs), () => performance.now());
-    this.contextKey = contextKey(clusterSecret(config));
+    this.config = env.config;
+    this.self = env.self.id;
+    this.membership = env.membership;
+    this.rt = env.rt;
+    this.log = env.log;
+    this.ring = new Ring({ version: this.membership.version, nodes: this.membership.ids }, this.config.ringSize);
+    // The scheduler pushes its view every tick; a few missed ticks under load do not make it worthless.
+    const staleAfter = this.config.gossip.failureTimeoutMs + 3 * this.config.gossip.intervalMs;
+    this.health = new HealthView(transport, this.peer(this.self), staleAfter, Math.min(1000, this.config.timeouts.requestMs), () => env.rt.clock.monotonic());
+    this.contextKey = contextKey(env.secret);
   }
 
   get n(): number {
@@ -45,13 +53,13 @@ export class Cluster {
   }
 
   peer(id: string): PeerAddress {
-    const n = this.byId.get(id);
-    if (!n) throw new RingstoreError(ErrorCode.INTERNAL, `unknown node ${id}`);
-    return { id: n.id, host: n.host, port: n.port };
+    const a = this.membership.address(id);
+    if (!a) throw new RingstoreError(ErrorCode.INTERNAL, `unknown node ${id}`);
+    return a;
   }
 
   get nodeIds(): string[] {
-    return this.config.nodes.map((n) => n.id);
+    return this.membership.ids;
   }
 
   /**

@@ -1,6 +1,6 @@
 // A bucket's files. Each file lives on N of the nodes, so the listing asks every
 // node and needs (nodes - N + 1) answers: any that many nodes hold every file.
-import { liveUids, visible } from '../node/buckets.js';
+import { liveUids, visible } from '../replica/records.js';
 import type { KeyState } from '../protocol/messages.js';
 import { noSuchBucket, readBucket } from './buckets.js';
 import type { Cluster } from './cluster.js';

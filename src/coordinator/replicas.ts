@@ -2,30 +2,22 @@
 // state to a replica with exactly the bodies it lacks (replication, read
 // repair and, later, handoff all use push).
 import { dotId } from '../clock/dvv.js';
-import { ErrorCode, RingstoreError } from '../errors.js';
-import { bodyBudget, splitBodies } from '../protocol/codec.js';
-import type { BodyRef, KeyState } from '../protocol/messages.js';
-import { hasBody } from '../storage/store.js';
-import type { PeerAddress, Transport } from '../net/transport.js';
+import type { KeyState } from '../protocol/messages.js';
+import { collectBodies, deliverState, type Bodies } from '../replica/deliver.js';
+import { hasBody } from '../storage/layout.js';
 import type { Cluster } from './cluster.js';
 
-export type Bodies = Map<string, Buffer>;
+export type { Bodies } from '../replica/deliver.js';
 
 export interface ReplicaRead {
   state: KeyState | null;
   bodies: Bodies;
 }
 
-function collect(refs: readonly BodyRef[], body: Buffer): Bodies {
-  const parts = splitBodies(refs, body);
-  const out: Bodies = new Map();
-  refs.forEach((r, i) => out.set(r.dot, parts[i] as Buffer));
-  return out;
-}
 
 export async function readReplica(c: Cluster, node: string, ns: string, key: string, bodies: 'none' | 'all' | string[]): Promise<ReplicaRead> {
   const { reply, body } = await c.transport.request(c.peer(node), { type: 'read', ns, key, bodies });
-  return { state: reply.state, bodies: collect(reply.bodies, body) };
+  return { state: reply.state, bodies: collectBodies(reply.bodies, body) };
 }
 
 export async function updateReplica(
@@ -75,41 +67,6 @@ export async function fetchBodies(c: Cluster, ns: string, key: string, dots: rea
     }
   }
   return out;
-}
-
-/**
- * Merge `state` into the replica at `peer` (replication, read repair, handoff).
- * Bodies go as many per message as a frame holds; the replica writes each as it
- * arrives and answers what it still lacks, which is sent next, until it merges.
- * `initial` are the versions it is known to lack. Returns its resulting state.
- */
-export async function deliverState(
-  transport: Transport,
-  peer: PeerAddress,
-  maxFrameBytes: number,
-  msg: { ns: string; key: string; state: KeyState; hint?: string | undefined },
-  bodyOf: (dot: string) => Promise<Buffer | undefined>,
-  initial: readonly string[],
-): Promise<KeyState | null> {
-  const budget = bodyBudget(maxFrameBytes);
-  let lacking = [...initial];
-  for (let round = 0; round <= msg.state.siblings.length + 1; round++) {
-    const refs: BodyRef[] = [];
-    const bodies: Buffer[] = [];
-    let total = 0;
-    for (const dot of lacking) {
-      const b = await bodyOf(dot);
-      if (!b || (total + b.length > budget && refs.length > 0)) continue;
-      total += b.length;
-      refs.push({ dot, size: b.length });
-      bodies.push(b);
-    }
-    if (lacking.length > 0 && refs.length === 0) break; // none of what it lacks can be had
-    const { reply } = await transport.request(peer, { type: 'sync', ns: msg.ns, key: msg.key, state: msg.state, bodies: refs, ...(msg.hint ? { hint: msg.hint } : {}) }, bodies);
-    if (reply.missing.length === 0) return reply.state;
-    lacking = reply.missing;
-  }
-  throw new RingstoreError(ErrorCode.MISSING_BODIES, `${peer.id} still lacks the content of some versions of ${msg.key}`, { details: { node: peer.id } });
 }
 
 /** deliverState from a coordinator: bodies from `have`, else fetched from `sources`. */

@@ -6,11 +6,10 @@
 // clockwise outside the preference list, which keeps the copy as a hint for
 // that owner. A write without a context first reads at quorum and supersedes
 // what it saw.
-import { v4 as uuid } from 'uuid';
 import { dotId } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError, replicaFailure, type ReplicaFailure } from '../errors.js';
 import { BUCKETS_NS, type KeyState, type VersionVectorWire } from '../protocol/messages.js';
-import { liveUids } from '../node/buckets.js';
+import { liveUids } from '../replica/records.js';
 import type { Cluster } from './cluster.js';
 import { quorum } from './quorum.js';
 import { quorumError, readQuorum } from './read.js';
@@ -83,7 +82,7 @@ export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: Buck
   // 1. Mint on the first healthy owner that accepts; if none does, on a fall-back as a hint for an owner.
   let minted: { node: string; hintFor?: string; state: KeyState; dot: readonly [string, number] } | null = null;
   // One id for this client write, on every mint attempt: if a replica that timed out stored it after all, readers see one version.
-  const full = { ...req, context, uid, wid: uuid() };
+  const full = { ...req, context, uid, wid: c.rt.random.uuid() };
   for (const node of owners.filter((n) => !downOwners.has(n))) {
     try {
       minted = { node, ...(await mintWithBucketRetry(c, node, full, bucketCheck)) };
@@ -141,7 +140,7 @@ export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: Buck
   // Answer after W, but give the other replicas a moment: on a healthy cluster they
   // are a millisecond behind, and an answer naming all of them is the more useful one.
   const grace = req.waitAll ? Infinity : c.config.timeouts.writeGraceMs;
-  const done = pushes.ok.length + pushes.failed.length === slots.length ? pushes : ((await settleWithin(pushes.rest, grace)) ?? pushes);
+  const done = pushes.ok.length + pushes.failed.length === slots.length ? pushes : ((await settleWithin(c, pushes.rest, grace)) ?? pushes);
   if (!req.waitAll) void pushes.rest.then((all) => logLate(c, req.key, all.failed));
 
   const stored: Stored[] = [{ node: m.node, ...(m.hintFor ? { hintFor: m.hintFor } : {}), clock: m.state.context }, ...done.ok.map((a) => a.value)];
@@ -201,12 +200,12 @@ function logLate(c: Cluster, key: string, failed: ReplicaFailure[]): void {
   for (const f of failed) c.log.warn('replica missed a write', { key, node: f.node, error: f.message });
 }
 
-function settleWithin<T>(p: Promise<T>, ms: number): Promise<T | null> {
+function settleWithin<T>(c: Cluster, p: Promise<T>, ms: number): Promise<T | null> {
   if (ms === Infinity) return p;
   return new Promise((resolve) => {
-    const t = setTimeout(() => resolve(null), ms);
+    const t = c.rt.timers.setTimeout(() => resolve(null), ms);
     void p.then((v) => {
-      clearTimeout(t);
+      t.cancel();
       resolve(v);
     });
   });

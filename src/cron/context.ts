@@ -1,38 +1,42 @@
-// What the scheduler's workers share: the config, this machine's gossip view,
-// a transport to the socket servers (this machine's and its peers'), and an
-// injected clock and random source so a run can be replayed.
+// What the scheduler's workers share: the machine's environment (runtime,
+// config, membership), a transport to the socket servers (this machine's and
+// its peers'), this machine's gossip view, and the volume the scheduler writes
+// its human-readable files to.
 import type { ClusterConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { PeerAddress, Transport } from '../net/transport.js';
+import type { NodeEnv } from '../node-env.js';
 import type { WorkerStatus } from '../protocol/messages.js';
+import type { Runtime } from '../runtime/runtime.js';
+import type { Volume } from '../storage/volume.js';
 import type { GossipView } from './view.js';
 
 export interface SchedulerContext {
+  env: NodeEnv;
   config: ClusterConfig;
   self: string;
   nodeDir: string;
+  rt: Runtime;
+  vol: Volume;
   transport: Transport;
   view: GossipView;
   log: Logger;
-  now: () => number;
-  random: () => number;
-  sleep: (ms: number) => Promise<void>;
   /** What the scheduler's workers are doing, handed to the socket server with the view. */
   workers: () => WorkerStatus[];
 }
 
 export function peerAddress(ctx: SchedulerContext, id: string): PeerAddress {
-  const n = ctx.config.nodes.find((x) => x.id === id);
-  if (!n) throw new Error(`unknown node ${id}`);
-  return { id: n.id, host: n.host, port: n.port };
+  const a = ctx.env.membership.address(id);
+  if (!a) throw new Error(`unknown node ${id}`);
+  return a;
 }
 
 /** Peers the view says are up, in random order. */
 export function shuffledPeers(ctx: SchedulerContext, upOnly: boolean): string[] {
-  const now = ctx.now();
+  const now = ctx.rt.clock.monotonic();
   const peers = ctx.view.nodes.filter((n) => n !== ctx.self && (!upOnly || ctx.view.status(n, now) === 'up'));
   for (let i = peers.length - 1; i > 0; i--) {
-    const j = Math.floor(ctx.random() * (i + 1));
+    const j = Math.floor(ctx.rt.random.float() * (i + 1));
     [peers[i], peers[j]] = [peers[j] as string, peers[i] as string];
   }
   return peers;

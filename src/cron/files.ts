@@ -1,9 +1,8 @@
-// The scheduler's state files in <dataDir>/<id>/. The scheduler (cron process)
-// is their only writer, and each is replaced atomically; other processes only
-// read them.
-import { readFile, stat } from 'node:fs/promises';
+// The scheduler's state files in <dataDir>/<id>/: records for people. The
+// scheduler (cron process) is their only writer, and each is replaced
+// atomically; no process reads them (the view travels in messages).
 import { join } from 'node:path';
-import { writeFileAtomic } from '../storage/atomic.js';
+import type { Volume } from '../storage/volume.js';
 
 export const GOSSIP_TXT = 'gossip.txt';
 export const DOWN_SYSTEM_JSON = 'down_system.json';
@@ -26,28 +25,7 @@ export interface HintEntry {
  * every one of them is recomputed on the next tick, and waiting on the disk
  * under load would make the view look stale to its readers.
  */
-export async function writeState(nodeDir: string, name: string, content: unknown): Promise<void> {
+export async function writeState(ctx: { vol: Volume; nodeDir: string }, name: string, content: unknown): Promise<void> {
   const text = typeof content === 'string' ? content : JSON.stringify(content, null, 2) + '\n';
-  await writeFileAtomic(join(nodeDir, name), text, { durable: false });
-}
-
-/** The nodes this machine's scheduler considers down, and how old that view is (Infinity if there is none). */
-export async function readDownSystem(nodeDir: string): Promise<{ down: string[]; ageMs: number }> {
-  const path = join(nodeDir, DOWN_SYSTEM_JSON);
-  try {
-    const [text, st] = await Promise.all([readFile(path, 'utf8'), stat(path)]);
-    const parsed = JSON.parse(text) as unknown;
-    const down = Array.isArray(parsed) ? parsed.filter((x): x is string => typeof x === 'string') : [];
-    return { down, ageMs: Date.now() - st.mtimeMs };
-  } catch {
-    return { down: [], ageMs: Infinity };
-  }
-}
-
-export async function readJsonFile<T>(nodeDir: string, name: string): Promise<T | null> {
-  try {
-    return JSON.parse(await readFile(join(nodeDir, name), 'utf8')) as T;
-  } catch {
-    return null;
-  }
+  await ctx.vol.writeFileAtomic(join(ctx.nodeDir, name), text, { durable: false });
 }

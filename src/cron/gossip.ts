@@ -20,13 +20,13 @@ export async function gossipRound(ctx: SchedulerContext): Promise<string> {
   const exchange = async (id: string): Promise<'ok' | 'refused' | 'failed'> => {
     busy.add(id);
     try {
-      const { reply } = await ctx.transport.request(peerAddress(ctx, id), { type: 'gossip', table: ctx.view.table(ctx.now()) }, [], { timeoutMs });
+      const { reply } = await ctx.transport.request(peerAddress(ctx, id), { type: 'gossip', table: ctx.view.table(ctx.rt.clock.monotonic()) }, [], { timeoutMs });
       ctx.view.answered(id);
-      ctx.view.merge(reply.table, ctx.now());
+      ctx.view.merge(reply.table, ctx.rt.clock.monotonic());
       return 'ok';
     } catch (err) {
       if (!isRefusal(err)) return 'failed';
-      ctx.view.refused(id, ctx.now());
+      ctx.view.refused(id, ctx.rt.clock.monotonic());
       return 'refused';
     } finally {
       busy.delete(id);
@@ -37,8 +37,8 @@ export async function gossipRound(ctx: SchedulerContext): Promise<string> {
   const remote = Promise.all(peers.map(async (p) => [p, await exchange(p)] as const));
   // A peer that hangs must not hold the view back: publish by the end of the tick what has answered;
   // a late answer is merged when it comes and published next round.
-  const results = await Promise.race([remote, ctx.sleep(Math.max(100, ctx.config.gossip.intervalMs * 0.8)).then(() => null)]);
-  const now = ctx.now();
+  const results = await Promise.race([remote, ctx.rt.timers.sleep(Math.max(100, ctx.config.gossip.intervalMs * 0.8)).then(() => null)]);
+  const now = ctx.rt.clock.monotonic();
   const statuses = ctx.view.statuses(now);
   try {
     await ctx.transport.request(peerAddress(ctx, ctx.self), { type: 'view_push', statuses, workers: ctx.workers() }, [], { timeoutMs });
@@ -48,8 +48,8 @@ export async function gossipRound(ctx: SchedulerContext): Promise<string> {
     // Our socket server is not answering: the view says so (self refused or silent), and the files below record it.
   }
   const down = ctx.view.down(now);
-  await writeState(ctx.nodeDir, GOSSIP_TXT, ctx.view.render(ctx.self, now));
-  await writeState(ctx.nodeDir, DOWN_SYSTEM_JSON, down);
+  await writeState(ctx, GOSSIP_TXT, ctx.view.render(ctx.self, now, ctx.rt.clock.now()));
+  await writeState(ctx, DOWN_SYSTEM_JSON, down);
   const failed = (results ?? []).filter(([, r]) => r !== 'ok').map(([p, r]) => `${p} ${r}`);
   return `local ${local}, ${peers.length} peers${results ? '' : ' (some still answering)'}${failed.length ? ` (${failed.join(', ')})` : ''}, down: [${down.join(', ')}]`;
 }

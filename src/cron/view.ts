@@ -8,8 +8,7 @@
 // brings it back: a heartbeat of a newer generation (it restarted), or an
 // exchange with the node itself. Peers may still relay heartbeats it minted
 // before it died, and those prove nothing. Pure state: the clock is passed in.
-import { newer } from '../node/gossip-relay.js';
-import type { Heartbeat, NodeStatus } from '../protocol/messages.js';
+import { newer, type Heartbeat, type NodeStatus } from '../protocol/messages.js';
 
 export interface ViewEntry {
   heartbeat: Heartbeat | null;
@@ -101,8 +100,8 @@ export class GossipView {
     return this.entries.get(node);
   }
 
-  /** gossip.txt: the view in a form a person can read. */
-  render(self: string, now: number): string {
+  /** gossip.txt: the view in a form a person can read (`now` on the view's clock, `wallNow` for the heading). */
+  render(self: string, now: number, wallNow: number): string {
     const rows = this.nodes.map((n) => {
       const e = this.entries.get(n) as ViewEntry;
       const hb = e.heartbeat ? `${e.heartbeat.generation}:${e.heartbeat.version}` : '-';
@@ -110,7 +109,7 @@ export class GossipView {
       return `${n.padEnd(12)} ${this.status(n, now).padEnd(7)} ${hb.padEnd(24)} ${ago}`;
     });
     return (
-      `# gossip view of ${self} at ${new Date(now).toISOString()} (failure timeout ${this.failureTimeoutMs} ms)\n` +
+      `# gossip view of ${self} at ${new Date(wallNow).toISOString()} (failure timeout ${this.failureTimeoutMs} ms)\n` +
       `${'node'.padEnd(12)} ${'status'.padEnd(7)} ${'heartbeat (gen:version)'.padEnd(24)} ${'last advanced'.padStart(14)}\n` +
       rows.join('\n') +
       '\n'

@@ -1,14 +1,15 @@
-// A background worker of the scheduler process: a name, a status a person can
-// read, start/stop, no overlap with its own previous run, and a time limit per
-// run. node-cron fires it; runOnce() runs it directly (tests, first tick).
-import cron, { type ScheduledTask } from 'node-cron';
+// A background worker of the scheduler: a name, a status a person can read,
+// start/stop, no overlap with its own previous run, and a time limit per run.
+// Its ticker fires it (node-cron in the scheduler process, the simulator's
+// timers in a simulation); runOnce() runs it directly (tests, first tick).
 import type { Logger } from '../log.js';
 import type { WorkerStatus } from '../protocol/messages.js';
+import type { Runtime, Ticker, Timer } from '../runtime/runtime.js';
 
 export type WorkerRun = (signal: AbortSignal) => Promise<string | void>;
 
 export class Worker {
-  private task: ScheduledTask | null = null;
+  private task: Timer | null = null;
   private running: Promise<void> | null = null;
   private stopped = true;
   private readonly st: WorkerStatus;
@@ -19,6 +20,8 @@ export class Worker {
     private readonly timeoutMs: number,
     private readonly run: WorkerRun,
     private readonly log: Logger,
+    private readonly rt: Runtime,
+    private readonly ticker: Ticker,
   ) {
     this.st = { name, state: 'stopped', runs: 0, failures: 0, lastStart: null, lastMs: null, lastResult: null, lastError: null };
   }
@@ -27,14 +30,12 @@ export class Worker {
     if (this.task) return;
     this.stopped = false;
     this.st.state = 'idle';
-    const seconds = Math.max(1, Math.round(this.intervalMs / 1000));
-    // Overlap is prevented here (runOnce), not by node-cron, which would log a warning each time.
-    this.task = cron.schedule(`*/${seconds} * * * * *`, () => this.runOnce(), { name: this.name, noOverlap: false });
+    this.task = this.ticker(this.intervalMs, () => void this.runOnce());
   }
 
   async stop(): Promise<void> {
     this.stopped = true;
-    await this.task?.destroy();
+    this.task?.cancel();
     this.task = null;
     await this.running;
     this.st.state = 'stopped';
@@ -50,11 +51,11 @@ export class Worker {
   }
 
   private async execute(): Promise<void> {
-    const started = Date.now();
+    const started = this.rt.clock.monotonic();
     this.st.state = 'running';
-    this.st.lastStart = new Date(started).toISOString();
+    this.st.lastStart = new Date(this.rt.clock.now()).toISOString();
     const ac = new AbortController();
-    const timer = setTimeout(() => ac.abort(new Error(`${this.name} run timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
+    const timer = this.rt.timers.setTimeout(() => ac.abort(new Error(`${this.name} run timed out after ${this.timeoutMs} ms`)), this.timeoutMs);
     const run = this.run(ac.signal);
     try {
       const result = await Promise.race([
@@ -68,11 +69,11 @@ export class Worker {
       this.st.lastError = (err as Error).message.slice(0, 1024);
       this.log.warn('worker run failed', { worker: this.name, error: (err as Error).message });
     } finally {
-      clearTimeout(timer);
+      timer.cancel();
       // A run past its time limit was told to stop (signal); the next one starts only once it has.
       await run.catch(() => undefined);
       this.st.runs++;
-      this.st.lastMs = Date.now() - started;
+      this.st.lastMs = Math.round(this.rt.clock.monotonic() - started);
       this.st.state = this.stopped ? 'stopped' : 'idle';
     }
   }

@@ -5,13 +5,14 @@
 // associated data) whose nonce is the direction and a sequence number. A frame
 // copied to another connection fails (other key), replayed or reordered on the
 // same one fails (other sequence number).
-import { createCipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createHmac, timingSafeEqual } from 'node:crypto';
+import type { Random } from '../runtime/runtime.js';
 
 export const TAG_BYTES = 16;
 const LABEL = 'ringstore-auth-v1';
 
-export function newNonce(): string {
-  return randomBytes(16).toString('hex');
+export function newNonce(random: Random): string {
+  return random.bytes(16).toString('hex');
 }
 
 function hmac(secret: Buffer, text: string): Buffer {

@@ -1,7 +1,9 @@
-// The seam between a node's logic and the network. Handlers and coordinators see
-// only these interfaces; tcp.ts is the one module that imports `net`, so an
-// in-memory transport can stand in for it in tests.
+// The seam between a node's logic and its peers. Handlers and coordinators see
+// only these interfaces; server.ts and client.ts implement them over the
+// runtime's network (real TCP, or the simulator's in-memory one).
+import type { ClusterConfig } from '../config.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
+import type { Logger } from '../log.js';
 import type { MessageOf, Outgoing, ReplyTo, Request, RequestType } from '../protocol/messages.js';
 
 export interface PeerAddress {
@@ -32,6 +34,40 @@ export interface RequestOptions {
 export interface Transport {
   request<T extends RequestType>(peer: PeerAddress, message: Outgoing<T> & { type: T }, bodies?: readonly Buffer[], opts?: RequestOptions): Promise<ReplyEnvelope<T>>;
   close(): Promise<void>;
+}
+
+export interface SocketLimits {
+  handshakeTimeoutMs: number;
+  maxUnauthenticated: number;
+  idleTimeoutMs: number;
+  maxInFlightPerConnection: number;
+}
+
+export interface TransportOptions {
+  /** This process's node id: what it authenticates as, and the `sender` of its messages. */
+  self: string;
+  secret: Buffer;
+  /** The node ids allowed to connect (the cluster's members). */
+  members: readonly string[];
+  maxFrameBytes: number;
+  requestTimeoutMs: number;
+  connectTimeoutMs: number;
+  limits: SocketLimits;
+  log: Logger;
+}
+
+/** The transport options of a process of node `self`, from the config. */
+export function transportOptions(config: ClusterConfig, members: readonly string[], self: string, secret: Buffer, log: Logger): TransportOptions {
+  return {
+    self,
+    secret,
+    members,
+    maxFrameBytes: config.maxFrameBytes,
+    requestTimeoutMs: config.timeouts.requestMs,
+    connectTimeoutMs: config.timeouts.connectMs,
+    limits: config.limits,
+    log,
+  };
 }
 
 export interface Listener {

@@ -3,6 +3,7 @@
 import type { ClusterConfig } from '../config.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
+import type { Membership } from '../ring/membership.js';
 import type { Identity } from '../storage/identity.js';
 import type { Store } from '../storage/store.js';
 import type { BucketRegistry } from './buckets.js';
@@ -12,6 +13,7 @@ import type { SchedulerView } from './scheduler-view.js';
 
 export interface NodeContext {
   config: ClusterConfig;
+  membership: Membership;
   identity: Identity;
   store: Store;
   buckets: BucketRegistry;
@@ -25,7 +27,7 @@ export interface NodeContext {
 /** Where a write goes: the node's own data, or the hint store of the owner it stands in for. */
 export function targetStore(ctx: NodeContext, hint: string | undefined): Store {
   if (!hint || hint === ctx.identity.node) return ctx.store;
-  if (!ctx.config.nodes.some((n) => n.id === hint)) {
+  if (!ctx.membership.has(hint)) {
     throw new RingstoreError(ErrorCode.BAD_MESSAGE, `a hint for ${hint}, which is not a member of this cluster`);
   }
   return ctx.hints.store(hint);

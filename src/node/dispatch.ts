@@ -4,6 +4,7 @@ import type { RequestHandler } from '../net/transport.js';
 import type { NodeContext } from './context.js';
 import { handleGossip } from './handlers/gossip.js';
 import { handleHintDrop } from './handlers/hint-drop.js';
+import { handleHints } from './handlers/hints.js';
 import { handleList } from './handlers/list.js';
 import { handlePing } from './handlers/ping.js';
 import { handleRead } from './handlers/read.js';
@@ -30,6 +31,8 @@ export function dispatcher(ctx: NodeContext): RequestHandler {
         return handleViewPush(ctx, m);
       case 'view':
         return handleView(ctx, m);
+      case 'hints':
+        return handleHints(ctx, m);
       case 'hint_drop':
         return handleHintDrop(ctx, m);
       default: {

@@ -7,30 +7,30 @@
 // while its socket server answers. Every row carries its age, and the relay
 // adds the time it held a row, so a heartbeat's age is right however many
 // machines passed it on.
-import { performance } from 'node:perf_hooks';
-import type { Heartbeat } from '../protocol/messages.js';
-
-export function newer(a: Pick<Heartbeat, 'generation' | 'version'>, b: Pick<Heartbeat, 'generation' | 'version'>): boolean {
-  return a.generation > b.generation || (a.generation === b.generation && a.version > b.version);
-}
+import { newer, type Heartbeat } from '../protocol/messages.js';
+import type { Clock } from '../runtime/runtime.js';
 
 interface Held {
   hb: Heartbeat;
-  /** performance.now() when it was received. */
+  /** The monotonic clock when it was received. */
   at: number;
 }
 
 export class GossipRelay {
-  private readonly generation = Date.now();
+  private readonly generation: number;
   private readonly started: number;
   private view = new Map<string, Held>();
   private readonly inbox = new Map<string, Held>();
+  private readonly now: () => number;
 
   constructor(
     private readonly self: string,
-    private readonly now: () => number = () => performance.now(),
+    clock: Clock,
   ) {
-    this.started = now();
+    // The wall clock names the generation (a restart is later); the monotonic one counts its versions.
+    this.generation = Math.floor(clock.now());
+    this.now = () => clock.monotonic();
+    this.started = this.now();
   }
 
   heartbeat(): Heartbeat {

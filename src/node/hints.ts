@@ -1,13 +1,13 @@
 // Hinted replicas (Dynamo 4.6): copies this node holds for another, while that
 // owner is down. They live apart from the node's own data, one store per owner
-// under <node>/hints/<owner>/, and each one on disk is a hint: the scheduler
-// (cron process) lists them in hinted.json and hands them off. This process is
-// the only writer of that folder; an in-memory index answers "is any hint held
-// for this key" without touching the disk.
-import { readdir } from 'node:fs/promises';
+// under <node>/hints/<owner>/, and each one on disk is a hint. The socket server
+// is the only process that touches that folder; an in-memory index answers "is
+// any hint held for this key" without touching the disk, and pages through
+// every hint for the scheduler's handoff (the `hints` message).
 import { join } from 'node:path';
 import type { Logger } from '../log.js';
-import { Store, type StoreOptions, type StoreWriter } from '../storage/store.js';
+import type { KeyState } from '../protocol/messages.js';
+import { Store, type StorageEnv, type StoreOptions, type StoreWriter } from '../storage/store.js';
 
 export const HINTS_DIR = 'hints';
 
@@ -20,6 +20,7 @@ export class HintStores {
   private readonly index = new Map<string, Set<string>>(); // ns\0key -> owners
 
   constructor(
+    private readonly env: StorageEnv,
     private readonly nodeDir: string,
     private readonly writer: StoreWriter | null,
     private readonly log: Logger,
@@ -29,19 +30,14 @@ export class HintStores {
   store(owner: string): Store {
     let s = this.stores.get(owner);
     if (!s) {
-      s = new Store(hintStoreRoot(this.nodeDir, owner), this.writer, this.log, this.opts);
+      s = new Store(this.env, hintStoreRoot(this.nodeDir, owner), this.writer, this.log, this.opts);
       this.stores.set(owner, s);
     }
     return s;
   }
 
-  async owners(): Promise<string[]> {
-    try {
-      return await readdir(join(this.nodeDir, HINTS_DIR));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
+  owners(): Promise<string[]> {
+    return this.env.vol.readdirOrEmpty(join(this.nodeDir, HINTS_DIR));
   }
 
   /** Build the index from disk (at start-up). */
@@ -89,4 +85,29 @@ export class HintStores {
     }
     return out;
   }
+
+  /** Up to `limit` hinted copies with their states, in (owner, ns, key) order after the cursor `after`. */
+  async page(after: string | undefined, limit: number): Promise<{ entries: Array<{ owner: string; ns: string; key: string; state: KeyState }>; next: string | null }> {
+    const all: string[] = [];
+    for (const [k, owners] of this.index) {
+      const [ns, key] = splitKey(k);
+      for (const owner of owners) all.push(`${owner}\0${ns}\0${key}`);
+    }
+    all.sort();
+    const from = after === undefined ? 0 : all.findIndex((c) => c > after);
+    const slice = from < 0 ? [] : all.slice(from, from + limit);
+    const entries: Array<{ owner: string; ns: string; key: string; state: KeyState }> = [];
+    for (const cursor of slice) {
+      const [owner, ns, key] = cursor.split('\0') as [string, string, string];
+      const state = await this.store(owner).read(ns, key);
+      if (state) entries.push({ owner, ns, key, state });
+    }
+    const last = slice.at(-1);
+    return { entries, next: last !== undefined && from + limit < all.length ? last : null };
+  }
+}
+
+function splitKey(k: string): [string, string] {
+  const i = k.indexOf('\0');
+  return [k.slice(0, i), k.slice(i + 1)];
 }

@@ -3,8 +3,8 @@
 // round; the REST app asks for it. The socket server is the one process every
 // other one already talks to, so the view travels in messages, never through
 // files that one process writes and another polls.
-import { performance } from 'node:perf_hooks';
 import type { NodeStatus, WorkerStatus } from '../protocol/messages.js';
+import type { Clock } from '../runtime/runtime.js';
 
 export interface HeldView {
   statuses: Record<string, NodeStatus> | null;
@@ -18,7 +18,11 @@ export class SchedulerView {
   private workers: WorkerStatus[] = [];
   private at = 0;
 
-  constructor(private readonly now: () => number = () => performance.now()) {}
+  constructor(private readonly clock: Clock) {}
+
+  private now(): number {
+    return this.clock.monotonic();
+  }
 
   push(statuses: Record<string, NodeStatus>, workers: WorkerStatus[]): void {
     this.statuses = statuses;

@@ -1,13 +1,12 @@
 // A storage node: the socket server that holds replicas. It owns the node's
 // data dir and is the only process that writes into it.
-import type { ClusterConfig, NodeSpec } from '../config.js';
-import { clusterSecret, nodeDir } from '../config.js';
-import type { Logger } from '../log.js';
-import { listen, tcpOptions } from '../net/tcp.js';
+import { envTransportOptions, type NodeEnv } from '../node-env.js';
+import { listen } from '../net/server.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
 import { Identity } from '../storage/identity.js';
 import { Journal } from '../storage/journal.js';
-import { Store } from '../storage/store.js';
+import { Store, type StorageEnv } from '../storage/store.js';
+import { Volume } from '../storage/volume.js';
 import { BucketRegistry } from './buckets.js';
 import type { NodeContext } from './context.js';
 import { dispatcher } from './dispatch.js';
@@ -22,28 +21,43 @@ export interface RunningNode {
   stop(): Promise<void>;
 }
 
-export async function startNode(config: ClusterConfig, node: NodeSpec, log: Logger): Promise<RunningNode> {
-  const dir = nodeDir(config, node.id);
-  const identity = await Identity.open(dir, node.id);
+export async function startNode(env: NodeEnv): Promise<RunningNode> {
+  const { rt, config, self, log, dir } = env;
+  const vol = new Volume(rt.disk, rt.random);
+  const storage: StorageEnv = { vol, clock: rt.clock, random: rt.random };
+  const identity = await Identity.open(vol, rt.random, dir, self.id);
   // The journal first: what a crash left in it is written into the stores' files before anything reads them.
-  const journal = await Journal.open(dir, log);
+  const journal = await Journal.open(vol, rt.timers, dir, log);
   const writer = { identity, journal };
   // Writes without a context are refused past siblings.max by the coordinator; writes with a
   // stale context may go past it, up to a hard cap that keeps every key readable.
-  const store = new Store(dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max });
+  const store = new Store(storage, dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max });
   const swept = await store.sweep();
   const buckets = new BucketRegistry();
   for (const { key, state } of await store.list(BUCKETS_NS)) buckets.set(key, state);
-  const hints = new HintStores(dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, oneOffActors: true, sharedReaders: true });
+  const hints = new HintStores(storage, dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, oneOffActors: true });
   const hinted = await hints.load();
-  const ctx: NodeContext = { config, identity, store, buckets, hints, gossip: new GossipRelay(node.id), schedulerView: new SchedulerView(), log };
-  const listener = await listen({ ...tcpOptions(config, node.id, clusterSecret(config), log), host: node.host, port: node.port }, dispatcher(ctx));
+  const ctx: NodeContext = {
+    config,
+    membership: env.membership,
+    identity,
+    store,
+    buckets,
+    hints,
+    gossip: new GossipRelay(self.id, rt.clock),
+    schedulerView: new SchedulerView(rt.clock),
+    log,
+  };
+  const listener = await listen(rt, { ...envTransportOptions(env), host: self.host, port: self.port }, dispatcher(ctx));
   // A purge cut short by a crash is finished here, in the background: only incarnations known to have ended are touched.
   void (async () => {
     for (const { key } of buckets.entries()) await purgeEnded(ctx, key);
   })().catch((err: unknown) => log.warn('start-up purge failed', { error: (err as Error).message }));
-  log.info('node listening', { host: node.host, port: listener.port, actor: identity.actor, swept, hinted, buckets: buckets.entries().length });
-  return { ctx, port: listener.port, stop: async () => {
+  log.info('node listening', { host: self.host, port: listener.port, actor: identity.actor, swept, hinted, buckets: buckets.entries().length });
+  return {
+    ctx,
+    port: listener.port,
+    stop: async () => {
       await listener.close();
       await journal.close();
     },

@@ -65,6 +65,11 @@ export const heartbeatSchema = z.object({
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
+/** Whether heartbeat a is later than b: a newer generation (a restart), or a higher version of the same one. */
+export function newer(a: Pick<Heartbeat, 'generation' | 'version'>, b: Pick<Heartbeat, 'generation' | 'version'>): boolean {
+  return a.generation > b.generation || (a.generation === b.generation && a.version > b.version);
+}
+
 /** A node's status in one machine's view: `unknown` until that machine has heard from it. */
 export const nodeStatusSchema = z.enum(['up', 'down', 'unknown']);
 export type NodeStatus = z.infer<typeof nodeStatusSchema>;
@@ -95,7 +100,8 @@ export const messageSchema = z.discriminatedUnion('type', [
   z.object({ ...reply, type: z.literal('pong'), node: z.string(), incarnation: z.string() }),
 
   // A replica's state of one key; with the bodies asked for ('all' live ones, or the listed dot ids).
-  z.object({ ...base, type: z.literal('read'), ns, key, bodies: z.union([z.enum(['none', 'all']), z.array(z.string().max(256)).max(1000)]) }),
+  // With `hint`: only the hinted copy this node holds for that owner (hinted handoff reads it so).
+  z.object({ ...base, type: z.literal('read'), ns, key, bodies: z.union([z.enum(['none', 'all']), z.array(z.string().max(256)).max(1000)]), hint: nodeId.optional() }),
   z.object({ ...reply, type: z.literal('read_reply'), state: stateSchema.nullable(), bodies: z.array(bodyRef) }),
 
   // A new version minted and stored on this replica (it coordinates the write): one body follows unless deleted.
@@ -143,6 +149,15 @@ export const messageSchema = z.discriminatedUnion('type', [
     workers: z.array(workerStatusSchema),
   }),
 
+  // Hinted handoff: the hinted copies this node holds, a page at a time in (owner, ns, key) order, after a cursor.
+  z.object({ ...base, type: z.literal('hints'), after: z.string().max(10_000).optional(), limit: z.number().int().min(1).max(10_000) }),
+  z.object({
+    ...reply,
+    type: z.literal('hints_reply'),
+    entries: z.array(z.object({ owner: nodeId, ns, key, state: stateSchema })),
+    /** The cursor of the next page, or null after the last. */
+    next: z.string().nullable(),
+  }),
   // Hinted handoff: the scheduler delivered a hinted replica; drop it if it has not changed since.
   z.object({ ...base, type: z.literal('hint_drop'), owner: nodeId, ns, key, state: stateSchema }),
   z.object({ ...reply, type: z.literal('hint_drop_reply'), dropped: z.boolean() }),
@@ -157,7 +172,7 @@ export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 /** The fields a caller supplies; v, id and sender are filled in by the transport. */
 export type Outgoing<T extends MessageType> = MessageOf<T> extends infer M ? (M extends unknown ? Omit<M, 'v' | 'id' | 'sender'> : never) : never;
 
-export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'gossip', 'view_push', 'view', 'hint_drop'] as const;
+export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'gossip', 'view_push', 'view', 'hints', 'hint_drop'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
 /** Which reply answers which request. */
@@ -170,6 +185,7 @@ export interface ReplyTo {
   gossip: 'gossip_reply';
   view_push: 'view_push_reply';
   view: 'view_reply';
+  hints: 'hints_reply';
   hint_drop: 'hint_drop_reply';
 }
 export type Request = MessageOf<RequestType>;
@@ -211,6 +227,8 @@ export function declaredBodyBytes(m: Message): number {
     case 'view_push_reply':
     case 'view':
     case 'view_reply':
+    case 'hints':
+    case 'hints_reply':
     case 'hint_drop':
     case 'hint_drop_reply':
     case 'error':

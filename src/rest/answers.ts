@@ -2,7 +2,7 @@
 // coordinated, the preference list, the replicas written and each one's clock.
 import type { Cluster } from '../coordinator/cluster.js';
 import type { WriteOutcome } from '../coordinator/write.js';
-import { encodeContext } from './context-header.js';
+import { encodeContext } from '../clock/context-token.js';
 
 export function writeAnswer(cluster: Cluster, outcome: WriteOutcome, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {

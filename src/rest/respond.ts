@@ -3,6 +3,9 @@
 import type { ServerResponse } from 'node:http';
 import { asRingstoreError } from '../errors.js';
 
+/** The header that carries a causal context both ways (the form field is `context`). */
+export const CONTEXT_HEADER = 'x-context';
+
 export function sendJson(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
   const text = JSON.stringify(body, null, 2) + '\n';
   res.writeHead(status, { 'content-type': 'application/json; charset=utf-8', 'content-length': Buffer.byteLength(text), ...headers });

@@ -3,7 +3,6 @@
 // id. Limits from the config: request head size, time to send the head and the
 // whole request (slow clients are cut off), and requests served at once.
 import http from 'node:http';
-import { v4 as uuid } from 'uuid';
 import type { Cluster } from '../coordinator/cluster.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import { sendError } from './respond.js';
@@ -14,15 +13,15 @@ export function createRestServer(cluster: Cluster): http.Server {
   let active = 0;
 
   const handle = (req: http.IncomingMessage, res: http.ServerResponse): void => {
-    const started = process.hrtime.bigint();
+    const started = cluster.rt.clock.monotonic();
     const given = req.headers['x-request-id'];
-    const requestId = typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : uuid();
+    const requestId = typeof given === 'string' && /^[A-Za-z0-9._-]{1,64}$/.test(given) ? given : cluster.rt.random.uuid();
     res.setHeader('x-request-id', requestId);
     res.setHeader('x-coordinator', cluster.self);
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     res.on('finish', () => {
-      const ms = Number(process.hrtime.bigint() - started) / 1e6;
+      const ms = cluster.rt.clock.monotonic() - started;
       cluster.log.info('request', { requestId, method, url: url.slice(0, 300), status: res.statusCode, ms: Math.round(ms * 10) / 10 });
     });
     active++;
@@ -34,7 +33,7 @@ export function createRestServer(cluster: Cluster): http.Server {
       const m = match(method, url);
       await m.route({ cluster, req, res, bucket: m.bucket, file: m.file, query: m.query });
     })().catch((err: unknown) => {
-      if (!req.complete) drainThenClose(req, res);
+      if (!req.complete) drainThenClose(cluster, req, res);
       const status = sendError(res, err);
       if (status >= 500 && status !== 503) cluster.log.error('request failed', { requestId, error: (err as Error).message, stack: (err as Error).stack });
     });
@@ -58,13 +57,12 @@ export function createRestServer(cluster: Cluster): http.Server {
  * reset instead of our answer. So: say we close, read and discard the rest for
  * a bounded time, then close.
  */
-function drainThenClose(req: http.IncomingMessage, res: http.ServerResponse): void {
+function drainThenClose(cluster: Cluster, req: http.IncomingMessage, res: http.ServerResponse): void {
   if (!res.headersSent) res.setHeader('connection', 'close');
   const socket = req.socket;
-  const timer = setTimeout(() => socket.destroy(), 10_000);
-  timer.unref();
+  const timer = cluster.rt.timers.setTimeout(() => socket.destroy(), 10_000, { background: true });
   req.on('end', () => {
-    clearTimeout(timer);
+    timer.cancel();
     res.once('finish', () => socket.end());
   });
   req.resume();

@@ -1,26 +1,25 @@
 // Consistent hashing with the Dynamo paper's strategy 3: the 32-bit hash space
 // is cut into Q equal partitions, and the partitions are dealt out to the
-// nodes of a versioned membership. A key's preference list is the first N
-// distinct nodes met walking clockwise from its partition. Join and leave move
-// whole partitions (a later issue); this module only maps keys to nodes.
+// members of a versioned membership. A key's preference list is the first N
+// distinct nodes met walking clockwise from its partition. This module only
+// maps keys to nodes; the ring is a pure function of the membership.
 import { ringHash } from './hash.js';
 
-export interface Membership {
-  /** Bumped on every join or leave, so two rings can tell which is newer. */
+/** What a ring is computed from: a membership's version and its member ids in claim order. */
+export interface RingMembers {
   readonly version: number;
-  /** Node ids in claim order. */
   readonly nodes: readonly string[];
 }
 
 export class Ring {
-  readonly membership: Membership;
+  readonly membership: RingMembers;
   readonly partitions: number;
   /** owner of each partition */
   readonly owners: readonly string[];
   /** For each partition, every node in the order met walking clockwise from it. */
   private readonly walks: readonly (readonly string[])[];
 
-  constructor(membership: Membership, partitions: number) {
+  constructor(membership: RingMembers, partitions: number) {
     if (membership.nodes.length === 0) throw new Error('a ring needs at least one node');
     if (partitions < membership.nodes.length) throw new Error('a ring needs at least one partition per node');
     this.membership = membership;

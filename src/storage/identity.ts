@@ -2,12 +2,12 @@
 // created, and the ceiling of dot counters it has reserved. A fresh disk gets a
 // fresh incarnation, and a restart resumes above the reserved ceiling, so a dot
 // is never minted twice (the riak_kv#679 lesson).
-import { randomBytes } from 'node:crypto';
-import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import { MAX_COUNTER } from '../protocol/messages.js';
-import { writeFileAtomic } from './atomic.js';
+import { isErrno } from '../runtime/disk.js';
+import { randomHex, type Random } from '../runtime/runtime.js';
+import type { Volume } from './volume.js';
 
 /** Counters are reserved in blocks so that minting does not cost an extra fsync per write. */
 const BLOCK = 10_000;
@@ -24,6 +24,7 @@ export class Identity {
   private reserving: Promise<void> | null = null;
 
   private constructor(
+    private readonly vol: Volume,
     private readonly path: string,
     private file: IdentityFile,
   ) {
@@ -48,20 +49,20 @@ export class Identity {
     return `${this.file.node}.${this.file.incarnation}`;
   }
 
-  static async open(dir: string, node: string): Promise<Identity> {
-    await mkdir(dir, { recursive: true });
+  static async open(vol: Volume, random: Random, dir: string, node: string): Promise<Identity> {
+    await vol.mkdirDurable(dir);
     const path = join(dir, 'identity.json');
     let file: IdentityFile;
     try {
-      file = JSON.parse(await readFile(path, 'utf8')) as IdentityFile;
+      file = JSON.parse((await vol.disk.readFile(path)).toString('utf8')) as IdentityFile;
       if (file.node !== node) {
         throw new RingstoreError(ErrorCode.CONFIG, `${dir} belongs to node ${file.node}, not ${node}`);
       }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      file = { v: 1, node, incarnation: randomBytes(4).toString('hex'), dotCeiling: 0 };
+      if (!isErrno(err, 'ENOENT')) throw err;
+      file = { v: 1, node, incarnation: randomHex(random, 4), dotCeiling: 0 };
     }
-    const id = new Identity(path, file);
+    const id = new Identity(vol, path, file);
     // Everything up to the stored ceiling may have been used before a crash: start above it.
     await id.reserve(file.dotCeiling + BLOCK);
     return id;
@@ -88,7 +89,7 @@ export class Identity {
   private async reserve(ceiling: number): Promise<void> {
     if (ceiling <= this.file.dotCeiling) return;
     const file = { ...this.file, dotCeiling: ceiling };
-    await writeFileAtomic(this.path, JSON.stringify(file) + '\n');
+    await this.vol.writeFileAtomic(this.path, JSON.stringify(file) + '\n');
     this.file = file;
   }
 }

@@ -11,21 +11,19 @@
 // A record: u32 length of what follows the head | u32 header length |
 // 16-byte MD5 of what follows the head | header JSON | bodies. The MD5 finds a
 // torn tail (a crash mid-append, never acknowledged); replay of a log stops there.
-import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { open, readFile, readdir, unlink, type FileHandle } from 'node:fs/promises';
 import { join, relative } from 'node:path';
-import { promisify } from 'node:util';
 import type { Logger } from '../log.js';
 import type { KeyState } from '../protocol/messages.js';
-import { fsyncDir, mkdirDurable } from './atomic.js';
+import type { FileHandle } from '../runtime/disk.js';
+import type { Timer, Timers } from '../runtime/runtime.js';
 import { applyChange, type Change } from './layout.js';
+import type { Volume } from './volume.js';
 
 const HEAD = 24;
 /** Records per fdatasync at most. */
 const MAX_BATCH = 64;
 const LOG_NAME = /^(\d{12})\.log$/;
-const run = promisify(execFile);
 
 interface Header {
   /** The store's root, relative to the node's folder ('' for its own data, hints/<owner> for a hint store). */
@@ -65,24 +63,25 @@ export class Journal {
   /** Changes made durable, and the fdatasyncs that did it (their ratio is the group commit's effect). */
   readonly stats = { changes: 0, syncs: 0, checkpoints: 0 };
   private readonly checkpointBytes: number;
-  private readonly timer: NodeJS.Timeout;
+  private readonly timer: Timer;
 
   private constructor(
+    private readonly vol: Volume,
     /** The node's folder: store roots are recorded relative to it. */
     readonly base: string,
     private readonly dir: string,
     private readonly log: Logger,
+    timers: Timers,
     opts: JournalOptions,
   ) {
     this.checkpointBytes = opts.checkpointBytes ?? 32 * 1024 * 1024;
-    this.timer = setInterval(() => this.checkpointIdle(), opts.checkpointMs ?? 30_000);
-    this.timer.unref();
+    this.timer = timers.setInterval(() => this.checkpointIdle(), opts.checkpointMs ?? 30_000, { background: true });
   }
 
   /** Open the node's journal, replaying whatever a crash left in it into the stores' files first. */
-  static async open(base: string, log: Logger, opts: JournalOptions = {}): Promise<Journal> {
-    const j = new Journal(base, join(base, 'journal'), log, opts);
-    await mkdirDurable(j.dir);
+  static async open(vol: Volume, timers: Timers, base: string, log: Logger, opts: JournalOptions = {}): Promise<Journal> {
+    const j = new Journal(vol, base, join(base, 'journal'), log, timers, opts);
+    await vol.mkdirDurable(j.dir);
     const logs = await j.logs();
     let replayed = 0;
     for (const seq of logs) replayed += await j.replay(seq);
@@ -149,7 +148,7 @@ export class Journal {
   /** Wait for what was appended, then checkpoint the log, so that a clean restart has nothing to replay. */
   async close(): Promise<void> {
     this.closed = true;
-    clearInterval(this.timer);
+    this.timer.cancel();
     while (this.busy) await this.busy;
     await this.checkpointing;
     const fh = this.fh;
@@ -166,7 +165,7 @@ export class Journal {
         if (!this.fh) await this.rotate(); // the last write failed: a new log first
         const fh = this.fh as unknown as FileHandle;
         const bufs = batch.flatMap((p) => p.bufs);
-        await writeAll(fh, bufs);
+        await fh.write(bufs);
         await fh.datasync();
         this.stats.syncs++;
         this.stats.changes += batch.length;
@@ -179,7 +178,7 @@ export class Journal {
       }
       for (const p of batch) {
         try {
-          applyChange(p.change);
+          applyChange(this.vol, p.change);
           p.resolve();
         } catch (err) {
           // Durable in the log but not in the files (which still hold the previous state): not
@@ -213,9 +212,9 @@ export class Journal {
   /** Start a new log; the old one is deleted once every file written from it is durable. */
   private async rotate(): Promise<void> {
     const next = this.seq + 1;
-    const fh = await open(this.path(next), 'a', 0o644);
+    const fh = await this.vol.disk.open(this.path(next), 'append');
     try {
-      await fsyncDir(this.dir);
+      await this.vol.disk.fsyncDir(this.dir);
     } catch (err) {
       await fh.close().catch(() => undefined);
       throw err;
@@ -246,9 +245,9 @@ export class Journal {
    * logs, all of them: an older log left by a failed checkpoint must never outlive a later one.
    */
   private async checkpoint(seq: number): Promise<void> {
-    await syncFs(this.dir);
-    for (const s of await this.logs()) if (s <= seq) await unlink(this.path(s));
-    await fsyncDir(this.dir);
+    await this.vol.disk.syncfs(this.dir);
+    for (const s of await this.logs()) if (s <= seq) await this.vol.disk.unlink(this.path(s));
+    await this.vol.disk.fsyncDir(this.dir);
     this.stats.checkpoints++;
   }
 
@@ -257,7 +256,7 @@ export class Journal {
   }
 
   private async logs(): Promise<number[]> {
-    return (await readdir(this.dir))
+    return (await this.vol.disk.readdir(this.dir))
       .map((n) => LOG_NAME.exec(n))
       .filter((m): m is RegExpExecArray => m !== null)
       .map((m) => Number(m[1]))
@@ -266,7 +265,7 @@ export class Journal {
 
   /** Apply every whole record of a log, in order. */
   private async replay(seq: number): Promise<number> {
-    const buf = await readFile(this.path(seq));
+    const buf = await this.vol.disk.readFile(this.path(seq));
     let pos = 0;
     let count = 0;
     while (pos + HEAD <= buf.length) {
@@ -284,33 +283,11 @@ export class Journal {
         (kept ? inline : blobs).set(id, rest.subarray(at, at + n));
         at += n;
       }
-      applyChange({ root: join(this.base, h.r), ns: h.n, key: h.k, state: h.s, inline, blobs, atomic: true }, { unlessSame: true });
+      applyChange(this.vol, { root: join(this.base, h.r), ns: h.n, key: h.k, state: h.s, inline, blobs, atomic: true }, { unlessSame: true });
       count++;
       pos = end;
     }
     if (pos < buf.length) this.log.warn('journal ends in a torn record (a crash mid-append; it was never acknowledged)', { log: seq, bytes: buf.length - pos });
     return count;
   }
-}
-
-/** Write every buffer, however many the kernel takes per call. */
-async function writeAll(fh: FileHandle, bufs: Buffer[]): Promise<void> {
-  let rest = bufs;
-  while (rest.length > 0) {
-    let { bytesWritten } = await fh.writev(rest.slice(0, 1024));
-    const next: Buffer[] = [];
-    for (const b of rest) {
-      if (bytesWritten >= b.length) bytesWritten -= b.length;
-      else {
-        next.push(bytesWritten > 0 ? b.subarray(bytesWritten) : b);
-        bytesWritten = 0;
-      }
-    }
-    rest = next;
-  }
-}
-
-/** syncfs(2) of the file system holding dir (coreutils' sync -f): every file written so far is durable. */
-async function syncFs(dir: string): Promise<void> {
-  await run('sync', ['-f', dir]);
 }

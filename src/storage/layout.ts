@@ -7,13 +7,12 @@
 // Small bodies (up to MANIFEST_INLINE_MAX) live inside the manifest, base64: one
 // file per key instead of two, because creating a file is what costs most here
 // (bench:micro: ~0.5 ms to create a 1 KiB file, ~2.5 µs to append it to one).
-import { randomBytes } from 'node:crypto';
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { join } from 'node:path';
 import { dotId, type Dot } from '../clock/dvv.js';
 import { BUCKETS_NS, type KeyState, type Sibling } from '../protocol/messages.js';
-import { TMP_MARK } from './atomic.js';
+import { isErrno } from '../runtime/disk.js';
 import { fileStem } from './names.js';
+import type { Volume } from './volume.js';
 
 export const MANIFEST = '.json';
 export const BLOB = '.blob';
@@ -68,51 +67,13 @@ export interface Change {
   inline: Map<string, Buffer>;
   blobs: Map<string, Buffer>;
   /**
-   * Replace the manifest by a rename: always when a reader in another process
-   * must never see a torn one (hint stores, which the scheduler reads), and
-   * whenever a manifest exists (a failed write must not tear the previous
-   * version). Otherwise the new manifest is written in place: a crash mid-write
-   * is repaired by the journal's replay, and within this process nothing reads
-   * a manifest while it is being written.
+   * Replace the manifest by a rename: whenever a manifest exists (a failed
+   * write must not tear the previous version). Otherwise the new manifest is
+   * written in place: a crash mid-write is repaired by the journal's replay,
+   * and nothing reads a manifest while it is being written (only the socket
+   * server's process reads a store's files).
    */
   atomic: boolean;
-}
-
-/** Folders this process has seen exist, durably: a commit need not ask the kernel again. */
-const knownDirs = new Set<string>();
-
-/** Forget a folder before removing it (a write racing the removal recreates it). */
-export function forgetDir(dir: string): void {
-  knownDirs.delete(dir);
-}
-
-/**
- * mkdir -p whose new folders survive a power loss (each is fsynced into its
- * parent). Synchronous: a folder is new only once per bucket or hint owner.
- */
-export function ensureDir(dir: string): void {
-  if (knownDirs.has(dir)) return;
-  const first = mkdirSync(dir, { recursive: true });
-  if (first !== undefined) {
-    // Folders first .. dir are new: each one's entry is made durable in its parent.
-    const parents = [dirname(first)];
-    let cur = first;
-    for (const part of relative(first, dir).split(sep).filter(Boolean)) {
-      parents.push(cur);
-      cur = join(cur, part);
-    }
-    for (const p of parents) fsyncDirSync(p);
-  }
-  knownDirs.add(dir);
-}
-
-function fsyncDirSync(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**
@@ -123,13 +84,14 @@ function fsyncDirSync(dir: string): void {
  * thread pool each. A replay passes unlessSame: after a kill -9 the files are
  * nearly all intact, and reading one back is far cheaper than creating it.
  */
-export function applyChange(c: Change, opts: { unlessSame?: boolean } = {}): void {
+export function applyChange(vol: Volume, c: Change, opts: { unlessSame?: boolean } = {}): void {
+  const disk = vol.disk;
   const manifest = manifestPath(c.root, c.ns, c.key);
   if (c.state === null) {
     try {
-      unlinkSync(manifest);
+      disk.unlinkSync(manifest);
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (!isErrno(err, 'ENOENT')) throw err;
     }
     return;
   }
@@ -139,59 +101,43 @@ export function applyChange(c: Change, opts: { unlessSame?: boolean } = {}): voi
     for (const s of state.siblings) {
       const body = c.blobs.get(dotId(s.dot));
       const path = blobPath(c.root, c.ns, c.key, s.dot);
-      if (body && hasBody(s) && !(opts.unlessSame && sizeOf(path) === body.length)) writeFileSync(path, body);
+      if (body && hasBody(s) && !(opts.unlessSame && vol.sizeOf(path) === body.length)) disk.writeFileSync(path, body);
     }
     const text = encodeManifest(c.key, state, c.inline);
-    if (opts.unlessSame && contentOf(manifest) === text) return;
+    if (opts.unlessSame && contentOf(vol, manifest) === text) return;
     if (!c.atomic) {
       try {
-        return writeFileSync(manifest, text);
+        return disk.writeFileSync(manifest, text);
       } catch (err) {
-        unlinkQuietly(manifest); // a new manifest: nothing older to keep, and a torn one must not stay
+        vol.unlinkQuietly(manifest); // a new manifest: nothing older to keep, and a torn one must not stay
         throw err;
       }
     }
-    const tmp = `${manifest}${TMP_MARK}${randomBytes(6).toString('hex')}`;
+    const tmp = vol.tmpPath(manifest);
     try {
-      writeFileSync(tmp, text);
-      renameSync(tmp, manifest);
+      disk.writeFileSync(tmp, text);
+      disk.renameSync(tmp, manifest);
     } catch (err) {
-      unlinkQuietly(tmp);
+      vol.unlinkQuietly(tmp);
       throw err;
     }
   };
-  ensureDir(dir);
+  vol.ensureDir(dir);
   try {
     write();
   } catch (err) {
     // The folder may have gone since it was seen (an emptied bucket's folder is removed).
-    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    forgetDir(dir);
-    ensureDir(dir);
+    if (!isErrno(err, 'ENOENT')) throw err;
+    vol.forgetDir(dir);
+    vol.ensureDir(dir);
     write();
   }
 }
 
-function sizeOf(path: string): number {
+function contentOf(vol: Volume, path: string): string | null {
   try {
-    return statSync(path).size;
-  } catch {
-    return -1;
-  }
-}
-
-function contentOf(path: string): string | null {
-  try {
-    return readFileSync(path, 'utf8');
+    return vol.disk.readFileSync(path).toString('utf8');
   } catch {
     return null;
-  }
-}
-
-function unlinkQuietly(path: string): void {
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
   }
 }

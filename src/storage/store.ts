@@ -5,23 +5,30 @@
 // after that, without fsync, and a replay of the journal redoes them after a
 // crash. Bodies over JOURNAL_INLINE_MAX do not go through the journal: they are written
 // and fsynced in place first, and the journal records only the state naming them.
-import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
-import { readFile, readdir, rmdir, stat, unlink } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { dotId, emptyState, equalStates, nextCounter, sync, update, type Dot } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import { BUCKETS_NS, type KeyState, type Sibling } from '../protocol/messages.js';
-import { TMP_MARK, fsyncDir, syncDirGrouped, writeFileDurable } from './atomic.js';
+import { isErrno } from '../runtime/disk.js';
+import { randomHex, type Clock, type Random } from '../runtime/runtime.js';
 import type { Identity } from './identity.js';
 import type { Journal } from './journal.js';
-import { BLOB, MANIFEST, MANIFEST_INLINE_MAX, blobPath, ensureDir, forgetDir, hasBody, inlineBodies, manifestPath, nsDir, type Manifest } from './layout.js';
+import { BLOB, MANIFEST, MANIFEST_INLINE_MAX, blobPath, hasBody, inlineBodies, manifestPath, nsDir, type Manifest } from './layout.js';
+import { TMP_MARK, type Volume } from './volume.js';
 
 export { hasBody } from './layout.js';
 
 /** Bodies up to this size travel in the journal; larger ones are written in place, once. */
 const JOURNAL_INLINE_MAX = 64 * 1024;
+
+/** What every store of a process works with: its disk, clock and random source. */
+export interface StorageEnv {
+  vol: Volume;
+  clock: Clock;
+  random: Random;
+}
 
 /** What a store needs to change anything: who mints, and where changes are made durable. */
 export interface StoreWriter {
@@ -52,11 +59,6 @@ export interface StoreOptions {
    * writer never saw. A one-off actor covers nothing but itself.
    */
   oneOffActors?: boolean;
-  /**
-   * Another process reads this store's files (the scheduler reads hint stores):
-   * manifests are replaced by a rename so it never sees one half-written.
-   */
-  sharedReaders?: boolean;
 }
 
 /** Manifests the writing process keeps in memory (least recently used go first), by count and by bytes of bodies. */
@@ -86,7 +88,10 @@ export class Store {
   private readonly cache: Map<string, Entry | null> | null;
   private cacheBytes = 0;
 
+  private readonly vol: Volume;
+
   constructor(
+    private readonly env: StorageEnv,
     readonly root: string,
     /** Needed only to change anything; readers such as the handoff scheduler pass null. */
     private readonly writer: StoreWriter | null,
@@ -94,6 +99,7 @@ export class Store {
     private readonly opts: StoreOptions = {},
   ) {
     this.cache = writer ? new Map() : null;
+    this.vol = env.vol;
   }
 
   nsDir(ns: string): string {
@@ -144,10 +150,10 @@ export class Store {
     }
     let entry: Entry | null = null;
     try {
-      const m = JSON.parse(readFileSync(this.manifestPath(ns, key), 'utf8')) as Manifest;
+      const m = JSON.parse(this.vol.disk.readFileSync(this.manifestPath(ns, key)).toString('utf8')) as Manifest;
       entry = { state: m.state, inline: m.inline ? inlineBodies(m) : NO_BODIES };
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      if (!isErrno(err, 'ENOENT')) throw err;
     }
     this.remember(k, entry);
     return entry;
@@ -174,9 +180,9 @@ export class Store {
     const kept = this.load(ns, key)?.inline.get(dotId(s.dot));
     if (kept) return kept;
     try {
-      return await readFile(this.blobPath(ns, key, s.dot));
+      return await this.vol.disk.readFile(this.blobPath(ns, key, s.dot));
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') {
+      if (isErrno(err, 'ENOENT')) {
         throw new RingstoreError(ErrorCode.NO_SUCH_VERSION, `version ${dotId(s.dot)} of ${key} is not stored here`);
       }
       throw err;
@@ -191,14 +197,14 @@ export class Store {
     return this.withKey(ns, key, async () => {
       const identity = this.w.identity;
       const current = (await this.read(ns, key)) ?? emptyState<Sibling>();
-      const actor = this.opts.oneOffActors ? `${identity.actor}${randomBytes(5).toString('hex')}` : identity.actor;
+      const actor = this.opts.oneOffActors ? `${identity.actor}${randomHex(this.env.random, 5)}` : identity.actor;
       const n = this.opts.oneOffActors ? 1 : await identity.mint(nextCounter(current, clientContext, actor, 1));
       const sibling: Sibling = {
         dot: [actor, n],
         ...(v.deleted ? { deleted: true } : {}),
         size: v.deleted ? 0 : v.body.length,
         etag: v.deleted ? '' : createHash('md5').update(v.body).digest('hex'),
-        ts: Date.now(),
+        ts: this.env.clock.now(),
         clock: { ...clientContext, [actor]: n },
         ...(v.contentType ? { type: v.contentType } : {}),
         ...(v.wid ? { wid: v.wid } : {}),
@@ -240,7 +246,7 @@ export class Store {
           throw new RingstoreError(ErrorCode.BAD_MESSAGE, `body of ${id} is ${b.length} bytes, its version says ${s.size}`);
         }
         if (b) given.set(id, b);
-        else if (!(await hasFile(this.blobPath(ns, key, s.dot), s.size))) missing.push(id);
+        else if (this.vol.sizeOf(this.blobPath(ns, key, s.dot)) !== s.size) missing.push(id);
       }
       if (missing.length > 0) {
         // Bodies may come over several messages (a frame holds only so much): the ones that came
@@ -258,18 +264,18 @@ export class Store {
     if (bodies.size === 0) return;
     const dir = this.nsDir(ns);
     const write = (): Promise<unknown> => {
-      ensureDir(dir);
-      return Promise.all(state.siblings.filter((s) => bodies.has(dotId(s.dot))).map((s) => writeFileDurable(this.blobPath(ns, key, s.dot), bodies.get(dotId(s.dot)) as Buffer)));
+      this.vol.ensureDir(dir);
+      return Promise.all(state.siblings.filter((s) => bodies.has(dotId(s.dot))).map((s) => this.vol.disk.writeFileDurable(this.blobPath(ns, key, s.dot), bodies.get(dotId(s.dot)) as Buffer)));
     };
     try {
       await write();
     } catch (err) {
       // The folder may have gone since it was seen (an emptied bucket's folder is removed).
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-      forgetDir(dir);
+      if (!isErrno(err, 'ENOENT')) throw err;
+      this.vol.forgetDir(dir);
       await write();
     }
-    await syncDirGrouped(dir); // shared by the writes that land in this folder meanwhile
+    await this.vol.syncDirGrouped(dir); // shared by the writes that land in this folder meanwhile
   }
 
   /**
@@ -299,7 +305,7 @@ export class Store {
       if (next) await this.writeBlobsDurable(ns, key, next, large);
       // A manifest is written in place only when it is new: rewriting one in place could tear the
       // previous version if the write failed (a full disk), with nothing left to repair it.
-      await this.w.journal.append({ root: this.root, ns, key, state: next, inline, blobs, atomic: this.opts.sharedReaders === true || was !== null });
+      await this.w.journal.append({ root: this.root, ns, key, state: next, inline, blobs, atomic: was !== null });
     } catch (err) {
       // Whether the change reached the files is not known here: forget the key, the next read goes to disk.
       this.forget(k);
@@ -308,7 +314,7 @@ export class Store {
     this.remember(k, next ? { state: next, inline: inline.size > 0 ? inline : NO_BODIES } : null);
     for (const s of current.siblings) {
       const id = dotId(s.dot);
-      if (!after.has(id) && hasBody(s) && !wasKept.has(id)) await unlink(this.blobPath(ns, key, s.dot)).catch(() => undefined);
+      if (!after.has(id) && hasBody(s) && !wasKept.has(id)) await this.vol.disk.unlink(this.blobPath(ns, key, s.dot)).catch(() => undefined);
     }
     const live = next?.siblings.length ?? 0;
     if (live > (this.opts.siblingWarn ?? Infinity)) {
@@ -318,18 +324,8 @@ export class Store {
 
   /** The namespaces that hold anything: bucket names, and $buckets if records are stored. */
   async namespaces(): Promise<string[]> {
-    const out: string[] = [];
-    try {
-      out.push(...(await readdir(join(this.root, 'buckets'))));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
-    try {
-      await readdir(this.nsDir(BUCKETS_NS));
-      out.push(BUCKETS_NS);
-    } catch {
-      // no records here
-    }
+    const out = await this.vol.readdirOrEmpty(join(this.root, 'buckets'));
+    if (this.vol.disk.statSync(this.nsDir(BUCKETS_NS))?.isDirectory) out.push(BUCKETS_NS);
     return out;
   }
 
@@ -345,13 +341,7 @@ export class Store {
 
   /** Every key of a namespace with its state. */
   async list(ns: string): Promise<Array<{ key: string; state: KeyState }>> {
-    let names: string[];
-    try {
-      names = await readdir(this.nsDir(ns));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-      throw err;
-    }
+    const names = await this.vol.readdirOrEmpty(this.nsDir(ns));
     const out: Array<{ key: string; state: KeyState }> = [];
     for (const name of names) {
       if (!name.endsWith(MANIFEST) || name.includes(TMP_MARK)) continue;
@@ -366,14 +356,14 @@ export class Store {
     const path = join(this.nsDir(ns), name);
     try {
       try {
-        return JSON.parse(await readFile(path, 'utf8')) as Manifest;
+        return JSON.parse((await this.vol.disk.readFile(path)).toString('utf8')) as Manifest;
       } catch (err) {
         if (!(err instanceof SyntaxError)) throw err;
         // Read while the writer created it: a synchronous read cannot overlap a write of this process.
-        return JSON.parse(readFileSync(path, 'utf8')) as Manifest;
+        return JSON.parse(this.vol.disk.readFileSync(path).toString('utf8')) as Manifest;
       }
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (isErrno(err, 'ENOENT')) return null;
       if (!(err instanceof SyntaxError)) throw err;
       // Torn by a power loss before the node replayed its journal (a reader in another process): skipped.
       this.log.warn('unreadable manifest skipped', { ns, file: name });
@@ -400,10 +390,10 @@ export class Store {
     }
     if (purged > 0) {
       // Only an empty folder goes: a write that landed meanwhile keeps it.
-      forgetDir(this.nsDir(bucket));
-      await rmdir(this.nsDir(bucket)).catch(() => undefined);
-      forgetDir(this.nsDir(bucket)); // a write meanwhile may have seen it still there
-      await fsyncDir(join(this.root, 'buckets')).catch(() => undefined);
+      this.vol.forgetDir(this.nsDir(bucket));
+      await this.vol.disk.rmdir(this.nsDir(bucket)).catch(() => undefined);
+      this.vol.forgetDir(this.nsDir(bucket)); // a write meanwhile may have seen it still there
+      await this.vol.disk.fsyncDir(join(this.root, 'buckets')).catch(() => undefined);
     }
     return purged;
   }
@@ -412,15 +402,11 @@ export class Store {
   async sweep(): Promise<number> {
     let removed = 0;
     const dirs = [this.nsDir(BUCKETS_NS)];
-    try {
-      for (const b of await readdir(join(this.root, 'buckets'))) dirs.push(this.nsDir(b));
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
-    }
+    for (const b of await this.vol.readdirOrEmpty(join(this.root, 'buckets'))) dirs.push(this.nsDir(b));
     for (const dir of dirs) {
       let names: string[];
       try {
-        names = await readdir(dir);
+        names = await this.vol.disk.readdir(dir);
       } catch {
         continue;
       }
@@ -428,7 +414,7 @@ export class Store {
       for (const name of names) {
         if (!name.endsWith(MANIFEST) || name.includes(TMP_MARK)) continue;
         try {
-          const m = JSON.parse(await readFile(join(dir, name), 'utf8')) as Manifest;
+          const m = JSON.parse((await this.vol.disk.readFile(join(dir, name))).toString('utf8')) as Manifest;
           const stem = name.slice(0, -MANIFEST.length);
           for (const s of m.state.siblings) referenced.add(`${stem}~${s.dot[0]}~${s.dot[1]}${BLOB}`);
         } catch {
@@ -440,19 +426,11 @@ export class Store {
       for (const name of names) {
         const orphan = name.endsWith(BLOB) && !referenced.has(name);
         if (name.includes(TMP_MARK) || orphan) {
-          await unlink(join(dir, name)).catch(() => undefined);
+          await this.vol.disk.unlink(join(dir, name)).catch(() => undefined);
           removed++;
         }
       }
     }
     return removed;
-  }
-}
-
-async function hasFile(path: string, size: number): Promise<boolean> {
-  try {
-    return (await stat(path)).size === size;
-  } catch {
-    return false;
   }
 }

@@ -7,7 +7,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { DEFAULT_CONFIG_FILE, defaultSecretFile, loadConfig, nodeById, nodeDir } from '../config.js';
+import { DEFAULT_CONFIG_FILE, defaultSecretFile, nodeById, nodeDir } from '../config.js';
+import { loadConfig } from '../runtime/config-file.js';
 
 // A reader that stops early (| head) is not an error.
 process.stdout.on('error', () => process.exit(0));

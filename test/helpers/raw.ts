@@ -1,5 +1,6 @@
 // A raw socket client for tests: speaks frames by hand, with or without the
 // handshake, so tests can send exactly the bytes an attacker or a broken peer would.
+import { nodeRuntime } from '../../src/runtime/node.js';
 import net from 'node:net';
 import { FrameDecoder, encodeFrame, isFault, parseFrame, type Frame } from '../../src/protocol/codec.js';
 import { FrameSealer, TAG_BYTES, clientProof, newNonce } from '../../src/net/auth.js';
@@ -42,7 +43,7 @@ export class RawConn {
   /** Complete the handshake as `node` with `secret`. */
   async authenticate(node = 'node1', secret = TEST_SECRET): Promise<void> {
     const ch = await waitFor('challenge', () => this.challenge, 5000, 10);
-    const nonce = newNonce();
+    const nonce = newNonce(nodeRuntime.random);
     const mac = clientProof(Buffer.from(secret), ch.node, ch.nonce, node, nonce);
     this.socket.write(Buffer.concat(encodeFrame({ v: 1, type: 'auth', node, nonce, mac })));
     await waitFor('welcome', () => this.frames.some((f) => f.json.type === 'welcome') || this.closed, 5000, 10);

@@ -1,6 +1,7 @@
 import t from 'tap';
 import { resolve } from 'node:path';
-import { loadConfig, parseConfig } from '../../src/config.js';
+import { parseConfig } from '../../src/config.js';
+import { clusterSecret, loadConfig } from '../../src/runtime/config-file.js';
 
 const nodes = [
   { id: 'node1', host: '127.0.0.1', port: 7001, restPort: 6003 },
@@ -52,7 +53,6 @@ t.test('every limit has its default in one place', async (t) => {
 });
 
 t.test('the cluster secret: inline, from a variable, from a file, or refused', async (t) => {
-  const { clusterSecret } = await import('../../src/config.js');
   t.equal(clusterSecret(parseConfig({ nodes, secret: 'a-secret-of-16-chars+' }, '/x/nodes.json')).toString(), 'a-secret-of-16-chars+');
   process.env.RS_TEST_SECRET = 'from-the-environment-1234';
   t.equal(clusterSecret(parseConfig({ nodes, secretEnv: 'RS_TEST_SECRET' }, '/x/nodes.json')).toString(), 'from-the-environment-1234');

@@ -49,7 +49,7 @@ t.test('ages: a relayed heartbeat counts from when it advanced, not when it arri
 
 t.test('the relay answers peers with the pushed view and its own heartbeat, and hands peers\' rows to its scheduler', async (t) => {
   let now = 1000;
-  const r = new GossipRelay('a', () => now);
+  const r = new GossipRelay('a', { now: () => 1_700_000_000_000, monotonic: () => now });
   r.exchange('a', [{ node: 'c', generation: 1, version: 1, age: 100 }]);
   now = 1500;
   const toPeer = r.exchange('b', [{ node: 'b', generation: 3, version: 9, age: 0 }]);

@@ -2,15 +2,15 @@
 // store's files once acknowledged, a replay restores files a crash lost, a torn
 // tail is ignored, concurrent changes share fsyncs, and checkpoints delete logs.
 import t from 'tap';
+import { newStore, openIdentity, openJournal } from '../helpers/storage.js';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { silentLogger } from '../../src/log.js';
-import { Identity } from '../../src/storage/identity.js';
-import { Journal } from '../../src/storage/journal.js';
 import { manifestPath, nsDir } from '../../src/storage/layout.js';
-import { Store } from '../../src/storage/store.js';
+import type { Store } from '../../src/storage/store.js';
+import type { Journal } from '../../src/storage/journal.js';
 
 function tmp(t: { teardown(fn: () => void): void }): string {
   const d = mkdtempSync(join(tmpdir(), 'ringstore-journal-'));
@@ -19,8 +19,8 @@ function tmp(t: { teardown(fn: () => void): void }): string {
 }
 
 async function open(dir: string, opts = {}): Promise<{ store: Store; journal: Journal }> {
-  const journal = await Journal.open(dir, silentLogger(), opts);
-  const store = new Store(dir, { identity: await Identity.open(dir, 'n1'), journal }, silentLogger());
+  const journal = await openJournal(dir, silentLogger(), opts);
+  const store = newStore(dir, { identity: await openIdentity(dir, 'n1'), journal }, silentLogger());
   return { store, journal };
 }
 
@@ -34,7 +34,7 @@ t.test('a replay restores every acknowledged change whose files a crash lost', a
   // The files were written without fsync: a power loss may take them all. The journal was not closed.
   const folder = nsDir(dir, 'b1');
   for (const name of readdirSync(folder)) unlinkSync(join(folder, name));
-  const fresh = new Store(dir, null, silentLogger());
+  const fresh = newStore(dir, null, silentLogger());
   t.equal(await fresh.read('b1', 'f0'), null, 'the files are gone');
   const { store: again, journal } = await open(dir);
   for (let i = 0; i < 40; i++) {

@@ -1,22 +1,21 @@
 // The storage layer on a real temporary folder: durable versions, name encoding,
 // the start-up sweep of what a crash leaves, and dots never reused after restart.
 import t from 'tap';
+import { newStore, openIdentity, openJournal } from '../helpers/storage.js';
 import { mkdtempSync, readdirSync, rmSync, writeFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Identity } from '../../src/storage/identity.js';
-import { Journal } from '../../src/storage/journal.js';
-import { Store, type StoreWriter } from '../../src/storage/store.js';
+import type { Store, StoreWriter } from '../../src/storage/store.js';
 import { silentLogger } from '../../src/log.js';
 import { covers, dotId } from '../../src/clock/dvv.js';
 
 /** A node's identity and journal on dir, as the socket server opens them (the journal is replayed). */
 async function writer(dir: string, node = 'n1'): Promise<StoreWriter> {
-  return { identity: await Identity.open(dir, node), journal: await Journal.open(dir, silentLogger()) };
+  return { identity: await openIdentity(dir, node), journal: await openJournal(dir, silentLogger()) };
 }
 
 async function open(dir: string, node = 'n1'): Promise<Store> {
-  return new Store(dir, await writer(dir, node), silentLogger(), { siblingWarn: 25, siblingMax: 100 });
+  return newStore(dir, await writer(dir, node), silentLogger(), { siblingWarn: 25, siblingMax: 100 });
 }
 
 function tmp(t: { teardown(fn: () => void): void }): string {
@@ -93,7 +92,7 @@ t.test('small bodies live in the manifest: one file per key, and an overwrite ke
   const b = await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('second') });
   t.same(readdirSync(join(dir, 'buckets', 'b1')).length, 1, 'no blob files');
   t.equal(b.state.siblings.length, 2, 'a blind write keeps both');
-  const fresh = new Store(dir, null, silentLogger());
+  const fresh = newStore(dir, null, silentLogger());
   for (const sib of b.state.siblings) t.ok((await fresh.readBody('b1', 'k', sib)).length > 0, 'each body is read back from disk');
   t.equal(String(await fresh.readBody('b1', 'k', a.state.siblings[0]!)), 'first', 'the older sibling kept its body');
 });
@@ -143,7 +142,7 @@ t.test('purging a bucket incarnation keeps other incarnations\' versions', async
 
 t.test('regression: a hint store that dropped a delivered version does not claim it in its next one', async (t) => {
   const dir = tmp(t);
-  const hints = new Store(join(dir, 'hints', 'a'), await writer(dir), silentLogger(), { oneOffActors: true });
+  const hints = newStore(join(dir, 'hints', 'a'), await writer(dir), silentLogger(), { oneOffActors: true });
   const x = await hints.update('b1', 'k', {}, { deleted: false, body: Buffer.from('x') });
   t.ok(await hints.removeIf('b1', 'k', x.state), 'handed off and dropped');
   const y = await hints.update('b1', 'k', {}, { deleted: false, body: Buffer.from('y') });
@@ -168,7 +167,7 @@ t.test('regression: bodies sent over several messages are kept until the last ar
 
 t.test('the sibling cap of a store refuses a write that would pass it', async (t) => {
   const dir = tmp(t);
-  const s = new Store(dir, await writer(dir), silentLogger(), { siblingMax: 2 });
+  const s = newStore(dir, await writer(dir), silentLogger(), { siblingMax: 2 });
   await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('1') });
   await s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('2') });
   await t.rejects(s.update('b1', 'k', {}, { deleted: false, body: Buffer.from('3') }), { code: 'TOO_MANY_SIBLINGS' });
@@ -176,7 +175,7 @@ t.test('the sibling cap of a store refuses a write that would pass it', async (t
 
 t.test('the writer\'s manifest cache always agrees with the disk, under concurrent writes and reads', async (t) => {
   const dir = tmp(t);
-  const s = new Store(dir, await writer(dir), silentLogger(), {});
+  const s = newStore(dir, await writer(dir), silentLogger(), {});
   const keys = ['a', 'b', 'c'];
   const ops: Promise<unknown>[] = [];
   for (let i = 0; i < 300; i++) {
@@ -186,7 +185,7 @@ t.test('the writer\'s manifest cache always agrees with the disk, under concurre
     else ops.push(s.update('b1', key, {}, { deleted: false, body: Buffer.from(`v${i}`) }));
   }
   await Promise.all(ops);
-  const fresh = new Store(dir, null, silentLogger());
+  const fresh = newStore(dir, null, silentLogger());
   for (const key of keys) t.same(await s.read('b1', key), await fresh.read('b1', key), `${key}: cache and disk agree`);
   await s.purgeBucket('b1', () => true);
   for (const key of keys) t.equal(await s.read('b1', key), null, `${key}: a removal is seen`);

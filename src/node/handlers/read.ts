@@ -19,7 +19,7 @@ interface Copy {
 export async function handleRead(ctx: NodeContext, m: MessageOf<'read'>): Promise<HandlerResult> {
   validateKey(m.ns, m.key);
   for (let attempt = 0; ; attempt++) {
-    const copies = await readCopies(ctx, m.ns, m.key);
+    const copies = m.hint ? await hintedCopy(ctx, m.hint, m.ns, m.key) : await readCopies(ctx, m.ns, m.key);
     const state = copies.reduce<KeyState | null>((acc, c) => (acc ? (sync(acc, c.state) as KeyState) : c.state), null);
     try {
       const { refs, bodies } = await loadBodies(m, state, copies, bodyBudget(ctx.config.maxFrameBytes));
@@ -42,6 +42,14 @@ export async function readCopies(ctx: NodeContext, ns: string, key: string): Pro
     if (state) copies.push({ store, state });
   }
   return copies;
+}
+
+/** Only the copy held for one owner: what hinted handoff delivers to it. */
+async function hintedCopy(ctx: NodeContext, owner: string, ns: string, key: string): Promise<Copy[]> {
+  if (!ctx.hints.holders(ns, key).includes(owner)) return [];
+  const store = ctx.hints.store(owner);
+  const state = await store.read(ns, key);
+  return state ? [{ store, state }] : [];
 }
 
 /** The bodies asked for, as many as fit in one frame (the coordinator asks again for the rest). */

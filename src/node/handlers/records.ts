@@ -1,7 +1,7 @@
 // Keeping the in-memory bucket registry in step with stored bucket records, and
 // removing from disk (own replicas and hinted copies) the file versions of
 // incarnations that have ended.
-import { incarnationEnded } from '../buckets.js';
+import { incarnationEnded } from '../../replica/records.js';
 import type { KeyState } from '../../protocol/messages.js';
 import type { NodeContext } from '../context.js';
 

@@ -2,28 +2,20 @@
 // versioned delete. Concurrent versions answer 300 with their list; a write
 // carrying the context of a read supersedes exactly what that read returned.
 import { dotId } from '../../clock/dvv.js';
-import { noSuchBucket, readBucket, repairBucketRecord } from '../../coordinator/buckets.js';
-import { liveUids, visible } from '../../node/buckets.js';
-import { holdersOf, readQuorum, type QuorumRead } from '../../coordinator/read.js';
-import { fetchBodies } from '../../coordinator/replicas.js';
-import { writeKey } from '../../coordinator/write.js';
+import { deleteFile, noSuchFile as missing, putFile, readFile, versionBody, type FileRead } from '../../coordinator/files.js';
 import { ErrorCode, RingstoreError } from '../../errors.js';
 import type { Sibling } from '../../protocol/messages.js';
 import { validateFileName } from '../../storage/names.js';
 import { writeAnswer } from '../answers.js';
 import { readMultipart, readRawBody } from '../body.js';
-import { CONTEXT_HEADER, decodeContext, encodeContext } from '../context-header.js';
+import { decodeContext, encodeContext } from '../../clock/context-token.js';
+import { CONTEXT_HEADER } from '../respond.js';
 import { sendJson } from '../respond.js';
 import type { Route, RouteArgs } from '../router.js';
 
 async function store(args: RouteArgs, file: string, body: Buffer, context: string | undefined, contentType: string | undefined): Promise<void> {
   const { cluster, res, bucket } = args;
-  validateFileName(file);
-  const outcome = await writeKey(
-    cluster,
-    { ns: bucket, key: file, context: decodeContext(cluster.contextKey, context), deleted: false, body, contentType },
-    repairBucketRecord(cluster),
-  );
+  const outcome = await putFile(cluster, bucket, file, body, decodeContext(cluster.contextKey, context), contentType);
   sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, file, size: body.length }), { 'x-context': encodeContext(cluster.contextKey, outcome.state.context) });
 }
 
@@ -46,19 +38,8 @@ function header(args: RouteArgs, name: string): string | undefined {
   return Array.isArray(v) ? v[0] : v;
 }
 
-/**
- * A file's state at read quorum, seen through its bucket's record (read in
- * parallel): versions of an ended incarnation of the bucket are not shown, and
- * a bucket that does not exist is a 404 of its own.
- */
-async function readVisible(args: RouteArgs, bodies: boolean): Promise<{ read: QuorumRead; siblings: Sibling[] }> {
-  const [read, bucket] = await Promise.all([readQuorum(args.cluster, args.bucket, args.file, { bodies }), readBucket(args.cluster, args.bucket)]);
-  if (liveUids(bucket.merged).size === 0) throw noSuchBucket(args.bucket);
-  return { read, siblings: visible(bucket.merged, read.merged.siblings) };
-}
-
 function noSuchFile(args: RouteArgs): RingstoreError {
-  return new RingstoreError(ErrorCode.NO_SUCH_FILE, `file ${args.file} does not exist in bucket ${args.bucket}`, { details: { bucket: args.bucket, file: args.file } });
+  return missing(args.bucket, args.file);
 }
 
 function describe(s: Sibling): Record<string, unknown> {
@@ -76,8 +57,7 @@ function describe(s: Sibling): Record<string, unknown> {
 /** GET (and HEAD) /buckets/<bucket>/<file>[?version=<id>] */
 export const getFileRoute: Route = async (args) => {
   const { cluster, res, bucket, file, query } = args;
-  validateFileName(file);
-  const { read, siblings } = await readVisible(args, true);
+  const { read, siblings }: FileRead = await readFile(cluster, bucket, file, true);
   const context = encodeContext(cluster.contextKey, read.merged.context);
   const wanted = query.get('version');
   let chosen: Sibling | undefined;
@@ -103,12 +83,7 @@ export const getFileRoute: Route = async (args) => {
     chosen = siblings[0] as Sibling;
   }
   const id = dotId(chosen.dot);
-  let body = read.bodies.get(id);
-  if (body === undefined && chosen.size > 0) body = (await fetchBodies(cluster, bucket, file, [id], holdersOf(read.answers, id))).get(id);
-  if (body === undefined && chosen.size > 0) {
-    throw new RingstoreError(ErrorCode.QUORUM_NOT_REACHED, `no replica that answered could return the content of ${file}`);
-  }
-  const bytes = body ?? Buffer.alloc(0);
+  const bytes = await versionBody(cluster, bucket, file, read, chosen);
   res.writeHead(200, {
     'content-type': chosen.type ?? 'application/octet-stream',
     'content-length': bytes.length,
@@ -124,13 +99,6 @@ export const getFileRoute: Route = async (args) => {
 /** DELETE /buckets/<bucket>/<file>: writes a tombstone, so a stale replica cannot bring the file back. */
 export const deleteFileRoute: Route = async (args) => {
   const { cluster, res, bucket, file } = args;
-  validateFileName(file);
-  let context = decodeContext(cluster.contextKey, header(args, CONTEXT_HEADER));
-  if (context === null) {
-    const { read, siblings } = await readVisible(args, false);
-    if (siblings.every((s) => s.deleted)) throw noSuchFile(args);
-    context = read.merged.context;
-  }
-  const outcome = await writeKey(cluster, { ns: bucket, key: file, context, deleted: true, body: Buffer.alloc(0) }, repairBucketRecord(cluster));
+  const outcome = await deleteFile(cluster, bucket, file, decodeContext(cluster.contextKey, header(args, CONTEXT_HEADER)));
   sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, file, deleted: true }));
 };

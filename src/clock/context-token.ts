@@ -1,5 +1,5 @@
-// The causal context as clients carry it: an opaque token in the X-Context
-// header or the `context` form field, holding the version vector and a MAC
+// The causal context as clients carry it: an opaque token (the REST app's
+// X-Context header or `context` form field), holding the version vector and a MAC
 // under a key derived from the cluster secret. Only contexts this cluster
 // issued are accepted: a forged one could claim versions never seen, and so
 // make a write supersede them, or push a node's counters out of range.
@@ -7,7 +7,6 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import { vectorSchema, type VersionVectorWire } from '../protocol/messages.js';
 
-export const CONTEXT_HEADER = 'x-context';
 const MAC_BYTES = 16;
 
 export function contextKey(secret: Buffer): Buffer {

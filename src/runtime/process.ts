@@ -1,17 +1,17 @@
 // What every process's command line has in common: --config and --id (yargs),
-// a logger, and a clean exit on SIGINT/SIGTERM.
+// the config and cluster secret read from their files, a logger, the
+// production runtime, and a clean exit on SIGINT/SIGTERM.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { DEFAULT_CONFIG_FILE, loadConfig, nodeById, type ClusterConfig, type NodeSpec } from './config.js';
-import { createLogger, type Logger } from './log.js';
+import { DEFAULT_CONFIG_FILE, nodeById, nodeDir } from '../config.js';
+import { createLogger, type Logger } from '../log.js';
+import { clusterSecret, loadConfig } from './config-file.js';
+import type { NodeEnv } from '../node-env.js';
+import { Membership } from '../ring/membership.js';
+import { nodeRuntime } from './node.js';
 
-export interface Entry {
-  config: ClusterConfig;
-  node: NodeSpec;
-  log: Logger;
-}
-
-export async function parseEntry(role: string, description: string): Promise<Entry> {
+/** Parse a process's command line and build its environment on the production runtime. */
+export async function parseEntry(role: string, description: string): Promise<NodeEnv> {
   const argv = await yargs(hideBin(process.argv))
     .scriptName(`ringstore-${role}`)
     .usage(`$0 --id <node> [--config nodes.json]\n\n${description}`)
@@ -22,9 +22,9 @@ export async function parseEntry(role: string, description: string): Promise<Ent
     .help()
     .parse();
   const config = loadConfig(argv.config);
-  const node = nodeById(config, argv.id);
-  const log = createLogger({ node: node.id, role, level: argv['log-level'] ?? config.logLevel });
-  return { config, node, log };
+  const self = nodeById(config, argv.id);
+  const log = createLogger({ node: self.id, role, level: argv['log-level'] ?? config.logLevel });
+  return { rt: nodeRuntime, config, self, membership: Membership.initial(config.nodes), secret: clusterSecret(config), log, dir: nodeDir(config, self.id) };
 }
 
 /** Run main; log and exit 1 on failure; call stop on SIGINT/SIGTERM, then exit 0. */

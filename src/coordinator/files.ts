@@ -1,0 +1,61 @@
+// The file operations as a client sees them, whatever carries the request (the
+// REST app, the simulator's clients): write a file, read it seen through its
+// bucket's record, fetch a version's bytes, delete it with a tombstone.
+import { dotId } from '../clock/dvv.js';
+import { ErrorCode, RingstoreError } from '../errors.js';
+import type { Sibling, VersionVectorWire } from '../protocol/messages.js';
+import { liveUids, visible } from '../replica/records.js';
+import { validateFileName } from '../storage/names.js';
+import { noSuchBucket, readBucket, repairBucketRecord } from './buckets.js';
+import type { Cluster } from './cluster.js';
+import { holdersOf, readQuorum, type QuorumRead } from './read.js';
+import { fetchBodies } from './replicas.js';
+import { writeKey, type WriteOutcome } from './write.js';
+
+/** Write a file's new version; with a context it supersedes exactly what that context saw. */
+export function putFile(c: Cluster, bucket: string, file: string, body: Buffer, context: VersionVectorWire | null, contentType?: string): Promise<WriteOutcome> {
+  validateFileName(file);
+  return writeKey(c, { ns: bucket, key: file, context, deleted: false, body, contentType }, repairBucketRecord(c));
+}
+
+export interface FileRead {
+  read: QuorumRead;
+  /** The versions a reader may see: none of an ended incarnation of the bucket, one per client write. */
+  siblings: Sibling[];
+}
+
+/**
+ * A file's state at read quorum, seen through its bucket's record (read in
+ * parallel): versions of an ended incarnation of the bucket are not shown, and
+ * a bucket that does not exist is an error of its own.
+ */
+export async function readFile(c: Cluster, bucket: string, file: string, bodies: boolean): Promise<FileRead> {
+  validateFileName(file);
+  const [read, record] = await Promise.all([readQuorum(c, bucket, file, { bodies }), readBucket(c, bucket)]);
+  if (liveUids(record.merged).size === 0) throw noSuchBucket(bucket);
+  return { read, siblings: visible(record.merged, read.merged.siblings) };
+}
+
+/** The bytes of one version found by readFile: from the read, else from a replica that holds it. */
+export async function versionBody(c: Cluster, bucket: string, file: string, read: QuorumRead, version: Sibling): Promise<Buffer> {
+  if (version.deleted || version.size === 0) return Buffer.alloc(0);
+  const id = dotId(version.dot);
+  const body = read.bodies.get(id) ?? (await fetchBodies(c, bucket, file, [id], holdersOf(read.answers, id))).get(id);
+  if (body === undefined) throw new RingstoreError(ErrorCode.QUORUM_NOT_REACHED, `no replica that answered could return the content of ${file}`);
+  return body;
+}
+
+export function noSuchFile(bucket: string, file: string): RingstoreError {
+  return new RingstoreError(ErrorCode.NO_SUCH_FILE, `file ${file} does not exist in bucket ${bucket}`, { details: { bucket, file } });
+}
+
+/** Delete with a tombstone (so a stale replica cannot bring the file back); without a context, of what a quorum sees. */
+export async function deleteFile(c: Cluster, bucket: string, file: string, context: VersionVectorWire | null): Promise<WriteOutcome> {
+  validateFileName(file);
+  if (context === null) {
+    const { read, siblings } = await readFile(c, bucket, file, false);
+    if (siblings.every((s) => s.deleted)) throw noSuchFile(bucket, file);
+    context = read.merged.context;
+  }
+  return writeKey(c, { ns: bucket, key: file, context, deleted: true, body: Buffer.alloc(0) }, repairBucketRecord(c));
+}
