@@ -70,6 +70,13 @@ export class HintStores {
     if (owners && owners.size === 0) this.index.delete(k);
   }
 
+  /** How many hinted copies this node holds. */
+  get size(): number {
+    let n = 0;
+    for (const owners of this.index.values()) n += owners.size;
+    return n;
+  }
+
   /** The owners this node holds a hinted copy of the key for. */
   holders(ns: string, key: string): string[] {
     return [...(this.index.get(`${ns}\0${key}`) ?? [])];

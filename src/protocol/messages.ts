@@ -35,7 +35,7 @@ export const siblingSchema = z.object({
   type: z.string().max(256).optional(),
   /** The client request that wrote it: a retried mint can store one write twice, and readers count it once. */
   wid: z.string().max(64).optional(),
-  /** This version's causal past: the context it was written with, plus its own dot. */
+  /** This version's causal past: the context it was written with, i.e. the versions it supersedes (its own dot is `dot`). Versions stored before 2026-12 also merged in their own dot. */
   clock: vectorSchema.optional(),
   /** The bucket incarnation this version belongs to (for a bucket record: the incarnation it creates). */
   uid: z.string().max(64).optional(),

@@ -18,6 +18,11 @@ interface Event {
   seq: number;
   fn: () => void;
   owner: Owner | null;
+  cancelled: boolean;
+}
+
+export interface Scheduled {
+  cancel(): void;
 }
 
 const TAIL = 400;
@@ -29,11 +34,16 @@ export class SimLoop {
   private seq = 0;
   private readonly hash: Hash = createHash('sha256');
   private readonly tail: string[] = [];
+  private readonly stamp = Buffer.alloc(16);
+  /** Keep every trace line, not only the last few hundred (to study one seed). */
+  keepAll = false;
   private tailAt = 0;
 
-  /** Run fn after ms of simulated time, unless its owner has died by then. */
-  schedule(ms: number, fn: () => void, owner: Owner | null = null): void {
-    this.push({ at: this.now + Math.max(0, ms), seq: this.seq++, fn, owner });
+  /** Run fn after ms of simulated time, unless its owner has died by then or it was cancelled. */
+  schedule(ms: number, fn: () => void, owner: Owner | null = null): Scheduled {
+    const e: Event = { at: this.now + Math.max(0, ms), seq: this.seq++, fn, owner, cancelled: false };
+    this.push(e);
+    return { cancel: () => void (e.cancelled = true) };
   }
 
   /** Add a line to the trace: hashed, and the last few hundred kept for a failure report. */
@@ -41,8 +51,13 @@ export class SimLoop {
     const text = `${this.now.toFixed(3)} ${line}`;
     this.hash.update(text);
     this.hash.update('\n');
-    if (this.tail.length < TAIL) this.tail.push(text);
+    if (this.keepAll || this.tail.length < TAIL) this.tail.push(text);
     else this.tail[this.tailAt++ % TAIL] = text;
+  }
+
+  /** Hash bytes into the trace without keeping them (the frames the network delivers). */
+  hashBytes(data: Buffer): void {
+    this.hash.update(data);
   }
 
   traceHash(): string {
@@ -50,7 +65,7 @@ export class SimLoop {
   }
 
   lastTrace(n: number): string[] {
-    const ordered = this.tail.length < TAIL ? this.tail : [...this.tail.slice(this.tailAt % TAIL), ...this.tail.slice(0, this.tailAt % TAIL)];
+    const ordered = this.keepAll || this.tail.length < TAIL ? this.tail : [...this.tail.slice(this.tailAt % TAIL), ...this.tail.slice(0, this.tailAt % TAIL)];
     return ordered.slice(-n);
   }
 
@@ -61,9 +76,13 @@ export class SimLoop {
       const next = this.heap[0];
       if (!next || next.at > until) break;
       this.pop();
-      if (next.owner && !next.owner.alive) continue;
+      // Skipped without a turn of the loop: a timer cleared, or a dead process's.
+      if (next.cancelled || (next.owner && !next.owner.alive)) continue;
       this.now = next.at;
       this.events++;
+      this.stamp.writeDoubleLE(next.at, 0);
+      this.stamp.writeDoubleLE(next.seq, 8);
+      this.hash.update(this.stamp);
       next.fn();
       await drain();
     }

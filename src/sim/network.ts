@@ -298,6 +298,7 @@ export class SimNetwork {
     from.out.shift();
     if ('data' in head) {
       this.delivered++;
+      this.loop.hashBytes(head.data);
       to.receive(head.data);
     } else {
       this.ends.delete(to);

@@ -57,14 +57,12 @@ export class SimProcess implements Owner {
     this.disk = machine.disk.mount();
     const owner: Owner = this;
     const timer = (fn: () => void, ms: number, repeat: boolean): Timer => {
-      let cancelled = false;
-      const fire = (): void => {
-        if (cancelled) return;
-        if (repeat) loop.schedule(ms, fire, owner);
+      let handle = loop.schedule(ms, fire, owner);
+      function fire(): void {
+        if (repeat) handle = loop.schedule(ms, fire, owner);
         fn();
-      };
-      loop.schedule(ms, fire, owner);
-      return { cancel: () => void (cancelled = true) };
+      }
+      return { cancel: () => handle.cancel() };
     };
     this.rt = {
       clock: {

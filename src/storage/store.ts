@@ -205,7 +205,9 @@ export class Store {
         size: v.deleted ? 0 : v.body.length,
         etag: v.deleted ? '' : createHash('md5').update(v.body).digest('hex'),
         ts: this.env.clock.now(),
-        clock: { ...clientContext, [actor]: n },
+        // Exactly the versions this one supersedes. Its own dot is not merged in: {a: 9} would claim
+        // a's versions 4 to 8 as seen, though a write with context {a: 3} is concurrent with them.
+        clock: { ...clientContext },
         ...(v.contentType ? { type: v.contentType } : {}),
         ...(v.wid ? { wid: v.wid } : {}),
         ...(v.uidFromDot ? { uid: dotId([actor, n]) } : v.uid ? { uid: v.uid } : {}),

@@ -18,5 +18,9 @@ export async function purgeEnded(ctx: NodeContext, bucket: string): Promise<numb
   const ended = (uid: string | undefined): boolean => incarnationEnded(record, uid);
   let purged = await ctx.store.purgeBucket(bucket, ended);
   for (const owner of await ctx.hints.owners()) purged += await ctx.hints.store(owner).purgeBucket(bucket, ended);
+  // A hinted copy left with no version is gone: no longer a hint to hand off.
+  for (const { owner, key } of ctx.hints.keysIn(bucket)) {
+    if (!(await ctx.hints.store(owner).read(bucket, key))) ctx.hints.unmark(owner, bucket, key);
+  }
   return purged;
 }

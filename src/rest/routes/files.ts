@@ -45,7 +45,7 @@ function noSuchFile(args: RouteArgs): RingstoreError {
 function describe(s: Sibling): Record<string, unknown> {
   return {
     version: dotId(s.dot),
-    clock: s.clock ?? { [s.dot[0]]: s.dot[1] },
+    clock: s.clock ?? {},
     size: s.size,
     etag: s.etag,
     deleted: s.deleted === true,

@@ -1,0 +1,128 @@
+// What must hold once a run's faults are healed and the cluster has settled,
+// checked on the replicas themselves:
+// - every replica that acknowledged a write still has it, or a version that
+//   superseded it (its context covers the write's dot); a hinted copy has
+//   reached its owner (a disk wiped after the write excuses its copies);
+// - after a read-repair pass, the owners of every key hold the same versions,
+//   and those versions are concurrent writes: none covers another, each from a
+//   client write of its own, no more than were written;
+// - every hint is drained;
+// - every bucket exists on every node, or on none.
+// Writes into a bucket incarnation that has since ended are excused: deleting
+// the bucket removed them.
+import { covers, dotId, type Dot } from '../clock/dvv.js';
+import { BUCKETS_NS, type KeyState } from '../protocol/messages.js';
+import { incarnationEnded, liveUids, visible } from '../replica/records.js';
+import type { RunningNode } from '../node/server.js';
+import type { SimCluster, SimNode } from './cluster.js';
+import type { AckedWrite, History } from './workload.js';
+
+export async function ownState(n: SimNode, ns: string, key: string, node: RunningNode | undefined = n.running?.node): Promise<KeyState | null> {
+  return (await node?.ctx.store.read(ns, key)) ?? null;
+}
+
+function wipedAfter(n: SimNode, at: number): boolean {
+  return n.wipes.some((t) => t >= at);
+}
+
+/** The bucket's record as every node agrees it (checked separately), from the first running node. */
+async function record(cluster: SimCluster, bucket: string): Promise<KeyState | null> {
+  const n = cluster.upNodes()[0];
+  return n ? ownState(n, BUCKETS_NS, bucket) : null;
+}
+
+async function excused(cluster: SimCluster, w: AckedWrite): Promise<boolean> {
+  return w.ns !== BUCKETS_NS && incarnationEnded(await record(cluster, w.ns), w.uid);
+}
+
+/** Each copy a node acknowledged is still held (or superseded), or a hinted copy has reached its owner. */
+export async function checkAcknowledged(cluster: SimCluster, history: History): Promise<string[]> {
+  const problems: string[] = [];
+  for (const w of history.acked) {
+    if (await excused(cluster, w)) continue;
+    const holders: Array<{ node: string; as: string; hintOn?: string }> = w.written.filter((x) => w.preferenceList.includes(x)).map((x) => ({ node: x, as: 'replica' }));
+    for (const h of w.hinted) holders.push({ node: h.for, as: `owner of the hint on ${h.node}`, hintOn: h.node });
+    for (const { node, as, hintOn } of holders) {
+      const n = cluster.node(node);
+      if (wipedAfter(n, w.sentAt)) continue;
+      if (hintOn !== undefined && wipedAfter(cluster.node(hintOn), w.sentAt)) continue;
+      const state = await ownState(n, w.ns, w.key);
+      if (!state || !covers(state.context, w.dot)) {
+        problems.push(`lost write: ${w.op} ${w.ns}/${w.key} version ${w.version} (acknowledged at ${w.at.toFixed(1)} ms, written ${w.written.join(',')}) is not on ${node} (${as}): it has ${state ? describe(state) : 'nothing'}`);
+      }
+    }
+  }
+  return problems;
+}
+
+/** A replica's own audit as it boots: what it acknowledged before it went down is still there. */
+export async function auditBoot(n: SimNode, running: RunningNode, history: History): Promise<string[]> {
+  const problems: string[] = [];
+  for (const w of history.acked) {
+    if (!w.written.includes(n.id) || !w.preferenceList.includes(n.id) || wipedAfter(n, w.sentAt)) continue;
+    const state = await ownState(n, w.ns, w.key, running);
+    if (state && covers(state.context, w.dot)) continue;
+    // Files of an incarnation this replica knows ended are purged legitimately.
+    if (w.ns !== BUCKETS_NS && incarnationEnded(await ownState(n, BUCKETS_NS, w.ns, running), w.uid)) continue;
+    problems.push(`${n.id} restarted without the version ${w.version} of ${w.ns}/${w.key} it acknowledged at ${w.at.toFixed(1)} ms: it has ${state ? describe(state) : 'nothing'}`);
+  }
+  return problems;
+}
+
+/** Owners agree, and the versions left are concurrent client writes. */
+export async function checkReplicas(cluster: SimCluster, history: History, keys: ReadonlyArray<{ ns: string; key: string }>): Promise<string[]> {
+  const problems: string[] = [];
+  const c = cluster.upNodes()[0]?.running?.cluster;
+  if (!c) return ['no node is running'];
+  for (const { ns, key } of keys) {
+    const rec = ns === BUCKETS_NS ? null : await record(cluster, ns);
+    if (ns !== BUCKETS_NS && liveUids(rec).size === 0) continue;
+    const owners = c.preferenceList(ns, key);
+    const seen = new Map<string, string>();
+    let reference: KeyState | null = null;
+    for (const o of owners) {
+      const state = await ownState(cluster.node(o), ns, key);
+      const shown = state ? visible(rec, state.siblings.filter((s) => ns === BUCKETS_NS || !incarnationEnded(rec, s.uid))) : [];
+      seen.set(o, shown.map((s) => dotId(s.dot)).sort().join(' '));
+      if (state && !reference) reference = { context: state.context, siblings: shown };
+    }
+    if (new Set(seen.values()).size > 1) {
+      problems.push(`replicas of ${ns}/${key} differ: ${[...seen].map(([o, v]) => `${o} [${v}]`).join('; ')}`);
+      continue;
+    }
+    if (!reference) continue;
+    const live = reference.siblings;
+    for (const a of live) {
+      for (const b of live) {
+        if (a !== b && b.clock && covers(b.clock, a.dot as Dot)) problems.push(`${ns}/${key}: version ${dotId(a.dot)} is kept beside ${dotId(b.dot)}, which supersedes it`);
+      }
+    }
+    const wids = new Set(live.map((s) => s.wid ?? dotId(s.dot)));
+    const attempts = history.attempts.get(`${ns}/${key}`) ?? 0;
+    if (ns !== BUCKETS_NS && wids.size > attempts) problems.push(`${ns}/${key} has ${wids.size} concurrent versions but only ${attempts} writes were made`);
+  }
+  return problems;
+}
+
+export function hintsLeft(cluster: SimCluster): string[] {
+  return cluster.nodes
+    .filter((n) => (n.running?.node.ctx.hints.size ?? 0) > 0)
+    .map((n) => {
+      const handoff = n.running?.scheduler.workers.find((w) => w.name === 'handoff')?.status();
+      return `${n.id} holds ${n.running?.node.ctx.hints.size} hints (handoff: ${handoff?.lastError ?? handoff?.lastResult ?? 'never ran'})`;
+    });
+}
+
+/** The live incarnations of each bucket, as each node's registry has them: all equal. */
+export function bucketDisagreements(cluster: SimCluster, buckets: readonly string[]): string[] {
+  const problems: string[] = [];
+  for (const b of buckets) {
+    const views = cluster.nodes.map((n) => [n.id, [...liveUids(n.running?.node.ctx.buckets.get(b))].sort().join(',')] as const);
+    if (new Set(views.map(([, v]) => v)).size > 1) problems.push(`bucket ${b} differs: ${views.map(([id, v]) => `${id} [${v || 'none'}]`).join('; ')}`);
+  }
+  return problems;
+}
+
+function describe(state: KeyState): string {
+  return `versions [${state.siblings.map((s) => dotId(s.dot)).join(', ')}], context ${JSON.stringify(state.context)}`;
+}

@@ -1,0 +1,171 @@
+// One simulated run, from its seed: a cluster of 3 to 9 machines with N, R and
+// W drawn for it, clients writing, deleting and reading, faults on the network
+// (loss, delay, duplication, reordering, partitions), the machines (kill -9,
+// power loss, disk wipe, restart) and their clocks (jumps). Then every fault
+// is healed, the cluster settles (gossip, hinted handoff, a read-repair pass,
+// bucket anti-entropy) and the checker looks at every replica.
+import { readQuorum } from '../coordinator/read.js';
+import { BUCKETS_NS } from '../protocol/messages.js';
+import { auditBoot, bucketDisagreements, checkAcknowledged, checkReplicas, hintsLeft } from './checker.js';
+import { SimCluster } from './cluster.js';
+import { SimLoop } from './loop.js';
+import { CALM, SimNetwork, type NetFaults } from './network.js';
+import { Prng } from './prng.js';
+import { BUCKETS, Client, KEYS, emptyHistory } from './workload.js';
+
+export interface RunResult {
+  seed: string;
+  ok: boolean;
+  problems: string[];
+  events: number;
+  simulatedSeconds: number;
+  traceHash: string;
+  /** A description of the run: size, quorums, faults. */
+  setup: string;
+  stats: { ops: number; ok: number; acked: number; frames: number; faults: number };
+  trace: string[];
+  logs: string[];
+}
+
+const BOOT_MS = 3000;
+const WORKLOAD_MS = 15_000;
+const SETTLE_DEADLINE_MS = 120_000;
+
+export async function runSeed(seed: string | number, opts: { fullTrace?: boolean } = {}): Promise<RunResult> {
+  const prng = new Prng(seed);
+  const setup = prng.fork('setup');
+  const loop = new SimLoop();
+  loop.keepAll = opts.fullTrace === true;
+  const net = new SimNetwork(loop, prng.fork('network'));
+  const size = setup.between(3, 9);
+  const n = setup.chance(0.6) ? 3 : setup.between(1, Math.min(5, size));
+  const r = setup.between(1, n);
+  const w = setup.between(1, n);
+  const cluster = new SimCluster(loop, net, prng.fork('cluster'), size, { n, r, w }, () => null);
+  const history = emptyHistory();
+  const problems: string[] = [];
+  cluster.onBoot = (node, running) => {
+    void auditBoot(node, running, history).then((p) => problems.push(...p));
+  };
+  const faults: NetFaults = setup.chance(0.3)
+    ? CALM
+    : {
+        latency: [0.1, 0.2 + setup.float() * 5],
+        spike: setup.float() * 0.02,
+        loss: setup.float() * 0.02,
+        reset: setup.float() * 0.3,
+        duplicate: setup.float() * 0.002,
+        reorder: setup.float() * 0.002,
+        split: setup.float() * 0.05,
+      };
+  const faultCount = setup.between(0, 10);
+  const description = `${size} nodes, N=${n} R=${r} W=${w}, ${faultCount} faults, network ${faults === CALM ? 'calm' : `loss ${(faults.loss * 100).toFixed(2)}%`}`;
+  loop.trace(`setup ${description}`);
+
+  for (const node of cluster.nodes) cluster.start(node.id);
+  await loop.runUntil(BOOT_MS);
+  net.faults = faults;
+  const end = BOOT_MS + WORKLOAD_MS;
+  const clients = Array.from({ length: setup.between(2, 6) }, (_, i) => new Client(`c${i + 1}`, loop, cluster, prng.fork(`client-${i}`), history));
+  for (const c of clients) c.run(end);
+  scheduleFaults(cluster, net, prng.fork('faults'), faultCount, w, BOOT_MS, end);
+  await loop.runUntil(end);
+  // The clients' last calls end (answered, or timed out with their machine).
+  await loop.runUntil(end + 9000, () => clients.every((c) => c.idle));
+
+  // Heal: the network is whole and calm again, every machine runs.
+  loop.trace('heal');
+  net.heal();
+  net.faults = CALM;
+  for (const node of cluster.nodes) cluster.start(node.id);
+  const deadline = loop.now + SETTLE_DEADLINE_MS;
+  const step = async (ms: number): Promise<void> => loop.runUntil(loop.now + ms);
+  // Every machine up and every hint handed off.
+  while (loop.now < deadline && (cluster.upNodes().length < size || hintsLeft(cluster).length > 0)) await step(1000);
+  if (cluster.upNodes().length < size) problems.push(`machines did not come back: ${cluster.nodes.filter((x) => !x.running).map((x) => x.id).join(', ')}`);
+  problems.push(...hintsLeft(cluster).map((h) => `hints not drained within ${SETTLE_DEADLINE_MS / 1000} s: ${h}`));
+  problems.push(...(await checkAcknowledged(cluster, history)));
+
+  // A read of every key repairs its stale replicas; bucket anti-entropy brings every node's records together.
+  const keys = [...BUCKETS.flatMap((b) => KEYS.map((k) => ({ ns: b, key: k }))), ...BUCKETS.map((b) => ({ ns: BUCKETS_NS, key: b }))];
+  const coordinator = cluster.upNodes()[0]?.running?.cluster;
+  if (coordinator) {
+    for (const { ns, key } of keys) {
+      let done = false;
+      void readQuorum(coordinator, ns, key, { bodies: false }).finally(() => (done = true)).catch(() => undefined);
+      await loop.runUntil(loop.now + 5000, () => done);
+    }
+  }
+  await step(5000);
+  while (loop.now < deadline + 60_000 && bucketDisagreements(cluster, BUCKETS).length > 0) await step(1000);
+  problems.push(...bucketDisagreements(cluster, BUCKETS));
+  problems.push(...(await checkReplicas(cluster, history, keys)));
+  problems.push(...history.unexpected.map((u) => `unexpected error: ${u}`));
+  const logs = cluster.logs.lines.filter((l) => / error /.test(l));
+  problems.push(...logs.slice(0, 5).map((l) => `error logged: ${l.slice(0, 400)}`));
+
+  return {
+    seed: String(seed),
+    ok: problems.length === 0,
+    problems,
+    events: loop.events,
+    simulatedSeconds: loop.now / 1000,
+    traceHash: loop.traceHash(),
+    setup: description,
+    stats: { ops: history.ops, ok: history.ok, acked: history.acked.length, frames: net.delivered, faults: faultCount },
+    trace: loop.lastTrace(opts.fullTrace ? Infinity : 60),
+    logs: cluster.logs.lines.slice(-40),
+  };
+}
+
+/** The run's faults, at random times of the workload window. At most one disk wipe, and only when W >= 2 keeps a second copy. */
+function scheduleFaults(cluster: SimCluster, net: SimNetwork, prng: Prng, count: number, w: number, from: number, to: number): void {
+  const loop = cluster.loop;
+  let wipes = w >= 2 ? 1 : 0;
+  for (let i = 0; i < count; i++) {
+    const at = prng.between(from, to - 1000) - loop.now;
+    const node = prng.pick(cluster.nodes).id;
+    const outage = prng.between(300, 8000);
+    const roll = prng.float();
+    if (roll < 0.25) {
+      loop.schedule(at, () => {
+        cluster.kill(node);
+        loop.schedule(outage, () => cluster.start(node));
+      });
+    } else if (roll < 0.45) {
+      loop.schedule(at, () => {
+        cluster.powerLoss(node);
+        loop.schedule(outage, () => cluster.start(node));
+      });
+    } else if (roll < 0.5 && wipes > 0) {
+      wipes--;
+      loop.schedule(at, () => {
+        cluster.wipe(node);
+        loop.schedule(outage, () => cluster.start(node));
+      });
+    } else if (roll < 0.7) {
+      // A symmetric partition: the machines split in two for a while.
+      const side = new Set(cluster.nodes.filter(() => prng.chance(0.5)).map((x) => x.id));
+      loop.schedule(at, () => {
+        loop.trace(`partition [${[...side].join(',')}] from the rest`);
+        for (const a of cluster.nodes) for (const b of cluster.nodes) if (side.has(a.id) !== side.has(b.id)) net.partition(a.id, b.id);
+        loop.schedule(outage, () => {
+          for (const a of cluster.nodes) for (const b of cluster.nodes) if (side.has(a.id) !== side.has(b.id)) net.heal(a.id, b.id);
+        });
+      });
+    } else if (roll < 0.8) {
+      const other = prng.pick(cluster.nodes).id;
+      loop.schedule(at, () => {
+        loop.trace(`one-way partition ${node} -> ${other}`);
+        net.partition(node, other);
+        loop.schedule(outage, () => net.heal(node, other));
+      });
+    } else {
+      const jump = (prng.chance(0.5) ? -1 : 1) * prng.between(1000, 3_600_000);
+      loop.schedule(at, () => {
+        loop.trace(`clock of ${node} jumps ${jump} ms`);
+        cluster.node(node).machine.clockOffsetMs += jump;
+      });
+    }
+  }
+}

@@ -1,0 +1,180 @@
+// The simulator's clients: each picks a machine (as a user picks an endpoint)
+// and calls the coordinator's real operations on it: bucket creates and
+// deletes, file writes with and without a context (the context of its own
+// last read), deletes and reads. A machine that is down fails the call at
+// once, one that dies mid-call leaves the outcome unknown after a timeout. The
+// history keeps every acknowledged write with the replicas that stored it,
+// for the checker.
+import { dotId, parseDotId, type Dot } from '../clock/dvv.js';
+import { createBucket, deleteBucket } from '../coordinator/buckets.js';
+import { deleteFile, putFile, readFile } from '../coordinator/files.js';
+import type { WriteOutcome } from '../coordinator/write.js';
+import { asRingstoreError, ErrorCode } from '../errors.js';
+import { BUCKETS_NS, type VersionVectorWire } from '../protocol/messages.js';
+import type { SimCluster } from './cluster.js';
+import type { Owner, SimLoop } from './loop.js';
+import type { Prng } from './prng.js';
+
+export const BUCKETS = ['alpha', 'bravo', 'carol'];
+export const KEYS = ['k0', 'k1', 'k2', 'k3', 'k4', 'k5'];
+
+export interface AckedWrite {
+  op: string;
+  ns: string;
+  key: string;
+  dot: Dot;
+  version: string;
+  /** The client write's id, on every version minted for it. */
+  wid: string | undefined;
+  /** The bucket incarnation a file version was written into. */
+  uid: string | undefined;
+  preferenceList: string[];
+  written: string[];
+  hinted: Array<{ node: string; for: string }>;
+  /** When the client sent it: a replica may have stored it any time after. */
+  sentAt: number;
+  /** When the client had the answer. */
+  at: number;
+}
+
+export interface History {
+  acked: AckedWrite[];
+  /** Writes attempted (acknowledged or not), by ns/key. */
+  attempts: Map<string, number>;
+  ops: number;
+  ok: number;
+  failed: Map<string, number>;
+  /** Errors that mean a bug, not a fault: INTERNAL, BAD_MESSAGE, ... */
+  unexpected: string[];
+}
+
+/** Failures the fault schedule explains; anything else is reported. */
+const EXPECTED = new Set<string>([
+  ErrorCode.QUORUM_NOT_REACHED,
+  ErrorCode.PEER_UNAVAILABLE,
+  ErrorCode.PEER_TIMEOUT,
+  ErrorCode.NO_SUCH_BUCKET,
+  ErrorCode.NO_SUCH_FILE,
+  ErrorCode.TOO_MANY_SIBLINGS,
+  ErrorCode.MISSING_BODIES,
+  'CLIENT_TIMEOUT',
+  'NODE_DOWN',
+]);
+
+const CLIENT_TIMEOUT_MS = 8000;
+
+export function emptyHistory(): History {
+  return { acked: [], attempts: new Map(), ops: 0, ok: 0, failed: new Map(), unexpected: [] };
+}
+
+export class Client implements Owner {
+  alive = true;
+  /** No call under way. */
+  idle = true;
+  private readonly contexts = new Map<string, VersionVectorWire>();
+
+  constructor(
+    readonly name: string,
+    private readonly loop: SimLoop,
+    private readonly cluster: SimCluster,
+    private readonly prng: Prng,
+    private readonly history: History,
+  ) {}
+
+  /** Issue operations until simulated time `until`, one at a time with think time between. */
+  run(until: number): void {
+    const next = (): void => {
+      if (this.loop.now >= until) return;
+      void this.one().then(() => this.loop.schedule(this.prng.between(5, 400), next, this));
+    };
+    this.loop.schedule(this.prng.between(0, 500), next, this);
+  }
+
+  private sentAt = 0;
+
+  private async one(): Promise<void> {
+    const node = this.prng.pick(this.cluster.nodes);
+    const bucket = this.prng.pick(BUCKETS);
+    const key = this.prng.pick(KEYS);
+    const roll = this.prng.float();
+    const op = roll < 0.04 ? 'create' : roll < 0.06 ? 'drop' : roll < 0.4 ? 'put' : roll < 0.55 ? 'put-ctx' : roll < 0.62 ? 'delete' : 'get';
+    this.history.ops++;
+    const started = this.loop.now;
+    this.sentAt = started;
+    const what = `${this.name} ${op} ${op === 'create' || op === 'drop' ? bucket : `${bucket}/${key}`} via ${node.id}`;
+    if (!node.running) return this.fail(what, 'NODE_DOWN');
+    const c = node.running.cluster;
+    const ctxKey = `${bucket}/${key}`;
+    if (op !== 'get') {
+      const k = op === 'create' || op === 'drop' ? `${BUCKETS_NS}/${bucket}` : ctxKey;
+      this.history.attempts.set(k, (this.history.attempts.get(k) ?? 0) + 1);
+    }
+    const call = async (): Promise<string> => {
+      switch (op) {
+        case 'create': {
+          const r = await createBucket(c, bucket);
+          if (r.outcome) this.acked('create', BUCKETS_NS, bucket, r.outcome);
+          return r.outcome ? `created ${r.outcome.version}` : 'exists';
+        }
+        case 'drop':
+          return `dropped ${this.acked('drop', BUCKETS_NS, bucket, await deleteBucket(c, bucket))}`;
+        case 'put':
+        case 'put-ctx': {
+          const context = op === 'put-ctx' ? (this.contexts.get(ctxKey) ?? null) : null;
+          const body = Buffer.from(`${this.name}@${this.loop.now.toFixed(1)}:${this.prng.int(1e9)}`);
+          return `stored ${this.acked(op, bucket, key, await putFile(c, bucket, key, body, context))}${context ? ` with context ${JSON.stringify(context)}` : ''}`;
+        }
+        case 'delete':
+          return `deleted ${this.acked('delete', bucket, key, await deleteFile(c, bucket, key, this.contexts.get(ctxKey) ?? null))}`;
+        default: {
+          const r = await readFile(c, bucket, key, false);
+          this.contexts.set(ctxKey, r.read.merged.context);
+          return `versions [${r.siblings.map((x) => dotId(x.dot)).join(' ')}] context ${JSON.stringify(r.read.merged.context)}`;
+        }
+      }
+    };
+    this.idle = false;
+    const outcome = await this.withTimeout(call());
+    this.idle = true;
+    if (outcome.ok) {
+      this.history.ok++;
+      this.loop.trace(`${what}: ${outcome.value} in ${(this.loop.now - started).toFixed(1)} ms`);
+    } else this.fail(what, outcome.code, outcome.message);
+  }
+
+  private withTimeout(p: Promise<string>): Promise<{ ok: true; value: string } | { ok: false; code: string; message: string }> {
+    return new Promise((resolve) => {
+      let done = false;
+      this.loop.schedule(CLIENT_TIMEOUT_MS, () => {
+        if (!done) resolve({ ok: false, code: 'CLIENT_TIMEOUT', message: 'no answer (its machine may have died)' });
+        done = true;
+      }, this);
+      p.then(
+        (value) => {
+          if (!done) resolve({ ok: true, value });
+          done = true;
+        },
+        (err: unknown) => {
+          const e = asRingstoreError(err);
+          if (!done) resolve({ ok: false, code: e.code, message: e.message });
+          done = true;
+        },
+      );
+    });
+  }
+
+  private fail(what: string, code: string, message = ''): void {
+    this.history.failed.set(code, (this.history.failed.get(code) ?? 0) + 1);
+    this.loop.trace(`${what}: ${code}`);
+    if (!EXPECTED.has(code)) this.history.unexpected.push(`${what}: ${code} ${message}`);
+  }
+
+  /** Record an acknowledged write; returns its version id. */
+  private acked(op: string, ns: string, key: string, o: WriteOutcome): string {
+    const sibling = o.state.siblings.find((s) => dotId(s.dot) === o.version);
+    const dot = parseDotId(o.version) as Dot;
+    const wid = sibling?.wid;
+    this.history.acked.push({ op, ns, key, dot, version: o.version, wid, uid: sibling?.uid, preferenceList: o.preferenceList, written: o.written, hinted: o.hinted, sentAt: this.sentAt, at: this.loop.now });
+    return `${o.version} on ${o.written.join(',')}`;
+  }
+}
