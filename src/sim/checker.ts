@@ -10,7 +10,7 @@
 // - every bucket exists on every node, or on none.
 // Writes into a bucket incarnation that has since ended are excused: deleting
 // the bucket removed them.
-import { covers, dotId, type Dot } from '../clock/dvv.js';
+import { covers, dotId, sync, type Dot } from '../clock/dvv.js';
 import { BUCKETS_NS, type KeyState } from '../protocol/messages.js';
 import { incarnationEnded, liveUids, visible } from '../replica/records.js';
 import type { RunningNode } from '../node/server.js';
@@ -25,14 +25,31 @@ function wipedAfter(n: SimNode, at: number): boolean {
   return n.wipes.some((t) => t >= at);
 }
 
-/** The bucket's record as every node agrees it (checked separately), from the first running node. */
+/** The bucket's record as all the running nodes know it together (merged). */
 async function record(cluster: SimCluster, bucket: string): Promise<KeyState | null> {
-  const n = cluster.upNodes()[0];
-  return n ? ownState(n, BUCKETS_NS, bucket) : null;
+  let merged: KeyState | null = null;
+  for (const n of cluster.upNodes()) {
+    const s = await ownState(n, BUCKETS_NS, bucket);
+    if (s) merged = merged ? (sync(merged, s) as KeyState) : s;
+  }
+  return merged;
 }
 
 async function excused(cluster: SimCluster, w: AckedWrite): Promise<boolean> {
   return w.ns !== BUCKETS_NS && incarnationEnded(await record(cluster, w.ns), w.uid);
+}
+
+/**
+ * Whether a replica's state still has an acknowledged version: the version
+ * itself (same dot, same client write), or a version whose clock covers its
+ * dot, i.e. written by someone who had seen it. (A version that superseded it
+ * and was superseded in turn leaves one whose clock covers it too: contexts
+ * only grow.) Merely covering the dot in the state's context is not enough: a
+ * dot minted twice would hide the second write behind the first.
+ */
+export function holds(state: KeyState | null, w: Pick<AckedWrite, 'dot' | 'wid'>): boolean {
+  if (!state) return false;
+  return state.siblings.some((s) => (s.dot[0] === w.dot[0] && s.dot[1] === w.dot[1] && s.wid === w.wid) || (s.clock !== undefined && covers(s.clock, w.dot)));
 }
 
 /** Each copy a node acknowledged is still held (or superseded), or a hinted copy has reached its owner. */
@@ -47,7 +64,7 @@ export async function checkAcknowledged(cluster: SimCluster, history: History): 
       if (wipedAfter(n, w.sentAt)) continue;
       if (hintOn !== undefined && wipedAfter(cluster.node(hintOn), w.sentAt)) continue;
       const state = await ownState(n, w.ns, w.key);
-      if (!state || !covers(state.context, w.dot)) {
+      if (!holds(state, w)) {
         problems.push(`lost write: ${w.op} ${w.ns}/${w.key} version ${w.version} (acknowledged at ${w.at.toFixed(1)} ms, written ${w.written.join(',')}) is not on ${node} (${as}): it has ${state ? describe(state) : 'nothing'}`);
       }
     }
@@ -61,10 +78,23 @@ export async function auditBoot(n: SimNode, running: RunningNode, history: Histo
   for (const w of history.acked) {
     if (!w.written.includes(n.id) || !w.preferenceList.includes(n.id) || wipedAfter(n, w.sentAt)) continue;
     const state = await ownState(n, w.ns, w.key, running);
-    if (state && covers(state.context, w.dot)) continue;
+    if (holds(state, w)) continue;
     // Files of an incarnation this replica knows ended are purged legitimately.
     if (w.ns !== BUCKETS_NS && incarnationEnded(await ownState(n, BUCKETS_NS, w.ns, running), w.uid)) continue;
     problems.push(`${n.id} restarted without the version ${w.version} of ${w.ns}/${w.key} it acknowledged at ${w.at.toFixed(1)} ms: it has ${state ? describe(state) : 'nothing'}`);
+  }
+  return problems;
+}
+
+/** A dot names one version of a key: two acknowledged writes with one dot mean a dot was minted twice. */
+export function reusedDots(history: History): string[] {
+  const byDot = new Map<string, AckedWrite>();
+  const problems: string[] = [];
+  for (const w of history.acked) {
+    const k = `${w.ns}/${w.key}/${w.version}`;
+    const first = byDot.get(k);
+    if (first && first.wid !== w.wid) problems.push(`dot reused: ${w.ns}/${w.key} version ${w.version} was minted for two writes (acknowledged at ${first.at.toFixed(1)} and ${w.at.toFixed(1)} ms)`);
+    else byDot.set(k, w);
   }
   return problems;
 }

@@ -6,7 +6,7 @@
 // bucket anti-entropy) and the checker looks at every replica.
 import { readQuorum } from '../coordinator/read.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
-import { auditBoot, bucketDisagreements, checkAcknowledged, checkReplicas, hintsLeft } from './checker.js';
+import { auditBoot, bucketDisagreements, checkAcknowledged, checkReplicas, hintsLeft, reusedDots } from './checker.js';
 import { SimCluster } from './cluster.js';
 import { SimLoop } from './loop.js';
 import { CALM, SimNetwork, type NetFaults } from './network.js';
@@ -101,6 +101,8 @@ export async function runSeed(seed: string | number, opts: { fullTrace?: boolean
   problems.push(...bucketDisagreements(cluster, BUCKETS));
   problems.push(...(await checkReplicas(cluster, history, keys)));
   problems.push(...history.unexpected.map((u) => `unexpected error: ${u}`));
+  problems.push(...history.underReplicated.map((u) => `under-replicated: ${u}`));
+  problems.push(...reusedDots(history));
   const logs = cluster.logs.lines.filter((l) => / error /.test(l));
   problems.push(...logs.slice(0, 5).map((l) => `error logged: ${l.slice(0, 400)}`));
 

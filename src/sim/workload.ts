@@ -11,6 +11,8 @@ import { deleteFile, putFile, readFile } from '../coordinator/files.js';
 import type { WriteOutcome } from '../coordinator/write.js';
 import { asRingstoreError, ErrorCode } from '../errors.js';
 import { BUCKETS_NS, type VersionVectorWire } from '../protocol/messages.js';
+import { incarnationEnded } from '../replica/records.js';
+import { holds } from './checker.js';
 import type { SimCluster } from './cluster.js';
 import type { Owner, SimLoop } from './loop.js';
 import type { Prng } from './prng.js';
@@ -46,6 +48,8 @@ export interface History {
   failed: Map<string, number>;
   /** Errors that mean a bug, not a fault: INTERNAL, BAD_MESSAGE, ... */
   unexpected: string[];
+  /** Writes acknowledged while fewer than W machines held them. */
+  underReplicated: string[];
 }
 
 /** Failures the fault schedule explains; anything else is reported. */
@@ -64,7 +68,7 @@ const EXPECTED = new Set<string>([
 const CLIENT_TIMEOUT_MS = 8000;
 
 export function emptyHistory(): History {
-  return { acked: [], attempts: new Map(), ops: 0, ok: 0, failed: new Map(), unexpected: [] };
+  return { acked: [], attempts: new Map(), ops: 0, ok: 0, failed: new Map(), unexpected: [], underReplicated: [] };
 }
 
 export class Client implements Owner {
@@ -169,12 +173,41 @@ export class Client implements Owner {
     if (!EXPECTED.has(code)) this.history.unexpected.push(`${what}: ${code} ${message}`);
   }
 
+  /**
+   * At the moment of the answer, look at every machine (not at what the
+   * coordinator says it did): at least W of them must hold the version, in
+   * their own data or as a hinted copy.
+   */
+  private async auditAck(w: AckedWrite): Promise<void> {
+    // A bucket deleted while the write was under way takes the write with it.
+    for (const n of this.cluster.nodes) {
+      if (w.ns !== BUCKETS_NS && incarnationEnded(n.running?.node.ctx.buckets.get(w.ns), w.uid)) return;
+    }
+    const need = w.ns === BUCKETS_NS ? Math.min(this.cluster.config.replication.w, this.cluster.nodes.length) : this.cluster.config.replication.w;
+    const holders: string[] = [];
+    for (const n of this.cluster.nodes) {
+      const ctx = n.running?.node.ctx;
+      // A machine down now may have died after storing it: the coordinator's word stands, and its boot audit checks it.
+      if (!ctx) {
+        if (w.written.includes(n.id)) holders.push(`${n.id} (down)`);
+        continue;
+      }
+      const copies = [await ctx.store.read(w.ns, w.key), ...(await Promise.all(ctx.hints.holders(w.ns, w.key).map((o) => ctx.hints.store(o).read(w.ns, w.key))))];
+      if (copies.some((s) => holds(s, w))) holders.push(n.id);
+    }
+    if (holders.length < need) {
+      this.history.underReplicated.push(`${w.op} ${w.ns}/${w.key} version ${w.version} was acknowledged at ${w.at.toFixed(1)} ms held by ${holders.length} machines [${holders.join(', ')}], W=${need} (the coordinator said ${w.written.join(', ')})`);
+    }
+  }
+
   /** Record an acknowledged write; returns its version id. */
   private acked(op: string, ns: string, key: string, o: WriteOutcome): string {
     const sibling = o.state.siblings.find((s) => dotId(s.dot) === o.version);
     const dot = parseDotId(o.version) as Dot;
     const wid = sibling?.wid;
-    this.history.acked.push({ op, ns, key, dot, version: o.version, wid, uid: sibling?.uid, preferenceList: o.preferenceList, written: o.written, hinted: o.hinted, sentAt: this.sentAt, at: this.loop.now });
+    const w: AckedWrite = { op, ns, key, dot, version: o.version, wid, uid: sibling?.uid, preferenceList: o.preferenceList, written: o.written, hinted: o.hinted, sentAt: this.sentAt, at: this.loop.now };
+    this.history.acked.push(w);
+    void this.auditAck(w);
     return `${o.version} on ${o.written.join(',')}`;
   }
 }

@@ -1,7 +1,10 @@
-// Randomized fault test: clients write in a loop while machines are killed
-// (kill -9) and restarted at random, never more than two down at once. Then the
-// cluster heals, handoff drains, and every acknowledged write must be readable
-// as the value or a sibling. Replay a run with RINGSTORE_CHAOS_SEED=<seed>.
+// Randomized fault test on real processes: clients write in a loop while
+// machines are killed (kill -9) and restarted, never more than two down at
+// once. Then the cluster heals, handoff drains, and every acknowledged write
+// must be readable as the value or a sibling. The schedule of kills and
+// restarts (which machine, in which order, at which offset) is drawn from the
+// seed before the run starts, so RINGSTORE_CHAOS_SEED=<seed> replays it; the
+// clients draw from streams of their own, which timing cannot shift.
 import t from 'tap';
 import { TestCluster, waitFor } from '../helpers/cluster.js';
 import { call } from '../helpers/http.js';
@@ -12,8 +15,7 @@ const SEED = seedFromEnv('RINGSTORE_CHAOS_SEED');
 const CHAOS_MS = Number(process.env.RINGSTORE_CHAOS_MS ?? 20_000);
 const CLIENTS = 3;
 t.comment(`seed ${SEED} (replay with RINGSTORE_CHAOS_SEED=${SEED})`);
-const rand = seeded(SEED);
-const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
+const pickWith = <T>(rand: () => number, xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)] as T;
 
 const c = await TestCluster.create(t, { cron: true, extra: { timeouts: { requestMs: 1000, connectMs: 500 }, gossip: { intervalMs: 1000, failureTimeoutMs: 3000 } } });
 await c.startAll();
@@ -43,9 +45,10 @@ async function write(base: string, key: string, value: string): Promise<boolean>
 
 let stop = false;
 async function client(i: number): Promise<void> {
+  const rand = seeded(SEED * 31 + i + 1);
   for (let seq = 1; !stop; seq++) {
     const live = ids.filter((id) => c.isRunning(id));
-    const base = c.url(pick(live.length ? live : ids));
+    const base = c.url(pickWith(rand, live.length ? live : ids));
     // A write-once key, and a key this client overwrites.
     const key = seq % 2 === 0 ? `hot-c${i}` : `c${i}-k${seq}`;
     const value = `c${i}-v${seq}`;
@@ -55,28 +58,50 @@ async function client(i: number): Promise<void> {
   }
 }
 
-async function chaos(): Promise<string[]> {
-  const events: string[] = [];
-  const until = Date.now() + CHAOS_MS;
-  while (Date.now() < until) {
-    await new Promise((r) => setTimeout(r, 1000 + rand() * 2000));
-    const down = ids.filter((id) => !c.isRunning(id));
-    if (down.length < 2 && (down.length === 0 || rand() < 0.6)) {
-      const victim = pick(ids.filter((id) => c.isRunning(id)));
-      await c.kill(victim);
-      events.push(`kill ${victim}`);
+interface Step {
+  /** Offset from the start of the chaos, ms. */
+  at: number;
+  action: 'kill' | 'restart';
+  node: string;
+}
+
+/** The whole schedule, from the seed alone: a kill or a restart every 1 to 3 s, never more than two machines down. */
+function plan(rand: () => number): Step[] {
+  const steps: Step[] = [];
+  const down = new Set<string>();
+  for (let at = 1000 + rand() * 2000; at < CHAOS_MS; at += 1000 + rand() * 2000) {
+    if (down.size < 2 && (down.size === 0 || rand() < 0.6)) {
+      const node = pickWith(rand, ids.filter((id) => !down.has(id)));
+      down.add(node);
+      steps.push({ at: Math.round(at), action: 'kill', node });
     } else {
-      const back = pick(down);
-      await c.restart(back);
-      events.push(`restart ${back}`);
+      const node = pickWith(rand, [...down].sort());
+      down.delete(node);
+      steps.push({ at: Math.round(at), action: 'restart', node });
     }
+  }
+  return steps;
+}
+
+async function chaos(steps: readonly Step[]): Promise<string[]> {
+  const events: string[] = [];
+  const started = Date.now();
+  for (const step of steps) {
+    // Each step at its offset; one that a slow restart delayed runs at once.
+    const wait = started + step.at - Date.now();
+    if (wait > 0) await new Promise((r) => setTimeout(r, wait));
+    if (step.action === 'kill') await c.kill(step.node);
+    else await c.restart(step.node);
+    events.push(`${step.action} ${step.node} at ${step.at} ms (${Date.now() - started} ms)`);
   }
   return events;
 }
 
 t.test('no acknowledged write is lost while machines die and come back', async (t) => {
+  const steps = plan(seeded(SEED));
+  t.comment(`schedule: ${steps.map((x) => `${x.action} ${x.node} at ${x.at}`).join(', ')}`);
   const clients = Array.from({ length: CLIENTS }, (_, i) => client(i));
-  const events = await chaos();
+  const events = await chaos(steps);
   stop = true;
   await Promise.all(clients);
   t.comment(`events: ${events.join(', ')}`);
@@ -85,8 +110,9 @@ t.test('no acknowledged write is lost while machines die and come back', async (
   await waitAllUp(c, 30_000);
   await waitFor('handoff to drain', () => ids.every((id) => hintsOf(c, id).length === 0), 60_000, 250);
 
+  const readRand = seeded(SEED + 7);
   const readValues = async (key: string): Promise<string[]> => {
-    const base = c.url(pick(ids));
+    const base = c.url(pickWith(readRand, ids));
     const res = await fetch(`${base}/buckets/chaos/${encodeURIComponent(key)}`);
     if (res.status === 200) return [await res.text()];
     if (res.status !== 300) return [];
