@@ -32,6 +32,23 @@ const WORKLOAD_MS = 15_000;
 const SETTLE_DEADLINE_MS = 120_000;
 
 export async function runSeed(seed: string | number, opts: { fullTrace?: boolean } = {}): Promise<RunResult> {
+  // A promise of the real code that rejects with nobody to handle it is a bug of this run, not a crash of the simulator.
+  const unhandled: string[] = [];
+  const onUnhandled = (err: unknown): void => void unhandled.push(`unhandled rejection: ${(err as Error)?.stack ?? String(err)}`);
+  process.on('unhandledRejection', onUnhandled);
+  try {
+    const result = await simulate(seed, opts);
+    result.problems.push(...unhandled);
+    result.ok = result.problems.length === 0;
+    return result;
+  } catch (err) {
+    return { seed: String(seed), ok: false, problems: [`the simulation itself failed: ${(err as Error)?.stack ?? String(err)}`, ...unhandled], events: 0, simulatedSeconds: 0, traceHash: '', setup: '', stats: { ops: 0, ok: 0, acked: 0, frames: 0, faults: 0 }, trace: [], logs: [] };
+  } finally {
+    process.off('unhandledRejection', onUnhandled);
+  }
+}
+
+async function simulate(seed: string | number, opts: { fullTrace?: boolean }): Promise<RunResult> {
   const prng = new Prng(seed);
   const setup = prng.fork('setup');
   const loop = new SimLoop();
@@ -45,7 +62,10 @@ export async function runSeed(seed: string | number, opts: { fullTrace?: boolean
   const history = emptyHistory();
   const problems: string[] = [];
   cluster.onBoot = (node, running) => {
-    void auditBoot(node, running, history).then((p) => problems.push(...p));
+    void auditBoot(node, running, history).then(
+      (p) => problems.push(...p),
+      (err: unknown) => problems.push(`${node.id} could not be read as it booted: ${(err as Error).message}`),
+    );
   };
   const faults: NetFaults = setup.chance(0.3)
     ? CALM
@@ -103,6 +123,7 @@ export async function runSeed(seed: string | number, opts: { fullTrace?: boolean
   problems.push(...history.unexpected.map((u) => `unexpected error: ${u}`));
   problems.push(...history.underReplicated.map((u) => `under-replicated: ${u}`));
   problems.push(...reusedDots(history));
+  await loop.settle(); // rejections nobody handled are reported by now
   const logs = cluster.logs.lines.filter((l) => / error /.test(l));
   problems.push(...logs.slice(0, 5).map((l) => `error logged: ${l.slice(0, 400)}`));
 
