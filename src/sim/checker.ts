@@ -86,15 +86,28 @@ export async function auditBoot(n: SimNode, running: RunningNode, history: Histo
   return problems;
 }
 
-/** A dot names one version of a key: two acknowledged writes with one dot mean a dot was minted twice. */
+/**
+ * Dots are never reused: two acknowledged writes with one dot are two writes
+ * under one name; and an actor's counters on a key only grow, so a write sent
+ * after another was acknowledged, minted by the same actor, has a higher
+ * counter (a node that lost its disk and came back as the same actor would
+ * mint low counters that the others think they have seen, and drop).
+ */
 export function reusedDots(history: History): string[] {
   const byDot = new Map<string, AckedWrite>();
+  const byActor = new Map<string, AckedWrite[]>();
   const problems: string[] = [];
   for (const w of history.acked) {
     const k = `${w.ns}/${w.key}/${w.version}`;
     const first = byDot.get(k);
     if (first && first.wid !== w.wid) problems.push(`dot reused: ${w.ns}/${w.key} version ${w.version} was minted for two writes (acknowledged at ${first.at.toFixed(1)} and ${w.at.toFixed(1)} ms)`);
     else byDot.set(k, w);
+    const a = `${w.ns}/${w.key}/${w.dot[0]}`;
+    const earlier = byActor.get(a) ?? [];
+    const before = earlier.find((e) => e.at < w.sentAt && e.dot[1] >= w.dot[1] && e.wid !== w.wid);
+    if (before) problems.push(`counter went back: ${w.ns}/${w.key} version ${w.version} was sent at ${w.sentAt.toFixed(1)} ms, after ${before.version} was acknowledged at ${before.at.toFixed(1)} ms`);
+    earlier.push(w);
+    byActor.set(a, earlier);
   }
   return problems;
 }

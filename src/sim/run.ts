@@ -160,7 +160,7 @@ function scheduleFaults(cluster: SimCluster, net: SimNetwork, prng: Prng, count:
         cluster.powerLoss(node);
         loop.schedule(outage, () => cluster.start(node));
       });
-    } else if (roll < 0.5 && wipes > 0) {
+    } else if (roll < 0.55 && wipes > 0) {
       wipes--;
       loop.schedule(at, () => {
         cluster.wipe(node);
