@@ -21,8 +21,9 @@ export async function gossipRound(ctx: SchedulerContext): Promise<string> {
     busy.add(id);
     try {
       const { reply } = await ctx.transport.request(peerAddress(ctx, id), { type: 'gossip', table: ctx.view.table(ctx.rt.clock.monotonic()) }, [], { timeoutMs });
-      ctx.view.answered(id);
       ctx.view.merge(reply.table, ctx.rt.clock.monotonic());
+      // Its own row comes first: the node itself, answering now.
+      ctx.view.answered(id, reply.table[0], ctx.rt.clock.monotonic());
       return 'ok';
     } catch (err) {
       if (!isRefusal(err)) return 'failed';

@@ -60,10 +60,19 @@ export class GossipView {
     if (e) e.refusal = { at: now, generation: e.heartbeat?.generation ?? -1 };
   }
 
-  /** The node itself answered this machine (its reply's table is merged separately). */
-  answered(node: string): void {
+  /**
+   * The node itself answered this machine: proof of life, whatever its
+   * heartbeat's generation (a node whose disk and clock both went back starts
+   * a lower one, which relays alone would never take as news).
+   */
+  answered(node: string, own: Heartbeat | undefined, now: number): void {
     const e = this.entries.get(node);
-    if (e) e.refusal = null;
+    if (!e) return;
+    e.refusal = null;
+    if (own && own.node === node) {
+      if (!e.heartbeat || newer(own, e.heartbeat) || own.generation < e.heartbeat.generation) e.heartbeat = own;
+      e.lastAdvanced = now;
+    }
   }
 
   status(node: string, now: number): NodeStatus {

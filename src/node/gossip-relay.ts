@@ -26,9 +26,10 @@ export class GossipRelay {
   constructor(
     private readonly self: string,
     clock: Clock,
+    /** This start's generation (identity.ts keeps it increasing across restarts); the monotonic clock counts its versions. */
+    generation: number,
   ) {
-    // The wall clock names the generation (a restart is later); the monotonic one counts its versions.
-    this.generation = Math.floor(clock.now());
+    this.generation = generation;
     this.now = () => clock.monotonic();
     this.started = this.now();
   }

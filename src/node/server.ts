@@ -25,7 +25,7 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
   const { rt, config, self, log, dir } = env;
   const vol = new Volume(rt.disk, rt.random);
   const storage: StorageEnv = { vol, clock: rt.clock, random: rt.random };
-  const identity = await Identity.open(vol, rt.random, dir, self.id);
+  const identity = await Identity.open(vol, rt.random, rt.clock, dir, self.id);
   // The journal first: what a crash left in it is written into the stores' files before anything reads them.
   const journal = await Journal.open(vol, rt.timers, dir, log);
   const writer = { identity, journal };
@@ -44,7 +44,7 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
     store,
     buckets,
     hints,
-    gossip: new GossipRelay(self.id, rt.clock),
+    gossip: new GossipRelay(self.id, rt.clock, identity.generation),
     schedulerView: new SchedulerView(rt.clock),
     log,
   };

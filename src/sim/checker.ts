@@ -147,6 +147,19 @@ export async function checkReplicas(cluster: SimCluster, history: History, keys:
   return problems;
 }
 
+/** Every machine's gossip view calls every machine up (once healed, nothing else is true). */
+export function viewsNotUp(cluster: SimCluster): string[] {
+  const problems: string[] = [];
+  for (const n of cluster.nodes) {
+    const sched = n.running?.scheduler.ctx;
+    if (!sched) continue;
+    const now = sched.rt.clock.monotonic();
+    const wrong = cluster.nodes.filter((m) => sched.view.status(m.id, now) !== 'up').map((m) => `${m.id} ${sched.view.status(m.id, now)}`);
+    if (wrong.length > 0) problems.push(`${n.id} sees ${wrong.join(', ')}`);
+  }
+  return problems;
+}
+
 export function hintsLeft(cluster: SimCluster): string[] {
   return cluster.nodes
     .filter((n) => (n.running?.node.ctx.hints.size ?? 0) > 0)

@@ -6,7 +6,7 @@
 // bucket anti-entropy) and the checker looks at every replica.
 import { readQuorum } from '../coordinator/read.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
-import { auditBoot, bucketDisagreements, checkAcknowledged, checkReplicas, hintsLeft, reusedDots } from './checker.js';
+import { auditBoot, bucketDisagreements, checkAcknowledged, checkReplicas, hintsLeft, reusedDots, viewsNotUp } from './checker.js';
 import { SimCluster } from './cluster.js';
 import { SimLoop } from './loop.js';
 import { CALM, SimNetwork, type NetFaults } from './network.js';
@@ -100,9 +100,10 @@ async function simulate(seed: string | number, opts: { fullTrace?: boolean }): P
   for (const node of cluster.nodes) cluster.start(node.id);
   const deadline = loop.now + SETTLE_DEADLINE_MS;
   const step = async (ms: number): Promise<void> => loop.runUntil(loop.now + ms);
-  // Every machine up and every hint handed off.
-  while (loop.now < deadline && (cluster.upNodes().length < size || hintsLeft(cluster).length > 0)) await step(1000);
+  // Every machine up, seen up by every other, and every hint handed off.
+  while (loop.now < deadline && (cluster.upNodes().length < size || viewsNotUp(cluster).length > 0 || hintsLeft(cluster).length > 0)) await step(1000);
   if (cluster.upNodes().length < size) problems.push(`machines did not come back: ${cluster.nodes.filter((x) => !x.running).map((x) => x.id).join(', ')}`);
+  problems.push(...viewsNotUp(cluster).map((v) => `gossip views still wrong after ${SETTLE_DEADLINE_MS / 1000} s: ${v}`));
   problems.push(...hintsLeft(cluster).map((h) => `hints not drained within ${SETTLE_DEADLINE_MS / 1000} s: ${h}`));
   problems.push(...(await checkAcknowledged(cluster, history)));
 

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import { MAX_COUNTER } from '../protocol/messages.js';
 import { isErrno } from '../runtime/disk.js';
-import { randomHex, type Random } from '../runtime/runtime.js';
+import { randomHex, type Clock, type Random } from '../runtime/runtime.js';
 import type { Volume } from './volume.js';
 
 /** Counters are reserved in blocks so that minting does not cost an extra fsync per write. */
@@ -17,6 +17,8 @@ interface IdentityFile {
   node: string;
   incarnation: string;
   dotCeiling: number;
+  /** The socket server's last start (its gossip generation): each start's is higher, whatever the wall clock says. */
+  generation?: number;
 }
 
 export class Identity {
@@ -44,12 +46,21 @@ export class Identity {
     return this.file.dotCeiling;
   }
 
+  /**
+   * This start's gossip generation: the wall clock, unless that is not past
+   * the last start's (the clock went back), then one more than it. Peers take a
+   * higher generation as a restart; a lower one they would ignore for ever.
+   */
+  get generation(): number {
+    return this.file.generation ?? 0;
+  }
+
   /** The actor name this node mints dots under. */
   get actor(): string {
     return `${this.file.node}.${this.file.incarnation}`;
   }
 
-  static async open(vol: Volume, random: Random, dir: string, node: string): Promise<Identity> {
+  static async open(vol: Volume, random: Random, clock: Clock, dir: string, node: string): Promise<Identity> {
     await vol.mkdirDurable(dir);
     const path = join(dir, 'identity.json');
     let file: IdentityFile;
@@ -62,9 +73,11 @@ export class Identity {
       if (!isErrno(err, 'ENOENT')) throw err;
       file = { v: 1, node, incarnation: randomHex(random, 4), dotCeiling: 0 };
     }
+    file = { ...file, generation: Math.max(Math.floor(clock.now()), (file.generation ?? 0) + 1) };
     const id = new Identity(vol, path, file);
     // Everything up to the stored ceiling may have been used before a crash: start above it.
-    await id.reserve(file.dotCeiling + BLOCK);
+    // (The reservation also makes this start's generation durable.)
+    await id.reserve(file.dotCeiling + BLOCK, true);
     return id;
   }
 
@@ -86,8 +99,8 @@ export class Identity {
     return n;
   }
 
-  private async reserve(ceiling: number): Promise<void> {
-    if (ceiling <= this.file.dotCeiling) return;
+  private async reserve(ceiling: number, force = false): Promise<void> {
+    if (ceiling <= this.file.dotCeiling && !force) return;
     const file = { ...this.file, dotCeiling: ceiling };
     await this.vol.writeFileAtomic(this.path, JSON.stringify(file) + '\n');
     this.file = file;

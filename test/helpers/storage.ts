@@ -13,7 +13,7 @@ export function storageEnv(): StorageEnv {
 }
 
 export function openIdentity(dir: string, node: string, env = storageEnv()): Promise<Identity> {
-  return Identity.open(env.vol, env.random, dir, node);
+  return Identity.open(env.vol, env.random, env.clock, dir, node);
 }
 
 export function openJournal(dir: string, log: Logger, opts: JournalOptions = {}, env = storageEnv()): Promise<Journal> {

@@ -33,9 +33,20 @@ t.test('a refused connection is down at once; only proof of life brings the node
   v.merge([{ node: 'b', generation: 2, version: 0, age: 0 }], 3000);
   t.equal(v.status('b', 3000), 'up', 'a newer generation that advanced after the refusal: it restarted');
   v.refused('b', 4000);
-  v.answered('b');
+  v.answered('b', undefined, 4050);
   v.merge([{ node: 'b', generation: 2, version: 900, age: 0 }], 4100);
   t.equal(v.status('b', 4100), 'up', 'an answer from the node itself clears the refusal');
+});
+
+t.test('an answer from the node itself is proof of life, even of a lower generation (its disk and clock went back)', async (t) => {
+  const v = new GossipView(['b'], 5000, 0);
+  v.merge([{ node: 'b', generation: 500, version: 10, age: 0 }], 1000);
+  v.merge([{ node: 'b', generation: 100, version: 1, age: 0 }], 9000);
+  t.equal(v.status('b', 9000), 'down', 'relays of a lower generation are not news');
+  v.answered('b', { node: 'b', generation: 100, version: 2, age: 0 }, 9100);
+  t.equal(v.status('b', 9100), 'up', 'its own answer is');
+  v.merge([{ node: 'b', generation: 500, version: 10, age: 6000 }], 9200);
+  t.equal(v.status('b', 9200), 'up', 'and an old relay does not take it back');
 });
 
 t.test('ages: a relayed heartbeat counts from when it advanced, not when it arrived', async (t) => {
@@ -49,7 +60,7 @@ t.test('ages: a relayed heartbeat counts from when it advanced, not when it arri
 
 t.test('the relay answers peers with the pushed view and its own heartbeat, and hands peers\' rows to its scheduler', async (t) => {
   let now = 1000;
-  const r = new GossipRelay('a', { now: () => 1_700_000_000_000, monotonic: () => now });
+  const r = new GossipRelay('a', { now: () => 1_700_000_000_000, monotonic: () => now }, 1_700_000_000_000);
   r.exchange('a', [{ node: 'c', generation: 1, version: 1, age: 100 }]);
   now = 1500;
   const toPeer = r.exchange('b', [{ node: 'b', generation: 3, version: 9, age: 0 }]);
