@@ -4,9 +4,10 @@
 // there is no current view (no scheduler running, or the socket server not
 // answering), no node is presumed down and failures are found at request time.
 import type { Transport, PeerAddress } from '../net/transport.js';
-import type { NodeStatus, WorkerStatus } from '../protocol/messages.js';
+import type { NodeStatus, SchedulerCounters, WorkerStatus } from '../protocol/messages.js';
 
 const REFRESH_MS = 200;
+const NO_COUNTERS: SchedulerCounters = { gossipRounds: 0, hintsDelivered: 0 };
 
 export interface LocalView {
   /** The socket server of this machine answered. */
@@ -14,10 +15,12 @@ export interface LocalView {
   /** The scheduler's view, if the socket server holds one younger than the staleness bound. */
   statuses: Record<string, NodeStatus> | null;
   workers: WorkerStatus[];
+  /** The scheduler's counters as last pushed (zeros when there is no view). */
+  counters: SchedulerCounters;
 }
 
 export class HealthView {
-  private last: LocalView = { socketUp: false, statuses: null, workers: [] };
+  private last: LocalView = { socketUp: false, statuses: null, workers: [], counters: NO_COUNTERS };
   private loadedAt = -Infinity;
   private loading: Promise<LocalView> | null = null;
   /** This machine's socket server has answered at least once. */
@@ -41,8 +44,9 @@ export class HealthView {
           socketUp: true,
           statuses: reply.statuses && reply.ageMs !== null && reply.ageMs <= this.staleAfterMs ? reply.statuses : null,
           workers: reply.workers,
+          counters: reply.counters,
         }),
-        (): LocalView => ({ socketUp: false, statuses: null, workers: [] }),
+        (): LocalView => ({ socketUp: false, statuses: null, workers: [], counters: NO_COUNTERS }),
       )
       .then((v) => {
         this.last = v;

@@ -6,7 +6,7 @@ import type { ClusterConfig } from '../config.js';
 import type { Logger } from '../log.js';
 import type { PeerAddress, Transport } from '../net/transport.js';
 import type { NodeEnv } from '../node-env.js';
-import type { WorkerStatus } from '../protocol/messages.js';
+import type { SchedulerCounters, WorkerStatus } from '../protocol/messages.js';
 import type { Runtime } from '../runtime/runtime.js';
 import type { Volume } from '../storage/volume.js';
 import type { GossipView } from './view.js';
@@ -23,6 +23,8 @@ export interface SchedulerContext {
   log: Logger;
   /** What the scheduler's workers are doing, handed to the socket server with the view. */
   workers: () => WorkerStatus[];
+  /** What they have done since the scheduler started (for /metrics). */
+  counters: SchedulerCounters;
 }
 
 export function peerAddress(ctx: SchedulerContext, id: string): PeerAddress {

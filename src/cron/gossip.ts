@@ -41,8 +41,9 @@ export async function gossipRound(ctx: SchedulerContext): Promise<string> {
   const results = await Promise.race([remote, ctx.rt.timers.sleep(Math.max(100, ctx.config.gossip.intervalMs * 0.8)).then(() => null)]);
   const now = ctx.rt.clock.monotonic();
   const statuses = ctx.view.statuses(now);
+  ctx.counters.gossipRounds++;
   try {
-    await ctx.transport.request(peerAddress(ctx, ctx.self), { type: 'view_push', statuses, workers: ctx.workers() }, [], { timeoutMs });
+    await ctx.transport.request(peerAddress(ctx, ctx.self), { type: 'view_push', statuses, workers: ctx.workers(), counters: { ...ctx.counters } }, [], { timeoutMs });
     // What peers pulling from our socket server get: the merged view, now rather than next tick.
     await exchange(ctx.self);
   } catch {

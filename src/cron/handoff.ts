@@ -49,7 +49,10 @@ export async function handoffRound(ctx: SchedulerContext, signal: AbortSignal): 
       const initial = eager ? withBodies.map((s) => dotId(s.dot)) : [];
       await deliverState(ctx.transport, peerAddress(ctx, h.owner), ctx.config.maxFrameBytes, { ns: h.ns, key: h.key, state: h.state }, bodyOf, initial);
       const drop = await ctx.transport.request(self, { type: 'hint_drop', owner: h.owner, ns: h.ns, key: h.key, state: h.state });
-      if (drop.reply.dropped) delivered++;
+      if (drop.reply.dropped) {
+        delivered++;
+        ctx.counters.hintsDelivered++;
+      }
       else remaining.push(entry(ctx, h)); // written again since it was listed: the next tick delivers that too
     } catch (err) {
       // The owner is still away: keep its hints for the next tick, and do not wait on it again this tick.

@@ -37,6 +37,7 @@ export async function startScheduler(env: NodeEnv, transport: Transport, ticker:
     view: new GossipView(env.membership.ids, config.gossip.failureTimeoutMs, rt.clock.monotonic()),
     log,
     workers: () => workers.map((w) => w.status()),
+    counters: { gossipRounds: 0, hintsDelivered: 0 },
   };
   const every = config.gossip.intervalMs;
   const worker = (name: string, timeoutMs: number, run: (signal: AbortSignal) => Promise<string | void>): Worker => new Worker(name, every, timeoutMs, run, log, rt, ticker);

@@ -5,6 +5,7 @@ import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Membership } from '../ring/membership.js';
 import type { Identity } from '../storage/identity.js';
+import type { Journal } from '../storage/journal.js';
 import type { Store } from '../storage/store.js';
 import type { BucketRegistry } from './buckets.js';
 import type { GossipRelay } from './gossip-relay.js';
@@ -15,6 +16,7 @@ export interface NodeContext {
   config: ClusterConfig;
   membership: Membership;
   identity: Identity;
+  journal: Journal;
   store: Store;
   buckets: BucketRegistry;
   hints: HintStores;

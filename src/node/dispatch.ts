@@ -10,7 +10,7 @@ import { handlePing } from './handlers/ping.js';
 import { handleRead } from './handlers/read.js';
 import { handleSync } from './handlers/sync.js';
 import { handleUpdate } from './handlers/update.js';
-import { handleView, handleViewPush } from './handlers/view.js';
+import { handleStats, handleView, handleViewPush } from './handlers/view.js';
 
 export function dispatcher(ctx: NodeContext): RequestHandler {
   return async (m, body) => {
@@ -31,6 +31,8 @@ export function dispatcher(ctx: NodeContext): RequestHandler {
         return handleViewPush(ctx, m);
       case 'view':
         return handleView(ctx, m);
+      case 'stats':
+        return handleStats(ctx, m);
       case 'hints':
         return handleHints(ctx, m);
       case 'hint_drop':

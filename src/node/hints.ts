@@ -77,6 +77,13 @@ export class HintStores {
     return n;
   }
 
+  /** Hinted copies held, by owner. */
+  countsByOwner(): Record<string, number> {
+    const out: Record<string, number> = {};
+    for (const owners of this.index.values()) for (const o of owners) out[o] = (out[o] ?? 0) + 1;
+    return out;
+  }
+
   /** The owners this node holds a hinted copy of the key for. */
   holders(ns: string, key: string): string[] {
     return [...(this.index.get(`${ns}\0${key}`) ?? [])];

@@ -41,6 +41,7 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
     config,
     membership: env.membership,
     identity,
+    journal,
     store,
     buckets,
     hints,

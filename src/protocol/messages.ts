@@ -87,6 +87,10 @@ export const workerStatusSchema = z.object({
 });
 export type WorkerStatus = z.infer<typeof workerStatusSchema>;
 const statusMap = z.record(nodeId, nodeStatusSchema).refine((m) => Object.keys(m).length <= 1000, 'at most 1000 nodes');
+const count = z.number().int().min(0);
+/** What the scheduler has done since it started, for the REST app's /metrics. */
+export const schedulerCountersSchema = z.object({ gossipRounds: count, hintsDelivered: count });
+export type SchedulerCounters = z.infer<typeof schedulerCountersSchema>;
 const key = z.string().min(1).max(4096);
 const bodyRef = z.object({ dot: z.string().max(256), size: z.number().int().min(0) });
 export type BodyRef = z.infer<typeof bodyRef>;
@@ -136,7 +140,7 @@ export const messageSchema = z.discriminatedUnion('type', [
 
   // The machine's scheduler hands its socket server its view after each gossip round; the REST app asks for it.
   // Processes share state through these messages, never by reading each other's files.
-  z.object({ ...base, type: z.literal('view_push'), statuses: statusMap, workers: z.array(workerStatusSchema).max(64) }),
+  z.object({ ...base, type: z.literal('view_push'), statuses: statusMap, workers: z.array(workerStatusSchema).max(64), counters: schedulerCountersSchema }),
   z.object({ ...reply, type: z.literal('view_push_reply') }),
   z.object({ ...base, type: z.literal('view') }),
   z.object({
@@ -147,6 +151,17 @@ export const messageSchema = z.discriminatedUnion('type', [
     /** How long ago the scheduler pushed it (ms); null with no view. */
     ageMs: z.number().min(0).nullable(),
     workers: z.array(workerStatusSchema),
+    counters: schedulerCountersSchema,
+  }),
+
+  // The socket server's own figures, for the REST app's /metrics and dashboard.
+  z.object({ ...base, type: z.literal('stats') }),
+  z.object({
+    ...reply,
+    type: z.literal('stats_reply'),
+    journal: z.object({ changes: count, syncs: count, checkpoints: count }),
+    /** Hinted copies held, by owner. */
+    hints: z.record(nodeId, count),
   }),
 
   // Hinted handoff: the hinted copies this node holds, a page at a time in (owner, ns, key) order, after a cursor.
@@ -172,7 +187,7 @@ export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 /** The fields a caller supplies; v, id and sender are filled in by the transport. */
 export type Outgoing<T extends MessageType> = MessageOf<T> extends infer M ? (M extends unknown ? Omit<M, 'v' | 'id' | 'sender'> : never) : never;
 
-export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'gossip', 'view_push', 'view', 'hints', 'hint_drop'] as const;
+export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'gossip', 'view_push', 'view', 'stats', 'hints', 'hint_drop'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
 /** Which reply answers which request. */
@@ -185,6 +200,7 @@ export interface ReplyTo {
   gossip: 'gossip_reply';
   view_push: 'view_push_reply';
   view: 'view_reply';
+  stats: 'stats_reply';
   hints: 'hints_reply';
   hint_drop: 'hint_drop_reply';
 }
@@ -227,6 +243,8 @@ export function declaredBodyBytes(m: Message): number {
     case 'view_push_reply':
     case 'view':
     case 'view_reply':
+    case 'stats':
+    case 'stats_reply':
     case 'hints':
     case 'hints_reply':
     case 'hint_drop':

@@ -3,13 +3,14 @@ import { Cluster } from '../coordinator/cluster.js';
 import { PipeTransport } from '../net/client.js';
 import { envTransportOptions } from '../node-env.js';
 import { parseEntry, runProcess } from '../runtime/process.js';
+import { Metrics } from './metrics.js';
 import { createRestServer } from './server.js';
 
 runProcess('rest', async () => {
   const env = await parseEntry('rest', 'Runs the REST app that coordinates quorum reads and writes.');
   const transport = new PipeTransport(env.rt, envTransportOptions(env));
   const cluster = new Cluster(env, transport);
-  const server = createRestServer(cluster);
+  const server = createRestServer(cluster, new Metrics(cluster));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(env.self.restPort, env.self.host, () => resolve());

@@ -8,9 +8,13 @@ import { validateBucketName } from '../storage/names.js';
 import { createBucketRoute, deleteBucketRoute, listBucketsRoute, listFilesRoute } from './routes/buckets.js';
 import { clusterRoute, healthRoute } from './routes/cluster.js';
 import { deleteFileRoute, getFileRoute, putFileRoute, uploadFormRoute } from './routes/files.js';
+import { metricsRoute } from './routes/metrics.js';
+import { uiAssetRoute, uiOverviewRoute } from './routes/ui.js';
+import type { Metrics } from './metrics.js';
 
 export interface RouteArgs {
   cluster: Cluster;
+  metrics: Metrics;
   req: IncomingMessage;
   res: ServerResponse;
   bucket: string;
@@ -29,6 +33,9 @@ const tables = {
   bucket: { GET: listFilesRoute, POST: createBucketRoute, PUT: createBucketRoute, DELETE: deleteBucketRoute },
   upload: { POST: uploadFormRoute },
   file: { GET: getFileRoute, HEAD: getFileRoute, PUT: putFileRoute, DELETE: deleteFileRoute },
+  metrics: { GET: metricsRoute },
+  ui: { GET: uiAssetRoute, HEAD: uiAssetRoute },
+  uiOverview: { GET: uiOverviewRoute },
 } satisfies Record<string, Table>;
 
 function decode(part: string, what: string): string {
@@ -41,6 +48,8 @@ function decode(part: string, what: string): string {
 
 export interface Match {
   route: Route;
+  /** The route's pattern, for metrics: /buckets/:bucket/:file rather than each file's path. */
+  name: string;
   bucket: string;
   file: string;
   query: URLSearchParams;
@@ -51,22 +60,35 @@ export function match(method: string, url: string): Match {
   const path = q < 0 ? url : url.slice(0, q);
   const query = new URLSearchParams(q < 0 ? '' : url.slice(q + 1));
   let table: Table;
+  let name = path;
   let bucket = '';
   let file = '';
   if (path === '/health') table = tables.health;
   else if (path === '/cluster') table = tables.cluster;
-  else if (path === '/buckets' || path === '/buckets/') table = tables.buckets;
-  else if (path.startsWith('/buckets/')) {
+  else if (path === '/metrics') table = tables.metrics;
+  else if (path === '/ui/api/overview') table = tables.uiOverview;
+  else if (path === '/ui' || path.startsWith('/ui/')) {
+    table = tables.ui;
+    name = '/ui';
+    file = path.slice('/ui/'.length);
+  } else if (path === '/buckets' || path === '/buckets/') {
+    table = tables.buckets;
+    name = '/buckets';
+  } else if (path.startsWith('/buckets/')) {
     const rest = path.slice('/buckets/'.length);
     const slash = rest.indexOf('/');
     bucket = decode(slash < 0 ? rest : rest.slice(0, slash), 'bucket name');
     const rawFile = slash < 0 ? '' : rest.slice(slash + 1);
     validateBucketName(bucket);
-    if (rawFile === '') table = tables.bucket;
-    else {
+    if (rawFile === '') {
+      table = tables.bucket;
+      name = '/buckets/:bucket';
+    } else {
       file = decode(rawFile, 'file name');
       // POST .../files is the original's upload; any other method on it addresses a file called "files".
-      table = rawFile === 'files' && method === 'POST' ? tables.upload : tables.file;
+      const upload = rawFile === 'files' && method === 'POST';
+      table = upload ? tables.upload : tables.file;
+      name = upload ? '/buckets/:bucket/files' : '/buckets/:bucket/:file';
     }
   } else {
     throw new RingstoreError(ErrorCode.NOT_FOUND, `no such endpoint: ${path.slice(0, 200)}`);
@@ -77,5 +99,5 @@ export function match(method: string, url: string): Match {
       details: { allow: Object.keys(table) },
     });
   }
-  return { route, bucket, file, query };
+  return { route, name, bucket, file, query };
 }

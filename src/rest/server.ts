@@ -5,10 +5,18 @@
 import http from 'node:http';
 import type { Cluster } from '../coordinator/cluster.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
+import type { Metrics } from './metrics.js';
 import { sendError } from './respond.js';
 import { match } from './router.js';
 
-export function createRestServer(cluster: Cluster): http.Server {
+/** Which quorum a failed request was after, for ringstore_quorum_failures_total. */
+function operation(route: string, method: string): string {
+  if (route === '/buckets' || (route === '/buckets/:bucket' && method === 'GET')) return 'list';
+  if (route.startsWith('/buckets/:bucket')) return method === 'GET' || method === 'HEAD' ? 'read' : 'write';
+  return 'other';
+}
+
+export function createRestServer(cluster: Cluster, metrics: Metrics): http.Server {
   const limits = cluster.config.limits;
   let active = 0;
 
@@ -20,8 +28,10 @@ export function createRestServer(cluster: Cluster): http.Server {
     res.setHeader('x-coordinator', cluster.self);
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
+    let routeName = 'other';
     res.on('finish', () => {
       const ms = cluster.rt.clock.monotonic() - started;
+      metrics.request(routeName, method, res.statusCode, ms);
       cluster.log.info('request', { requestId, method, url: url.slice(0, 300), status: res.statusCode, ms: Math.round(ms * 10) / 10 });
     });
     active++;
@@ -31,9 +41,11 @@ export function createRestServer(cluster: Cluster): http.Server {
         throw new RingstoreError(ErrorCode.OVERLOADED, `this node is serving ${limits.maxConcurrentRequests} requests already: retry in a moment, or use another node`);
       }
       const m = match(method, url);
-      await m.route({ cluster, req, res, bucket: m.bucket, file: m.file, query: m.query });
+      routeName = m.name;
+      await m.route({ cluster, metrics, req, res, bucket: m.bucket, file: m.file, query: m.query });
     })().catch((err: unknown) => {
       if (!req.complete) drainThenClose(cluster, req, res);
+      if (err instanceof RingstoreError && err.code === ErrorCode.QUORUM_NOT_REACHED) metrics.quorumFailure(operation(routeName, method));
       const status = sendError(res, err);
       if (status >= 500 && status !== 503) cluster.log.error('request failed', { requestId, error: (err as Error).message, stack: (err as Error).stack });
     });

@@ -23,7 +23,14 @@ async function answers(cluster: Cluster, id: string): Promise<boolean> {
   }
 }
 
-export const clusterRoute: Route = async ({ cluster, res }) => {
+export interface ClusterState {
+  nodes: Array<{ id: string; host: string; port: number; restPort: number; status: NodeStatus }>;
+  statusFrom: 'gossip' | 'ping';
+  workers: unknown[];
+}
+
+/** Every member with its status as this machine sees it now. */
+export async function clusterState(cluster: Cluster): Promise<ClusterState> {
   const view = await cluster.health.fetch();
   const gossip = view.statuses;
   const statusOf = async (id: string): Promise<NodeStatus> => {
@@ -33,8 +40,13 @@ export const clusterRoute: Route = async ({ cluster, res }) => {
     return (await answers(cluster, id)) ? 'up' : 'unknown';
   };
   const nodes = await Promise.all(
-    cluster.config.nodes.map(async (n) => ({ id: n.id, host: n.host, port: n.port, restPort: n.restPort, status: await statusOf(n.id) })),
+    cluster.membership.members.map(async (n) => ({ id: n.id, host: n.host, port: n.port, restPort: n.restPort, status: await statusOf(n.id) })),
   );
+  return { nodes, statusFrom: gossip ? 'gossip' : 'ping', workers: view.workers };
+}
+
+export const clusterRoute: Route = async ({ cluster, res }) => {
+  const { nodes, statusFrom, workers } = await clusterState(cluster);
   sendJson(res, 200, {
     success: true,
     coordinator: cluster.self,
@@ -42,9 +54,9 @@ export const clusterRoute: Route = async ({ cluster, res }) => {
     r: cluster.r,
     w: cluster.w,
     ringSize: cluster.ring.partitions,
-    status_from: gossip ? 'gossip' : 'ping',
+    status_from: statusFrom,
     nodes,
-    workers: view.workers,
+    workers,
   });
 };
 

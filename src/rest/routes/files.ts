@@ -58,6 +58,7 @@ function describe(s: Sibling): Record<string, unknown> {
 export const getFileRoute: Route = async (args) => {
   const { cluster, res, bucket, file, query } = args;
   const { read, siblings }: FileRead = await readFile(cluster, bucket, file, true);
+  args.metrics.siblingsRead(siblings.filter((s) => !s.deleted).length);
   const context = encodeContext(cluster.contextKey, read.merged.context);
   const wanted = query.get('version');
   let chosen: Sibling | undefined;
