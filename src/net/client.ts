@@ -182,15 +182,29 @@ export class PipeTransport implements Transport {
 
   async request<T extends RequestType>(peer: PeerAddress, message: Outgoing<T> & { type: T }, bodies: readonly Buffer[] = [], ro: RequestOptions = {}): Promise<ReplyEnvelope<T>> {
     const key = `${peer.id}@${peer.host}:${peer.port}`;
-    let conn = this.pool.get(key);
-    if (!conn || conn.closed) {
-      const fresh = new PeerConnection(this.rt, peer, this.opts, () => {
-        if (this.pool.get(key) === fresh) this.pool.delete(key);
-      });
-      this.pool.set(key, fresh);
-      conn = fresh;
+    const send = (): { fresh: boolean; sent: Promise<{ reply: Message; body: Buffer }> } => {
+      let conn = this.pool.get(key);
+      const fresh = !conn || conn.closed;
+      if (!conn || conn.closed) {
+        const made: PeerConnection = new PeerConnection(this.rt, peer, this.opts, () => {
+          if (this.pool.get(key) === made) this.pool.delete(key);
+        });
+        this.pool.set(key, made);
+        conn = made;
+      }
+      return { fresh, sent: conn.send(message as Record<string, unknown>, bodies, ro.timeoutMs ?? this.opts.requestTimeoutMs) };
+    };
+    const first = send();
+    let answer: { reply: Message; body: Buffer };
+    try {
+      answer = await first.sent;
+    } catch (err) {
+      // A pooled connection can be dead without our knowing (the peer restarted): the request fails
+      // with the connection, unanswered. Once more on a new one, unless it minted a version (update).
+      if (first.fresh || message.type === 'update' || !isConnectionLoss(err)) throw err;
+      answer = await send().sent;
     }
-    const { reply, body } = await conn.send(message as Record<string, unknown>, bodies, ro.timeoutMs ?? this.opts.requestTimeoutMs);
+    const { reply, body } = answer;
     const expected = message.type === 'ping' ? 'pong' : `${message.type}_reply`;
     if (reply.type !== expected) throw new RingstoreError(ErrorCode.BAD_MESSAGE, `${peer.id} answered ${message.type} with ${reply.type}`);
     return { reply, body } as ReplyEnvelope<T>;
@@ -200,4 +214,9 @@ export class PipeTransport implements Transport {
     for (const c of this.pool.values()) c.fail(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, 'transport closed'));
     this.pool.clear();
   }
+}
+
+/** The connection went away under a request (reset, closed): not a timeout, not an answer. */
+function isConnectionLoss(err: unknown): boolean {
+  return err instanceof RingstoreError && err.code === ErrorCode.PEER_UNAVAILABLE;
 }

@@ -31,7 +31,14 @@ const BOOT_MS = 3000;
 const WORKLOAD_MS = 15_000;
 const SETTLE_DEADLINE_MS = 120_000;
 
-export async function runSeed(seed: string | number, opts: { fullTrace?: boolean } = {}): Promise<RunResult> {
+export interface RunOptions {
+  /** Keep every trace line (to study one seed). */
+  fullTrace?: boolean;
+  /** Called with the cluster once it has settled, before the final checks (to study one seed). */
+  inspect?: (cluster: SimCluster) => Promise<void>;
+}
+
+export async function runSeed(seed: string | number, opts: RunOptions = {}): Promise<RunResult> {
   // A promise of the real code that rejects with nobody to handle it is a bug of this run, not a crash of the simulator.
   const unhandled: string[] = [];
   const onUnhandled = (err: unknown): void => void unhandled.push(`unhandled rejection: ${(err as Error)?.stack ?? String(err)}`);
@@ -48,7 +55,7 @@ export async function runSeed(seed: string | number, opts: { fullTrace?: boolean
   }
 }
 
-async function simulate(seed: string | number, opts: { fullTrace?: boolean }): Promise<RunResult> {
+async function simulate(seed: string | number, opts: RunOptions): Promise<RunResult> {
   const prng = new Prng(seed);
   const setup = prng.fork('setup');
   const loop = new SimLoop();
@@ -112,14 +119,20 @@ async function simulate(seed: string | number, opts: { fullTrace?: boolean }): P
   const coordinator = cluster.upNodes()[0]?.running?.cluster;
   if (coordinator) {
     for (const { ns, key } of keys) {
-      let done = false;
-      void readQuorum(coordinator, ns, key, { bodies: false }).finally(() => (done = true)).catch(() => undefined);
-      await loop.runUntil(loop.now + 5000, () => done);
+      // A read that fails (a connection that died with a restart) is tried again.
+      for (let attempt = 0, ok = false; attempt < 3 && !ok; attempt++) {
+        let done = false;
+        void readQuorum(coordinator, ns, key, { bodies: false })
+          .then(() => (ok = true), () => undefined)
+          .finally(() => (done = true));
+        await loop.runUntil(loop.now + 5000, () => done);
+      }
     }
   }
   await step(5000);
   while (loop.now < deadline + 60_000 && bucketDisagreements(cluster, BUCKETS).length > 0) await step(1000);
   problems.push(...bucketDisagreements(cluster, BUCKETS));
+  await opts.inspect?.(cluster);
   problems.push(...(await checkReplicas(cluster, history, keys)));
   problems.push(...history.unexpected.map((u) => `unexpected error: ${u}`));
   problems.push(...history.underReplicated.map((u) => `under-replicated: ${u}`));

@@ -187,9 +187,11 @@ export class Client implements Owner {
     const holders: string[] = [];
     for (const n of this.cluster.nodes) {
       const ctx = n.running?.node.ctx;
-      // A machine down now may have died after storing it: the coordinator's word stands, and its boot audit checks it.
-      if (!ctx) {
-        if (w.written.includes(n.id)) holders.push(`${n.id} (down)`);
+      // A machine down now may have died after storing it: the coordinator's word stands, and its boot audit
+      // checks it. One whose disk was wiped since the write was sent may have held it before.
+      const wiped = n.wipes.some((t) => t >= w.sentAt);
+      if (!ctx || wiped) {
+        if (w.written.includes(n.id)) holders.push(`${n.id} (${wiped ? 'wiped since' : 'down'})`);
         continue;
       }
       const copies = [await ctx.store.read(w.ns, w.key), ...(await Promise.all(ctx.hints.holders(w.ns, w.key).map((o) => ctx.hints.store(o).read(w.ns, w.key))))];
