@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Start one machine's ringstore processes in the background and return once the
 # node answers: scripts/start-node.sh <id> [--config FILE]
-# Each process gets a pid file and a log file in <dataDir>/<id>/.
+# A supervisor (dist/supervisor/main.js) starts the socket server, the REST app
+# and the scheduler, and starts again any of them that exits, with a backoff.
+# Pid files and log files are in <dataDir>/<id>/.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 parse_config_opt "$@"
@@ -15,16 +17,18 @@ ensure_built
 ctl ensure-secret --config "$CONFIG"
 eval "$(ctl env --config "$CONFIG" --id "$id")"
 mkdir -p "$NODE_DIR"
+pidfile="$NODE_DIR/supervisor.pid"
+if pid_alive "$pidfile" supervisor; then
+  echo "$id: already running (supervisor pid $(cat "$pidfile"))"
+  exit 0
+fi
+# Processes of an earlier start that outlived their supervisor (it was killed): stop them first.
 for role in "${ROLES[@]}"; do
-  pidfile="$NODE_DIR/$role.pid"
-  if pid_alive "$pidfile" "$role"; then
-    echo "$id: $role already running (pid $(cat "$pidfile"))"
-    continue
-  fi
-  # setsid: the processes outlive this shell and do not get its terminal's Ctrl-C.
-  setsid node "$root/dist/$role/main.js" --config "$CONFIG" --id "$id" >>"$NODE_DIR/$role.log" 2>&1 </dev/null &
-  echo $! >"$pidfile"
+  if pid_alive "$NODE_DIR/$role.pid" "$role"; then kill -TERM "$(cat "$NODE_DIR/$role.pid")" 2>/dev/null || true; fi
 done
+# setsid: the processes outlive this shell and do not get its terminal's Ctrl-C.
+setsid node "$root/dist/supervisor/main.js" --config "$CONFIG" --id "$id" >>"$NODE_DIR/supervisor.log" 2>&1 </dev/null &
+echo $! >"$pidfile"
 if ! ctl wait --config "$CONFIG" --id "$id" --timeout "${RINGSTORE_START_TIMEOUT:-30}"; then
   echo "$id: see the logs in $NODE_DIR" >&2
   exit 1

@@ -26,6 +26,12 @@ export const ErrorCode = {
   UNAUTHENTICATED: 'UNAUTHENTICATED',
   REQUEST_TIMEOUT: 'REQUEST_TIMEOUT',
   CONFIG: 'CONFIG',
+  /** A replica's disk is full (ENOSPC, EDQUOT): it refuses writes until space is free. */
+  INSUFFICIENT_STORAGE: 'INSUFFICIENT_STORAGE',
+  /** A disk operation failed (EIO and the like): that operation, not the process. */
+  DISK_ERROR: 'DISK_ERROR',
+  /** A replica whose disk kept failing refuses writes until a probe succeeds. */
+  READ_ONLY: 'READ_ONLY',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -55,6 +61,9 @@ export const httpStatus: Record<ErrorCode, number> = {
   UNAUTHENTICATED: 401,
   REQUEST_TIMEOUT: 408,
   CONFIG: 500,
+  INSUFFICIENT_STORAGE: 507,
+  DISK_ERROR: 500,
+  READ_ONLY: 503,
   INTERNAL: 500,
 };
 

@@ -19,6 +19,8 @@ export interface NodeEnv {
   log: Logger;
   /** Everything this machine keeps lives under this folder. */
   dir: string;
+  /** Log lines this process could not write (its log sink counts them); none in a simulation. */
+  logDropped?: () => number;
 }
 
 export function envTransportOptions(env: NodeEnv): TransportOptions {

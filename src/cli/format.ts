@@ -36,8 +36,14 @@ export function statusTable(body: any, endpoint: string): string {
   return (
     `N=${body.n} R=${body.r} W=${body.w}   (as seen by ${body.coordinator} at ${endpoint}, from ${body.status_from})\n` +
     table(
-      ['NODE', 'SOCKET', 'REST', 'STATUS'],
-      body.nodes.map((n: any) => [n.id, `${n.host}:${n.port}`, `${n.host}:${n.restPort}`, n.status]),
+      ['NODE', 'SOCKET', 'REST', 'STATUS', 'DISK'],
+      body.nodes.map((n: any) => [n.id, `${n.host}:${n.port}`, `${n.host}:${n.restPort}`, n.status, diskText(n.disk)]),
     )
   );
+}
+
+/** A node's disk as /cluster reports it: its state, and the space free. */
+function diskText(disk: { state: string; free_bytes: number | null } | undefined): string {
+  if (!disk) return '-';
+  return disk.free_bytes === null ? disk.state : `${disk.state}, ${(disk.free_bytes / 2 ** 20).toFixed(disk.free_bytes < 2 ** 30 ? 1 : 0)} MiB free`;
 }

@@ -4,23 +4,27 @@
 // there is no current view (no scheduler running, or the socket server not
 // answering), no node is presumed down and failures are found at request time.
 import type { Transport, PeerAddress } from '../net/transport.js';
-import type { NodeStatus, SchedulerCounters, WorkerStatus } from '../protocol/messages.js';
+import type { DiskInfo, NodeStatus, SchedulerCounters, Supervised, WorkerStatus } from '../protocol/messages.js';
 
 const REFRESH_MS = 200;
-const NO_COUNTERS: SchedulerCounters = { gossipRounds: 0, hintsDelivered: 0 };
+const NO_COUNTERS: SchedulerCounters = { gossipRounds: 0, hintsDelivered: 0, logDropped: 0 };
 
 export interface LocalView {
   /** The socket server of this machine answered. */
   socketUp: boolean;
   /** The scheduler's view, if the socket server holds one younger than the staleness bound. */
   statuses: Record<string, NodeStatus> | null;
+  /** Each node's disk, from its heartbeats ({} without a view). */
+  disks: Record<string, DiskInfo>;
   workers: WorkerStatus[];
   /** The scheduler's counters as last pushed (zeros when there is no view). */
   counters: SchedulerCounters;
+  /** This machine's processes, as its supervisor reported them; null without one. */
+  processes: Supervised[] | null;
 }
 
 export class HealthView {
-  private last: LocalView = { socketUp: false, statuses: null, workers: [], counters: NO_COUNTERS };
+  private last: LocalView = { socketUp: false, statuses: null, disks: {}, workers: [], counters: NO_COUNTERS, processes: null };
   private loadedAt = -Infinity;
   private loading: Promise<LocalView> | null = null;
   /** This machine's socket server has answered at least once. */
@@ -43,10 +47,12 @@ export class HealthView {
         ({ reply }): LocalView => ({
           socketUp: true,
           statuses: reply.statuses && reply.ageMs !== null && reply.ageMs <= this.staleAfterMs ? reply.statuses : null,
+          disks: reply.disks,
           workers: reply.workers,
           counters: reply.counters,
+          processes: reply.processes,
         }),
-        (): LocalView => ({ socketUp: false, statuses: null, workers: [], counters: NO_COUNTERS }),
+        (): LocalView => ({ socketUp: false, statuses: null, disks: {}, workers: [], counters: NO_COUNTERS, processes: null }),
       )
       .then((v) => {
         this.last = v;

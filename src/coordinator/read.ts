@@ -23,8 +23,10 @@ export function mergeStates(states: ReadonlyArray<KeyState | null>): KeyState {
 }
 
 export function quorumError(what: string, required: number, answered: readonly string[], failed: readonly ReplicaFailure[]): RingstoreError {
+  // Replicas that refused for want of disk space: the client hears so (507), with every node's reason.
+  const full = failed.some((f) => f.code === ErrorCode.INSUFFICIENT_STORAGE);
   return new RingstoreError(
-    ErrorCode.QUORUM_NOT_REACHED,
+    full ? ErrorCode.INSUFFICIENT_STORAGE : ErrorCode.QUORUM_NOT_REACHED,
     `${what}: ${answered.length} of the ${required} replicas required answered` +
       (answered.length ? ` (${answered.join(', ')})` : '') +
       (failed.length ? `; failed: ${failed.map((f) => `${f.node} (${f.message})`).join('; ')}` : ''),

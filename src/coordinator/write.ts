@@ -192,7 +192,10 @@ export function isReplicaFault(err: RingstoreError): boolean {
     err.code === ErrorCode.MISSING_BODIES ||
     err.code === ErrorCode.FRAME_TOO_LARGE ||
     err.code === ErrorCode.BAD_FRAME ||
-    err.code === ErrorCode.BAD_MESSAGE
+    err.code === ErrorCode.BAD_MESSAGE ||
+    err.code === ErrorCode.INSUFFICIENT_STORAGE ||
+    err.code === ErrorCode.DISK_ERROR ||
+    err.code === ErrorCode.READ_ONLY
   );
 }
 

@@ -23,9 +23,16 @@ export interface HintEntry {
 /**
  * Replace a state file atomically (a reader never sees a torn one). Not fsynced:
  * every one of them is recomputed on the next tick, and waiting on the disk
- * under load would make the view look stale to its readers.
+ * under load would make the view look stale to its readers. A file that cannot
+ * be written (a full disk) is skipped, not a failure of the work that wrote it:
+ * it says why, and the next tick tries again.
  */
-export async function writeState(ctx: { vol: Volume; nodeDir: string }, name: string, content: unknown): Promise<void> {
+export async function writeState(ctx: { vol: Volume; nodeDir: string }, name: string, content: unknown): Promise<string | null> {
   const text = typeof content === 'string' ? content : JSON.stringify(content, null, 2) + '\n';
-  await ctx.vol.writeFileAtomic(join(ctx.nodeDir, name), text, { durable: false });
+  try {
+    await ctx.vol.writeFileAtomic(join(ctx.nodeDir, name), text, { durable: false });
+    return null;
+  } catch (err) {
+    return `${name} not written (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`;
+  }
 }

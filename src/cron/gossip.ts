@@ -43,15 +43,14 @@ export async function gossipRound(ctx: SchedulerContext): Promise<string> {
   const statuses = ctx.view.statuses(now);
   ctx.counters.gossipRounds++;
   try {
-    await ctx.transport.request(peerAddress(ctx, ctx.self), { type: 'view_push', statuses, workers: ctx.workers(), counters: { ...ctx.counters } }, [], { timeoutMs });
+    await ctx.transport.request(peerAddress(ctx, ctx.self), { type: 'view_push', statuses, disks: ctx.view.disks(), workers: ctx.workers(), counters: { ...ctx.counters, logDropped: ctx.env.logDropped?.() ?? 0 } }, [], { timeoutMs });
     // What peers pulling from our socket server get: the merged view, now rather than next tick.
     await exchange(ctx.self);
   } catch {
     // Our socket server is not answering: the view says so (self refused or silent), and the files below record it.
   }
   const down = ctx.view.down(now);
-  await writeState(ctx, GOSSIP_TXT, ctx.view.render(ctx.self, now, ctx.rt.clock.now()));
-  await writeState(ctx, DOWN_SYSTEM_JSON, down);
+  const unwritten = [await writeState(ctx, GOSSIP_TXT, ctx.view.render(ctx.self, now, ctx.rt.clock.now())), await writeState(ctx, DOWN_SYSTEM_JSON, down)].filter(Boolean);
   const failed = (results ?? []).filter(([, r]) => r !== 'ok').map(([p, r]) => `${p} ${r}`);
-  return `local ${local}, ${peers.length} peers${results ? '' : ' (some still answering)'}${failed.length ? ` (${failed.join(', ')})` : ''}, down: [${down.join(', ')}]`;
+  return `local ${local}, ${peers.length} peers${results ? '' : ' (some still answering)'}${failed.length ? ` (${failed.join(', ')})` : ''}, down: [${down.join(', ')}]${unwritten.length ? `; ${unwritten.join(', ')}` : ''}`;
 }

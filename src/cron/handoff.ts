@@ -70,9 +70,9 @@ export async function handoffRound(ctx: SchedulerContext, signal: AbortSignal): 
     for (let i = 0; i < page.length; i += PARALLEL) await Promise.all(page.slice(i, i + PARALLEL).map(deliver));
     after = reply.next ?? undefined;
   } while (after !== undefined);
-  await writeState(ctx, HINTED_JSON, remaining);
+  const unwritten = await writeState(ctx, HINTED_JSON, remaining);
   if (delivered > 0) ctx.log.info('hinted handoff', { delivered, remaining: remaining.length });
-  return `delivered ${delivered}, remaining ${remaining.length}${failed ? `, ${failed} owner(s) unreachable` : ''}`;
+  return `delivered ${delivered}, remaining ${remaining.length}${failed ? `, ${failed} owner(s) unreachable` : ''}${unwritten ? `; ${unwritten}` : ''}`;
 }
 
 function entry(ctx: SchedulerContext, h: Hinted): HintEntry {

@@ -37,7 +37,7 @@ export async function startScheduler(env: NodeEnv, transport: Transport, ticker:
     view: new GossipView(env.membership.ids, config.gossip.failureTimeoutMs, rt.clock.monotonic()),
     log,
     workers: () => workers.map((w) => w.status()),
-    counters: { gossipRounds: 0, hintsDelivered: 0 },
+    counters: { gossipRounds: 0, hintsDelivered: 0, logDropped: 0 },
   };
   const every = config.gossip.intervalMs;
   const worker = (name: string, timeoutMs: number, run: (signal: AbortSignal) => Promise<string | void>): Worker => new Worker(name, every, timeoutMs, run, log, rt, ticker);
@@ -46,9 +46,7 @@ export async function startScheduler(env: NodeEnv, transport: Transport, ticker:
     worker('handoff', 10 * 60_000, (signal) => handoffRound(ctx, signal)),
     worker('bucket-sync', 60_000, () => bucketSyncRound(ctx)),
   );
-  const report = worker('status', 10_000, async () => {
-    await writeState(ctx, WORKERS_JSON, { node: env.self.id, at: new Date(rt.clock.now()).toISOString(), workers: ctx.workers() });
-  });
+  const report = worker('status', 10_000, async () => (await writeState(ctx, WORKERS_JSON, { node: env.self.id, at: new Date(rt.clock.now()).toISOString(), workers: ctx.workers() })) ?? undefined);
   for (const w of [...workers, report]) {
     w.start();
     void w.runOnce();

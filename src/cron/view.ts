@@ -8,7 +8,7 @@
 // brings it back: a heartbeat of a newer generation (it restarted), or an
 // exchange with the node itself. Peers may still relay heartbeats it minted
 // before it died, and those prove nothing. Pure state: the clock is passed in.
-import { newer, type Heartbeat, type NodeStatus } from '../protocol/messages.js';
+import { newer, type DiskInfo, type Heartbeat, type NodeStatus } from '../protocol/messages.js';
 
 export interface ViewEntry {
   heartbeat: Heartbeat | null;
@@ -89,6 +89,16 @@ export class GossipView {
   /** Every node's status: what the scheduler hands its socket server for the REST app. */
   statuses(now: number): Record<string, NodeStatus> {
     return Object.fromEntries(this.nodes.map((n) => [n, this.status(n, now)]));
+  }
+
+  /** Each node's disk, as its latest heartbeat says (nodes not heard from are left out). */
+  disks(): Record<string, DiskInfo> {
+    const out: Record<string, DiskInfo> = {};
+    for (const n of this.nodes) {
+      const disk = this.entries.get(n)?.heartbeat?.disk;
+      if (disk) out[n] = disk;
+    }
+    return out;
   }
 
   down(now: number): string[] {

@@ -8,6 +8,7 @@ import type { Identity } from '../storage/identity.js';
 import type { Journal } from '../storage/journal.js';
 import type { Store } from '../storage/store.js';
 import type { BucketRegistry } from './buckets.js';
+import type { DiskHealth } from './disk-health.js';
 import type { GossipRelay } from './gossip-relay.js';
 import type { HintStores } from './hints.js';
 import type { SchedulerView } from './scheduler-view.js';
@@ -23,6 +24,10 @@ export interface NodeContext {
   gossip: GossipRelay;
   /** The scheduler's latest view of the cluster, for the REST app. */
   schedulerView: SchedulerView;
+  /** Whether this machine's disk takes writes (full, failing), told to peers with the heartbeat. */
+  disk: DiskHealth;
+  /** Log lines this process could not write. */
+  logDropped: () => number;
   log: Logger;
 }
 

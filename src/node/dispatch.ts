@@ -1,5 +1,8 @@
 // The dispatch table of the socket server: one handler per request type, and an
-// exhaustive switch so a new message type cannot be forgotten.
+// exhaustive switch so a new message type cannot be forgotten. A disk that
+// fails under a handler fails that request with a code that says so (a full
+// disk, an I/O error), never the process; writes are refused up front while
+// the disk is read-only.
 import type { RequestHandler } from '../net/transport.js';
 import type { NodeContext } from './context.js';
 import { handleGossip } from './handlers/gossip.js';
@@ -10,9 +13,29 @@ import { handlePing } from './handlers/ping.js';
 import { handleRead } from './handlers/read.js';
 import { handleSync } from './handlers/sync.js';
 import { handleUpdate } from './handlers/update.js';
-import { handleStats, handleView, handleViewPush } from './handlers/view.js';
+import { handleStats, handleSupervisorReport, handleView, handleViewPush } from './handlers/view.js';
+
+/** The requests that change what this node stores. */
+const WRITES = new Set(['update', 'sync', 'hint_drop']);
 
 export function dispatcher(ctx: NodeContext): RequestHandler {
+  const handle = route(ctx);
+  return async (m, body) => {
+    const writes = WRITES.has(m.type);
+    if (writes) ctx.disk.checkWritable();
+    const syncs = ctx.journal.stats.syncs;
+    try {
+      const result = await handle(m, body);
+      // Something reached the disk (a journal fsync went through): a full disk has room again.
+      if (writes && ctx.journal.stats.syncs > syncs) ctx.disk.wrote();
+      return result;
+    } catch (err) {
+      throw ctx.disk.fault(err) ?? err;
+    }
+  };
+}
+
+function route(ctx: NodeContext): RequestHandler {
   return async (m, body) => {
     switch (m.type) {
       case 'ping':
@@ -33,6 +56,8 @@ export function dispatcher(ctx: NodeContext): RequestHandler {
         return handleView(ctx, m);
       case 'stats':
         return handleStats(ctx, m);
+      case 'supervisor_report':
+        return handleSupervisorReport(ctx, m);
       case 'hints':
         return handleHints(ctx, m);
       case 'hint_drop':

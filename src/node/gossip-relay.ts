@@ -7,7 +7,7 @@
 // while its socket server answers. Every row carries its age, and the relay
 // adds the time it held a row, so a heartbeat's age is right however many
 // machines passed it on.
-import { newer, type Heartbeat } from '../protocol/messages.js';
+import { newer, type DiskInfo, type Heartbeat } from '../protocol/messages.js';
 import type { Clock } from '../runtime/runtime.js';
 
 interface Held {
@@ -28,6 +28,8 @@ export class GossipRelay {
     clock: Clock,
     /** This start's generation (identity.ts keeps it increasing across restarts); the monotonic clock counts its versions. */
     generation: number,
+    /** This node's disk, told with each heartbeat. */
+    private readonly disk: () => DiskInfo = () => ({ state: 'ok', free: null }),
   ) {
     this.generation = generation;
     this.now = () => clock.monotonic();
@@ -35,7 +37,7 @@ export class GossipRelay {
   }
 
   heartbeat(): Heartbeat {
-    return { node: this.self, generation: this.generation, version: Math.floor(this.now() - this.started), age: 0, status: 'up' };
+    return { node: this.self, generation: this.generation, version: Math.floor(this.now() - this.started), age: 0, status: 'up', disk: this.disk() };
   }
 
   /** A gossip message: from our own scheduler (push view, collect inbox) or from a peer's (fill inbox, answer view). */

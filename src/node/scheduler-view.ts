@@ -3,22 +3,26 @@
 // round; the REST app asks for it. The socket server is the one process every
 // other one already talks to, so the view travels in messages, never through
 // files that one process writes and another polls.
-import type { NodeStatus, SchedulerCounters, WorkerStatus } from '../protocol/messages.js';
+import type { DiskInfo, NodeStatus, SchedulerCounters, Supervised, WorkerStatus } from '../protocol/messages.js';
 import type { Clock } from '../runtime/runtime.js';
 
 export interface HeldView {
   statuses: Record<string, NodeStatus> | null;
   /** ms since the scheduler pushed it; null with no view. */
   ageMs: number | null;
+  disks: Record<string, DiskInfo>;
   workers: WorkerStatus[];
   counters: SchedulerCounters;
+  processes: Supervised[] | null;
 }
 
 export class SchedulerView {
   private statuses: Record<string, NodeStatus> | null = null;
+  private disks: Record<string, DiskInfo> = {};
   private workers: WorkerStatus[] = [];
-  private counters: SchedulerCounters = { gossipRounds: 0, hintsDelivered: 0 };
+  private counters: SchedulerCounters = { gossipRounds: 0, hintsDelivered: 0, logDropped: 0 };
   private at = 0;
+  private processes: Supervised[] | null = null;
 
   constructor(private readonly clock: Clock) {}
 
@@ -26,14 +30,20 @@ export class SchedulerView {
     return this.clock.monotonic();
   }
 
-  push(statuses: Record<string, NodeStatus>, workers: WorkerStatus[], counters: SchedulerCounters): void {
+  push(statuses: Record<string, NodeStatus>, disks: Record<string, DiskInfo>, workers: WorkerStatus[], counters: SchedulerCounters): void {
     this.statuses = statuses;
+    this.disks = disks;
     this.workers = workers;
     this.counters = counters;
     this.at = this.now();
   }
 
+  /** The machine's supervisor reports its processes (kept apart from the scheduler's pushes). */
+  supervised(processes: Supervised[]): void {
+    this.processes = processes;
+  }
+
   held(): HeldView {
-    return { statuses: this.statuses, ageMs: this.statuses ? Math.max(0, Math.round(this.now() - this.at)) : null, workers: this.workers, counters: this.counters };
+    return { statuses: this.statuses, ageMs: this.statuses ? Math.max(0, Math.round(this.now() - this.at)) : null, disks: this.disks, workers: this.workers, counters: this.counters, processes: this.processes };
   }
 }

@@ -8,6 +8,7 @@ import { Journal } from '../storage/journal.js';
 import { Store, type StorageEnv } from '../storage/store.js';
 import { Volume } from '../storage/volume.js';
 import { BucketRegistry } from './buckets.js';
+import { DiskHealth } from './disk-health.js';
 import type { NodeContext } from './context.js';
 import { dispatcher } from './dispatch.js';
 import { purgeEnded } from './handlers/records.js';
@@ -37,6 +38,7 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
   for (const { key, state } of await store.list(BUCKETS_NS)) buckets.set(key, state);
   const hints = new HintStores(storage, dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, oneOffActors: true });
   const hinted = await hints.load();
+  const disk = new DiskHealth(rt, self.id, dir, log);
   const ctx: NodeContext = {
     config,
     membership: env.membership,
@@ -45,11 +47,16 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
     store,
     buckets,
     hints,
-    gossip: new GossipRelay(self.id, rt.clock, identity.generation),
+    gossip: new GossipRelay(self.id, rt.clock, identity.generation, () => ({ state: disk.state, free: disk.free })),
+    disk,
     schedulerView: new SchedulerView(rt.clock),
+    logDropped: () => env.logDropped?.() ?? 0,
     log,
   };
   const listener = await listen(rt, { ...envTransportOptions(env), host: self.host, port: self.port }, dispatcher(ctx));
+  // Free space for the heartbeat, and the probe that lifts a read-only state.
+  void disk.check();
+  const diskTimer = rt.timers.setInterval(() => void disk.check(), 2000, { background: true });
   // A purge cut short by a crash is finished here, in the background: only incarnations known to have ended are touched.
   void (async () => {
     for (const { key } of buckets.entries()) await purgeEnded(ctx, key);
@@ -59,6 +66,7 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
     ctx,
     port: listener.port,
     stop: async () => {
+      diskTimer.cancel();
       await listener.close();
       await journal.close();
     },

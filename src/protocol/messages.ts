@@ -51,6 +51,11 @@ export type KeyState = z.infer<typeof stateSchema>;
 const ns = z.string().min(1).max(63);
 const nodeId = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
 
+export const diskStateSchema = z.enum(['ok', 'full', 'read-only']);
+export type DiskState = z.infer<typeof diskStateSchema>;
+export const diskInfoSchema = z.object({ state: diskStateSchema, free: z.number().min(0).nullable() });
+export type DiskInfo = z.infer<typeof diskInfoSchema>;
+
 /** One row of a gossip table: a node's heartbeat. (generation, version) only grows while the node lives. */
 export const heartbeatSchema = z.object({
   node: nodeId,
@@ -62,8 +67,11 @@ export const heartbeatSchema = z.object({
   age: z.number().int().min(0).max(1e10),
   /** The sender's verdict, for people reading the table; each machine decides for itself. */
   status: z.enum(['up', 'down']).optional(),
+  /** The node's disk, as its socket server found it when it minted this heartbeat. */
+  disk: diskInfoSchema.optional(),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
+
 
 /** Whether heartbeat a is later than b: a newer generation (a restart), or a higher version of the same one. */
 export function newer(a: Pick<Heartbeat, 'generation' | 'version'>, b: Pick<Heartbeat, 'generation' | 'version'>): boolean {
@@ -86,10 +94,22 @@ export const workerStatusSchema = z.object({
   lastError: z.string().max(1024).nullable(),
 });
 export type WorkerStatus = z.infer<typeof workerStatusSchema>;
-const statusMap = z.record(nodeId, nodeStatusSchema).refine((m) => Object.keys(m).length <= 1000, 'at most 1000 nodes');
 const count = z.number().int().min(0);
+const statusMap = z.record(nodeId, nodeStatusSchema).refine((m) => Object.keys(m).length <= 1000, 'at most 1000 nodes');
+/** One process of a machine as its supervisor sees it. */
+export const supervisedSchema = z.object({
+  role: z.string().max(32),
+  pid: z.number().int().nullable(),
+  /** Times it was started again after it exited on its own. */
+  restarts: count,
+  /** When it last started, ISO 8601. */
+  since: z.string().max(64).nullable(),
+  lastExit: z.object({ code: z.number().int().nullable(), signal: z.string().max(32).nullable(), at: z.string().max(64) }).nullable(),
+});
+export type Supervised = z.infer<typeof supervisedSchema>;
+
 /** What the scheduler has done since it started, for the REST app's /metrics. */
-export const schedulerCountersSchema = z.object({ gossipRounds: count, hintsDelivered: count });
+export const schedulerCountersSchema = z.object({ gossipRounds: count, hintsDelivered: count, logDropped: count });
 export type SchedulerCounters = z.infer<typeof schedulerCountersSchema>;
 const key = z.string().min(1).max(4096);
 const bodyRef = z.object({ dot: z.string().max(256), size: z.number().int().min(0) });
@@ -140,7 +160,15 @@ export const messageSchema = z.discriminatedUnion('type', [
 
   // The machine's scheduler hands its socket server its view after each gossip round; the REST app asks for it.
   // Processes share state through these messages, never by reading each other's files.
-  z.object({ ...base, type: z.literal('view_push'), statuses: statusMap, workers: z.array(workerStatusSchema).max(64), counters: schedulerCountersSchema }),
+  z.object({
+    ...base,
+    type: z.literal('view_push'),
+    statuses: statusMap,
+    /** Each node's disk, from its latest heartbeat. */
+    disks: z.record(nodeId, diskInfoSchema),
+    workers: z.array(workerStatusSchema).max(64),
+    counters: schedulerCountersSchema,
+  }),
   z.object({ ...reply, type: z.literal('view_push_reply') }),
   z.object({ ...base, type: z.literal('view') }),
   z.object({
@@ -150,9 +178,16 @@ export const messageSchema = z.discriminatedUnion('type', [
     statuses: statusMap.nullable(),
     /** How long ago the scheduler pushed it (ms); null with no view. */
     ageMs: z.number().min(0).nullable(),
+    disks: z.record(nodeId, diskInfoSchema),
     workers: z.array(workerStatusSchema),
     counters: schedulerCountersSchema,
+    /** This machine's processes as its supervisor last reported them; null without a supervisor. */
+    processes: z.array(supervisedSchema).nullable(),
   }),
+
+  // The machine's supervisor tells its socket server which processes run and how often they were restarted.
+  z.object({ ...base, type: z.literal('supervisor_report'), processes: z.array(supervisedSchema).max(16) }),
+  z.object({ ...reply, type: z.literal('supervisor_report_reply') }),
 
   // The socket server's own figures, for the REST app's /metrics and dashboard.
   z.object({ ...base, type: z.literal('stats') }),
@@ -162,6 +197,8 @@ export const messageSchema = z.discriminatedUnion('type', [
     journal: z.object({ changes: count, syncs: count, checkpoints: count }),
     /** Hinted copies held, by owner. */
     hints: z.record(nodeId, count),
+    /** Log lines the socket server could not write. */
+    logDropped: count,
   }),
 
   // Hinted handoff: the hinted copies this node holds, a page at a time in (owner, ns, key) order, after a cursor.
@@ -187,7 +224,7 @@ export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 /** The fields a caller supplies; v, id and sender are filled in by the transport. */
 export type Outgoing<T extends MessageType> = MessageOf<T> extends infer M ? (M extends unknown ? Omit<M, 'v' | 'id' | 'sender'> : never) : never;
 
-export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'gossip', 'view_push', 'view', 'stats', 'hints', 'hint_drop'] as const;
+export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'hints', 'hint_drop'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
 /** Which reply answers which request. */
@@ -201,6 +238,7 @@ export interface ReplyTo {
   view_push: 'view_push_reply';
   view: 'view_reply';
   stats: 'stats_reply';
+  supervisor_report: 'supervisor_report_reply';
   hints: 'hints_reply';
   hint_drop: 'hint_drop_reply';
 }
@@ -245,6 +283,8 @@ export function declaredBodyBytes(m: Message): number {
     case 'view_reply':
     case 'stats':
     case 'stats_reply':
+    case 'supervisor_report':
+    case 'supervisor_report_reply':
     case 'hints':
     case 'hints_reply':
     case 'hint_drop':

@@ -10,7 +10,7 @@ runProcess('rest', async () => {
   const env = await parseEntry('rest', 'Runs the REST app that coordinates quorum reads and writes.');
   const transport = new PipeTransport(env.rt, envTransportOptions(env));
   const cluster = new Cluster(env, transport);
-  const server = createRestServer(cluster, new Metrics(cluster));
+  const server = createRestServer(cluster, new Metrics(cluster, env.logDropped));
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(env.self.restPort, env.self.host, () => resolve());

@@ -29,6 +29,8 @@ export interface RouteFigures {
 /** The scheduler's and socket server's figures, as of the last scrape. */
 interface Remote {
   hints: Record<string, number>;
+  /** Log lines each process of this machine could not write. */
+  logDropped: { node: number; cron: number };
   hintsDelivered: number;
   gossipRounds: number;
   journalFsyncs: number;
@@ -42,10 +44,14 @@ export class Metrics {
   private readonly quorumFailures: client.Counter<'op'>;
   private readonly siblings: client.Histogram;
   private readonly recent: Recent[] = [];
-  private remote: Remote = { hints: {}, hintsDelivered: 0, gossipRounds: 0, journalFsyncs: 0, nodeUp: {} };
+  private remote: Remote = { hints: {}, logDropped: { node: 0, cron: 0 }, hintsDelivered: 0, gossipRounds: 0, journalFsyncs: 0, nodeUp: {} };
   private refreshing: Promise<void> | null = null;
 
-  constructor(private readonly cluster: Cluster) {
+  constructor(
+    private readonly cluster: Cluster,
+    /** Log lines this REST app could not write. */
+    private readonly logDropped: () => number = () => 0,
+  ) {
     const registers = [this.registry];
     client.collectDefaultMetrics({ register: this.registry });
     this.requests = new client.Counter({ name: 'ringstore_requests_total', help: 'Requests served by this REST app', labelNames: ['route', 'method', 'status'], registers });
@@ -86,6 +92,19 @@ export class Metrics {
     counterFrom('ringstore_hints_delivered_total', 'Hinted copies handed off to their owners by this machine\'s scheduler', (r) => r.hintsDelivered);
     counterFrom('ringstore_gossip_rounds_total', 'Gossip rounds of this machine\'s scheduler', (r) => r.gossipRounds);
     counterFrom('ringstore_journal_fsyncs_total', 'fdatasyncs of this machine\'s write-ahead journal (each covers a group of changes)', (r) => r.journalFsyncs);
+    new client.Counter({
+      name: 'ringstore_log_lines_dropped_total',
+      help: 'Log lines a process of this machine could not write (a full disk under its log), by process',
+      labelNames: ['process'],
+      registers,
+      async collect() {
+        await self.refresh();
+        this.reset();
+        this.inc({ process: 'rest' }, self.logDropped());
+        this.inc({ process: 'node' }, self.remote.logDropped.node);
+        this.inc({ process: 'cron' }, self.remote.logDropped.cron);
+      },
+    });
     new client.Gauge({
       name: 'ringstore_node_up',
       help: 'Whether this machine sees each node up (1) or not (0)',
@@ -111,7 +130,14 @@ export class Metrics {
     const nodeUp = Object.fromEntries(this.cluster.nodeIds.map((id) => [id, (id === this.cluster.self ? view.socketUp : view.statuses?.[id] === 'up') ? 1 : 0]));
     try {
       const { reply } = await this.cluster.transport.request(this.cluster.peer(this.cluster.self), { type: 'stats' }, [], { timeoutMs: 1000 });
-      this.remote = { hints: reply.hints, hintsDelivered: view.counters.hintsDelivered, gossipRounds: view.counters.gossipRounds, journalFsyncs: reply.journal.syncs, nodeUp };
+      this.remote = {
+        hints: reply.hints,
+        logDropped: { node: reply.logDropped, cron: view.counters.logDropped },
+        hintsDelivered: view.counters.hintsDelivered,
+        gossipRounds: view.counters.gossipRounds,
+        journalFsyncs: reply.journal.syncs,
+        nodeUp,
+      };
     } catch {
       this.remote = { ...this.remote, nodeUp };
     }

@@ -58,6 +58,8 @@ export interface Disk {
   fsyncDirSync(path: string): void;
   /** Make everything written so far on this file system durable (syncfs, coreutils' sync -f). */
   syncfs(path: string): Promise<void>;
+  /** Space on the file system holding `path`: what an unprivileged writer may still use, and the whole. */
+  statfs(path: string): Promise<{ free: number; total: number }>;
 }
 
 /** An error shaped like node:fs's. */

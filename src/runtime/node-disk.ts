@@ -12,7 +12,7 @@ import {
   unlinkSync,
   writeFileSync,
 } from 'node:fs';
-import { mkdir, open, readFile, readdir, rename, rmdir, stat, unlink, writeFile, type FileHandle as NodeFileHandle } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rmdir, stat, statfs, unlink, writeFile, type FileHandle as NodeFileHandle } from 'node:fs/promises';
 import { promisify } from 'node:util';
 import type { Disk, FileHandle, FileStat } from './disk.js';
 
@@ -107,5 +107,9 @@ export const nodeDisk: Disk = {
   },
   async syncfs(path) {
     await run('sync', ['-f', path]);
+  },
+  async statfs(path) {
+    const s = await statfs(path);
+    return { free: s.bavail * s.bsize, total: s.blocks * s.bsize };
   },
 };

@@ -6,6 +6,10 @@ import { hideBin } from 'yargs/helpers';
 import { DEFAULT_CONFIG_FILE, nodeById, nodeDir } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { clusterSecret, loadConfig } from './config-file.js';
+import { LogSink } from './log-sink.js';
+
+/** This process's log destination; its `dropped` count is reported in /metrics. */
+export const logSink = new LogSink();
 import type { NodeEnv } from '../node-env.js';
 import { Membership } from '../ring/membership.js';
 import { nodeRuntime } from './node.js';
@@ -23,8 +27,8 @@ export async function parseEntry(role: string, description: string): Promise<Nod
     .parse();
   const config = loadConfig(argv.config);
   const self = nodeById(config, argv.id);
-  const log = createLogger({ node: self.id, role, level: argv['log-level'] ?? config.logLevel });
-  return { rt: nodeRuntime, config, self, membership: Membership.initial(config.nodes), secret: clusterSecret(config), log, dir: nodeDir(config, self.id) };
+  const log = createLogger({ node: self.id, role, level: argv['log-level'] ?? config.logLevel, stream: logSink });
+  return { rt: nodeRuntime, config, self, membership: Membership.initial(config.nodes), secret: clusterSecret(config), log, dir: nodeDir(config, self.id), logDropped: () => logSink.dropped };
 }
 
 /** Run main; log and exit 1 on failure; call stop on SIGINT/SIGTERM, then exit 0. */
@@ -33,6 +37,9 @@ export function runProcess(role: string, main: () => Promise<{ stop: () => Promi
     ({ stop, log }) => {
       // A promise nobody handled is a bug to log, not a reason to take the node down with every request in flight.
       process.on('unhandledRejection', (err) => log.error('unhandled rejection', { error: (err as Error)?.message, stack: (err as Error)?.stack }));
+      // Output that cannot be written (a full disk under the log file) is not a reason to die.
+      process.stdout.on('error', () => undefined);
+      process.stderr.on('error', () => undefined);
       let stopping = false;
       const onSignal = (sig: string): void => {
         if (stopping) return;

@@ -29,6 +29,8 @@ export interface SimNode {
   running: { node: RunningNode; cluster: Cluster; scheduler: Scheduler } | null;
   /** Simulated times at which this machine's disk was wiped. */
   wipes: number[];
+  /** Meant to be running (started, not since killed): a failed start is retried only then. */
+  wanted: boolean;
 }
 
 /** Log lines of every process, newest last, for the report of a failing seed. */
@@ -58,6 +60,8 @@ export class SimCluster {
   readonly membership: Membership;
   readonly logs: LogBuffer;
   private readonly rootLog: Logger;
+  /** While set, no disk fault is injected: the checker's own reads through a node's store. */
+  auditing = false;
   /** Called once a machine's processes have started (after its journal replay, before any request): the boot-time audit. */
   onBoot: (node: SimNode, running: RunningNode) => void = () => undefined;
 
@@ -90,10 +94,11 @@ export class SimCluster {
     this.rootLog = winston.createLogger({ level: 'warn', format: winston.format.json(), transports: [this.logs.transport] });
     this.nodes = members.map((m) => ({
       id: m.id,
-      machine: new SimMachine(m.host, loop, net, prng.fork(`machine-${m.id}`), (op, path) => inject(m.id, op, path)),
+      machine: new SimMachine(m.host, loop, net, prng.fork(`machine-${m.id}`), (op, path) => (this.auditing ? null : inject(m.id, op, path))),
       process: null,
       running: null,
       wipes: [],
+      wanted: false,
     }));
   }
 
@@ -113,6 +118,7 @@ export class SimCluster {
     if (n.process?.alive) return;
     const proc = n.machine.spawn('ringstore');
     n.process = proc;
+    n.wanted = true;
     n.running = null;
     n.machine.net.power(n.machine.host, true);
     this.loop.trace(`start ${proc.name}`);
@@ -127,13 +133,19 @@ export class SimCluster {
       const scheduler = await startScheduler(env, transport, (ms, fn) => proc.rt.timers.setInterval(fn, ms));
       if (proc.alive) n.running = { node, cluster, scheduler };
     })().catch((err: unknown) => {
-      if (proc.alive) this.logs.push(`error ${proc.name} failed to start: ${(err as Error).stack ?? String(err)}`);
+      if (!proc.alive) return;
+      // As its supervisor does on a real machine: the process exited, it is started again after a while.
+      this.logs.push(`warn ${proc.name} failed to start, starting it again in 2 s: ${(err as Error).message}`);
+      proc.kill();
+      n.process = null;
+      this.loop.schedule(2000, () => n.wanted && this.start(id));
     });
   }
 
   /** kill -9 of the machine's processes: what they wrote stays in the page cache. */
   kill(id: string): void {
     const n = this.node(id);
+    n.wanted = false;
     if (!n.process?.alive) return;
     this.loop.trace(`kill ${n.process.name}`);
     n.process.kill();
@@ -143,6 +155,7 @@ export class SimCluster {
   /** Power loss: the processes die and the disk keeps only what was durable (and some of what was not). */
   powerLoss(id: string): void {
     const n = this.node(id);
+    n.wanted = false;
     this.loop.trace(`power loss ${id}`);
     n.process?.powerOff();
     n.running = null;
@@ -153,6 +166,7 @@ export class SimCluster {
   /** The disk is replaced: the machine comes back knowing nothing. */
   wipe(id: string): void {
     const n = this.node(id);
+    n.wanted = false;
     this.loop.trace(`wipe ${id}`);
     n.process?.powerOff();
     n.running = null;

@@ -15,6 +15,8 @@ export interface SimDiskOptions {
   syncLatency?: () => number;
   /** An errno code to make this operation fail without effect, or null. Asked when the op is issued. */
   inject?: (op: string, path: string) => string | null;
+  /** Bytes statfs reports as the whole (default 1 GiB); free is that less the bytes of every file. */
+  capacity?: number;
 }
 
 const EMPTY = Buffer.alloc(0);
@@ -541,6 +543,12 @@ class Mount implements Disk {
   readonly fsyncDir = (path: string) => this.issue('fsyncDir', path, (op) => this.tree.syncDir(path, op));
   readonly fsyncDirSync = (path: string) => this.now('fsyncDirSync', path, (op) => this.tree.syncDir(path, op));
   readonly syncfs = (path: string) => this.issue('syncfs', path, (op) => this.tree.syncfs(path, op));
+  readonly statfs = (path: string) =>
+    this.issue('statfs', path, () => {
+      const used = [...this.tree.collect('current').values()].reduce((n, b) => n + b.length, 0);
+      const total = this.s.opts.capacity ?? 1 << 30;
+      return { free: Math.max(0, total - used), total };
+    });
 }
 
 export class SimDisk {

@@ -1,7 +1,8 @@
 // One simulated run, from its seed: a cluster of 3 to 9 machines with N, R and
 // W drawn for it, clients writing, deleting and reading, faults on the network
 // (loss, delay, duplication, reordering, partitions), the machines (kill -9,
-// power loss, disk wipe, restart) and their clocks (jumps). Then every fault
+// power loss, disk wipe, restart), their disks (full, failing with EIO) and
+// their clocks (jumps). Then every fault
 // is healed, the cluster settles (gossip, hinted handoff, a read-repair pass,
 // bucket anti-entropy) and the checker looks at every replica.
 import { readQuorum } from '../coordinator/read.js';
@@ -65,11 +66,15 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
   const n = setup.chance(0.6) ? 3 : setup.between(1, Math.min(5, size));
   const r = setup.between(1, n);
   const w = setup.between(1, n);
-  const cluster = new SimCluster(loop, net, prng.fork('cluster'), size, { n, r, w }, () => null);
+  const disks = new DiskFaults(loop, prng.fork('disk-faults'));
+  const cluster = new SimCluster(loop, net, prng.fork('cluster'), size, { n, r, w }, (host, op) => disks.inject(host, op));
   const history = emptyHistory();
   const problems: string[] = [];
   cluster.onBoot = (node, running) => {
-    void auditBoot(node, running, history).then(
+    cluster.auditing = true;
+    void auditBoot(node, running, history)
+      .finally(() => (cluster.auditing = false))
+      .then(
       (p) => problems.push(...p),
       (err: unknown) => problems.push(`${node.id} could not be read as it booted: ${(err as Error).message}`),
     );
@@ -95,7 +100,7 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
   const end = BOOT_MS + WORKLOAD_MS;
   const clients = Array.from({ length: setup.between(2, 6) }, (_, i) => new Client(`c${i + 1}`, loop, cluster, prng.fork(`client-${i}`), history));
   for (const c of clients) c.run(end);
-  scheduleFaults(cluster, net, prng.fork('faults'), faultCount, w, BOOT_MS, end);
+  scheduleFaults(cluster, net, disks, prng.fork('faults'), faultCount, w, BOOT_MS, end);
   await loop.runUntil(end);
   // The clients' last calls end (answered, or timed out with their machine).
   await loop.runUntil(end + 9000, () => clients.every((c) => c.idle));
@@ -104,10 +109,13 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
   loop.trace('heal');
   net.heal();
   net.faults = CALM;
+  disks.heal();
   for (const node of cluster.nodes) cluster.start(node.id);
   const deadline = loop.now + SETTLE_DEADLINE_MS;
   const step = async (ms: number): Promise<void> => loop.runUntil(loop.now + ms);
-  // Every machine up, seen up by every other, and every hint handed off.
+  // Bytes a partition held back arrive (TCP retransmits them), then: every machine up, seen up by every other,
+  // and every hint handed off.
+  await step(3000);
   while (loop.now < deadline && (cluster.upNodes().length < size || viewsNotUp(cluster).length > 0 || hintsLeft(cluster).length > 0)) await step(1000);
   if (cluster.upNodes().length < size) problems.push(`machines did not come back: ${cluster.nodes.filter((x) => !x.running).map((x) => x.id).join(', ')}`);
   problems.push(...viewsNotUp(cluster).map((v) => `gossip views still wrong after ${SETTLE_DEADLINE_MS / 1000} s: ${v}`));
@@ -156,7 +164,44 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
 }
 
 /** The run's faults, at random times of the workload window. At most one disk wipe, and only when W >= 2 keeps a second copy. */
-function scheduleFaults(cluster: SimCluster, net: SimNetwork, prng: Prng, count: number, w: number, from: number, to: number): void {
+/** Disks that fill up or fail for a while: the errno a disk call gets, drawn from the run's seed. */
+class DiskFaults {
+  private readonly full = new Map<string, number>();
+  private readonly failing = new Map<string, { until: number; rate: number }>();
+
+  constructor(
+    private readonly loop: SimLoop,
+    private readonly prng: Prng,
+  ) {}
+
+  /** A write finds the disk full until `until`. */
+  fill(host: string, until: number): void {
+    this.full.set(host, until);
+  }
+
+  /** A disk call fails with EIO at this rate until `until`. */
+  fail(host: string, until: number, rate: number): void {
+    this.failing.set(host, { until, rate });
+  }
+
+  heal(): void {
+    this.full.clear();
+    this.failing.clear();
+  }
+
+  inject(host: string, op: string): string | null {
+    const now = this.loop.now;
+    if ((this.full.get(host) ?? -1) > now && FILLING.has(op)) return 'ENOSPC';
+    const f = this.failing.get(host);
+    if (f && f.until > now && op !== 'statfs' && this.prng.chance(f.rate)) return 'EIO';
+    return null;
+  }
+}
+
+/** The disk calls that need space. */
+const FILLING = new Set(['write', 'writeFileSync', 'writeFileDurable', 'writeFile', 'open', 'mkdir', 'mkdirSync']);
+
+function scheduleFaults(cluster: SimCluster, net: SimNetwork, disks: DiskFaults, prng: Prng, count: number, w: number, from: number, to: number): void {
   const loop = cluster.loop;
   let wipes = w >= 2 ? 1 : 0;
   for (let i = 0; i < count; i++) {
@@ -180,7 +225,18 @@ function scheduleFaults(cluster: SimCluster, net: SimNetwork, prng: Prng, count:
         cluster.wipe(node);
         loop.schedule(outage, () => cluster.start(node));
       });
-    } else if (roll < 0.7) {
+    } else if (roll < 0.62) {
+      loop.schedule(at, () => {
+        loop.trace(`disk of ${node} full for ${outage} ms`);
+        disks.fill(node, loop.now + outage);
+      });
+    } else if (roll < 0.67) {
+      const rate = 0.05 + prng.float() * 0.3;
+      loop.schedule(at, () => {
+        loop.trace(`disk of ${node} fails ${(rate * 100).toFixed(0)}% of its calls for ${outage} ms`);
+        disks.fail(node, loop.now + outage, rate);
+      });
+    } else if (roll < 0.75) {
       // A symmetric partition: the machines split in two for a while.
       const side = new Set(cluster.nodes.filter(() => prng.chance(0.5)).map((x) => x.id));
       loop.schedule(at, () => {
@@ -190,7 +246,7 @@ function scheduleFaults(cluster: SimCluster, net: SimNetwork, prng: Prng, count:
           for (const a of cluster.nodes) for (const b of cluster.nodes) if (side.has(a.id) !== side.has(b.id)) net.heal(a.id, b.id);
         });
       });
-    } else if (roll < 0.8) {
+    } else if (roll < 0.83) {
       const other = prng.pick(cluster.nodes).id;
       loop.schedule(at, () => {
         loop.trace(`one-way partition ${node} -> ${other}`);

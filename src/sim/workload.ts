@@ -61,6 +61,9 @@ const EXPECTED = new Set<string>([
   ErrorCode.NO_SUCH_FILE,
   ErrorCode.TOO_MANY_SIBLINGS,
   ErrorCode.MISSING_BODIES,
+  ErrorCode.INSUFFICIENT_STORAGE,
+  ErrorCode.DISK_ERROR,
+  ErrorCode.READ_ONLY,
   'CLIENT_TIMEOUT',
   'NODE_DOWN',
 ]);
@@ -179,6 +182,15 @@ export class Client implements Owner {
    * their own data or as a hinted copy.
    */
   private async auditAck(w: AckedWrite): Promise<void> {
+    this.cluster.auditing = true;
+    try {
+      await this.countHolders(w);
+    } finally {
+      this.cluster.auditing = false;
+    }
+  }
+
+  private async countHolders(w: AckedWrite): Promise<void> {
     // A bucket deleted while the write was under way takes the write with it.
     for (const n of this.cluster.nodes) {
       if (w.ns !== BUCKETS_NS && incarnationEnded(n.running?.node.ctx.buckets.get(w.ns), w.uid)) return;

@@ -76,8 +76,13 @@ export class Identity {
     file = { ...file, generation: Math.max(Math.floor(clock.now()), (file.generation ?? 0) + 1) };
     const id = new Identity(vol, path, file);
     // Everything up to the stored ceiling may have been used before a crash: start above it.
-    // (The reservation also makes this start's generation durable.)
-    await id.reserve(file.dotCeiling + BLOCK, true);
+    // (The reservation also makes this start's generation durable.) On a full disk the node still
+    // starts, to serve reads: minting needs a reservation, so writes are refused until one succeeds.
+    try {
+      await id.reserve(file.dotCeiling + BLOCK, true);
+    } catch (err) {
+      if (!isErrno(err, 'ENOSPC') && !isErrno(err, 'EDQUOT')) throw err;
+    }
     return id;
   }
 

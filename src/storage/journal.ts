@@ -15,7 +15,7 @@ import { createHash } from 'node:crypto';
 import { join, relative } from 'node:path';
 import type { Logger } from '../log.js';
 import type { KeyState } from '../protocol/messages.js';
-import type { FileHandle } from '../runtime/disk.js';
+import { isErrno, type FileHandle } from '../runtime/disk.js';
 import type { Timer, Timers } from '../runtime/runtime.js';
 import { applyChange, type Change } from './layout.js';
 import type { Volume } from './volume.js';
@@ -268,6 +268,7 @@ export class Journal {
     const buf = await this.vol.disk.readFile(this.path(seq));
     let pos = 0;
     let count = 0;
+    let skipped = 0;
     while (pos + HEAD <= buf.length) {
       const len = buf.readUInt32LE(pos);
       const jsonLen = buf.readUInt32LE(pos + 4);
@@ -283,11 +284,20 @@ export class Journal {
         (kept ? inline : blobs).set(id, rest.subarray(at, at + n));
         at += n;
       }
-      applyChange(this.vol, { root: join(this.base, h.r), ns: h.n, key: h.k, state: h.s, inline, blobs, atomic: true }, { unlessSame: true });
-      count++;
+      try {
+        applyChange(this.vol, { root: join(this.base, h.r), ns: h.n, key: h.k, state: h.s, inline, blobs, atomic: true }, { unlessSame: true });
+        count++;
+      } catch (err) {
+        // A full disk: the node must still start, to serve reads. A record whose files cannot be written
+        // now is most likely one whose files failed the first time (so it was never acknowledged); an
+        // acknowledged one lost with its files in a power loss still lives on the other replicas.
+        if (!isErrno(err, 'ENOSPC') && !isErrno(err, 'EDQUOT')) throw err;
+        skipped++;
+      }
       pos = end;
     }
     if (pos < buf.length) this.log.warn('journal ends in a torn record (a crash mid-append; it was never acknowledged)', { log: seq, bytes: buf.length - pos });
+    if (skipped > 0) this.log.warn('journal records not replayed: the disk is full', { log: seq, skipped });
     return count;
   }
 }

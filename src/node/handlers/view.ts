@@ -9,12 +9,18 @@ import type { NodeContext } from '../context.js';
 export async function handleViewPush(ctx: NodeContext, m: MessageOf<'view_push'>): Promise<HandlerResult> {
   // Only this machine's own scheduler speaks for this machine's view.
   if (m.sender !== ctx.identity.node) throw new RingstoreError(ErrorCode.BAD_MESSAGE, `view_push from ${m.sender}: only this machine's scheduler pushes its view`);
-  ctx.schedulerView.push(m.statuses, m.workers, m.counters);
+  ctx.schedulerView.push(m.statuses, m.disks, m.workers, m.counters);
   return { reply: { type: 'view_push_reply' } };
 }
 
+export async function handleSupervisorReport(ctx: NodeContext, m: MessageOf<'supervisor_report'>): Promise<HandlerResult> {
+  if (m.sender !== ctx.identity.node) throw new RingstoreError(ErrorCode.BAD_MESSAGE, `supervisor_report from ${m.sender}: only this machine's supervisor reports its processes`);
+  ctx.schedulerView.supervised(m.processes);
+  return { reply: { type: 'supervisor_report_reply' } };
+}
+
 export async function handleStats(ctx: NodeContext, _m: MessageOf<'stats'>): Promise<HandlerResult> {
-  return { reply: { type: 'stats_reply', journal: { ...ctx.journal.stats }, hints: ctx.hints.countsByOwner() } };
+  return { reply: { type: 'stats_reply', journal: { ...ctx.journal.stats }, hints: ctx.hints.countsByOwner(), logDropped: ctx.logDropped() } };
 }
 
 export async function handleView(ctx: NodeContext, _m: MessageOf<'view'>): Promise<HandlerResult> {

@@ -10,7 +10,7 @@
 // scheduler running) each node is pinged instead (`status_from: "ping"`): `up`
 // if it answers now, `unknown` if not, since one missed ping is no verdict.
 import type { Cluster } from '../../coordinator/cluster.js';
-import type { NodeStatus } from '../../protocol/messages.js';
+import type { DiskInfo, NodeStatus } from '../../protocol/messages.js';
 import { sendJson } from '../respond.js';
 import type { Route } from '../router.js';
 
@@ -24,9 +24,10 @@ async function answers(cluster: Cluster, id: string): Promise<boolean> {
 }
 
 export interface ClusterState {
-  nodes: Array<{ id: string; host: string; port: number; restPort: number; status: NodeStatus }>;
+  nodes: Array<{ id: string; host: string; port: number; restPort: number; status: NodeStatus; disk?: { state: DiskInfo['state']; free_bytes: number | null } }>;
   statusFrom: 'gossip' | 'ping';
   workers: unknown[];
+  processes: unknown[] | null;
 }
 
 /** Every member with its status as this machine sees it now. */
@@ -40,13 +41,16 @@ export async function clusterState(cluster: Cluster): Promise<ClusterState> {
     return (await answers(cluster, id)) ? 'up' : 'unknown';
   };
   const nodes = await Promise.all(
-    cluster.membership.members.map(async (n) => ({ id: n.id, host: n.host, port: n.port, restPort: n.restPort, status: await statusOf(n.id) })),
+    cluster.membership.members.map(async (n) => {
+      const disk = view.disks[n.id];
+      return { id: n.id, host: n.host, port: n.port, restPort: n.restPort, status: await statusOf(n.id), ...(disk ? { disk: { state: disk.state, free_bytes: disk.free } } : {}) };
+    }),
   );
-  return { nodes, statusFrom: gossip ? 'gossip' : 'ping', workers: view.workers };
+  return { nodes, statusFrom: gossip ? 'gossip' : 'ping', workers: view.workers, processes: view.processes };
 }
 
 export const clusterRoute: Route = async ({ cluster, res }) => {
-  const { nodes, statusFrom, workers } = await clusterState(cluster);
+  const { nodes, statusFrom, workers, processes } = await clusterState(cluster);
   sendJson(res, 200, {
     success: true,
     coordinator: cluster.self,
@@ -57,6 +61,8 @@ export const clusterRoute: Route = async ({ cluster, res }) => {
     status_from: statusFrom,
     nodes,
     workers,
+    // This machine's processes and their restarts, when a supervisor runs them (scripts/start-node.sh).
+    ...(processes ? { processes } : {}),
   });
 };
 
