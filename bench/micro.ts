@@ -3,7 +3,7 @@
 // storage layer's costs (file creation against journal appends, Store.update).
 //   npx tsx bench/micro.ts [--quick]
 import { FrameDecoder, encodeFrame } from '../src/protocol/codec.js';
-import { newStore, openIdentity, openJournal } from '../test/helpers/storage.js';
+import { newStore, openWriter } from '../test/helpers/storage.js';
 import { FrameSealer } from '../src/net/auth.js';
 import { validateMessage } from '../src/protocol/messages.js';
 import { Ring } from '../src/ring/ring.js';
@@ -90,8 +90,9 @@ bench('DVV update (mint one sibling)', 500_000, () => update(a, a.context, { dot
     }
     report('append 1 KiB + fdatasync', Math.min(n, 200), t0);
     closeSync(fd);
-    const journal = await openJournal(join(root, 'node'), silentLogger());
-    const store = newStore(join(root, 'node'), { identity: await openIdentity(join(root, 'node'), 'n1'), journal }, silentLogger());
+    const nodeWriter = await openWriter(join(root, 'node'));
+    const journal = nodeWriter.journal;
+    const store = newStore(join(root, 'node'), nodeWriter, silentLogger());
     t0 = performance.now();
     for (let i = 0; i < n; i++) await store.update('b1', `one-${i}`, {}, { deleted: false, body: body1k });
     report('Store.update 1 KiB, one at a time', n, t0);

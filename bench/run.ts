@@ -3,8 +3,10 @@
 // per object size and concurrency, PUT then GET: ops/s, MiB/s, latency
 // percentiles, errors, and every process's peak RSS and CPU seconds. Every GET
 // body is checked against what was PUT. Results also go to bench/results/.
+// Then the growth table (bench/growth.ts): one bucket filled to each size.
 //   npx tsx bench/run.ts [--sizes 1024,1048576] [--counts 5000,300] [--concurrency 1,16,64]
 //                        [--endpoint http://h:p,...] [--out bench/results] [--quick]
+//                        [--growth 10000,100000[,1000000] | none]
 import http from 'node:http';
 import { randomBytes } from 'node:crypto';
 import { execSync } from 'node:child_process';
@@ -15,6 +17,7 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { ROOT, TestCluster } from '../test/helpers/cluster.js';
 import { call } from '../test/helpers/http.js';
+import { runGrowth, type GrowthRow } from './growth.js';
 
 const argv = await yargs(hideBin(process.argv))
   .option('sizes', { type: 'string', default: '1024,1048576', describe: 'object sizes in bytes' })
@@ -23,6 +26,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('endpoint', { type: 'string', describe: 'REST URLs of an existing cluster, comma-separated (default: start a fresh one)' })
   .option('out', { type: 'string', default: join(ROOT, 'bench', 'results'), describe: 'folder for the JSON results' })
   .option('quick', { type: 'boolean', default: false, describe: 'a tiny run (CI): 1 KiB and 64 KiB, 50 and 10 objects, concurrency 1 and 8' })
+  .option('growth', { type: 'string', default: '10000,100000', describe: 'the growth table: bucket sizes in files (add 1000000 for the big one; "none" to skip)' })
   .strict()
   .parse();
 
@@ -243,6 +247,12 @@ try {
   } catch {
     // not a git checkout
   }
+  const growthSizes = argv.quick ? [1000] : argv.growth === 'none' ? [] : list(argv.growth);
+  let growth: GrowthRow[] = [];
+  if (growthSizes.length > 0 && !argv.endpoint) {
+    console.log('\nthe store as it grows (one bucket, 1 KiB files, a fresh cluster):');
+    growth = await runGrowth(growthSizes);
+  }
   const result = {
     at: new Date().toISOString(),
     commit,
@@ -250,6 +260,7 @@ try {
     cluster: argv.endpoint ? { endpoints } : { nodes: 4, n: 3, r: 2, w: 2, fsync: true },
     phases,
     processes: procs,
+    growth,
   };
   const out = resolve(argv.out);
   mkdirSync(out, { recursive: true });

@@ -12,9 +12,12 @@ export function bucketTable(buckets: Array<{ name: string; created: string }>): 
   return table(['CREATED', 'BUCKET'], buckets.map((b) => [b.created, b.name]));
 }
 
-export function fileTable(files: Array<{ name: string; size: number; siblings: number; last_modified: string }>): string {
-  if (files.length === 0) return 'no files\n';
-  return table(['SIZE', 'VERSIONS', 'MODIFIED', 'NAME'], files.map((f) => [String(f.size), String(f.siblings), f.last_modified, f.name]));
+/** One page of a bucket's files (and common prefixes) as rows of fixed width, so pages line up; the header with the first. */
+export function fileRows(files: Array<{ name: string; size: number; siblings: number; last_modified: string }>, prefixes: readonly string[], header: boolean): string {
+  const row = (size: string, versions: string, modified: string, name: string): string => `${pad(size, 12)}  ${pad(versions, 8)}  ${pad(modified, 24)}  ${name}\n`;
+  const items = [...files.map((f) => ({ name: f.name, line: row(String(f.size), String(f.siblings), f.last_modified, f.name) })), ...prefixes.map((p) => ({ name: p, line: row('PRE', '', '', p) }))];
+  items.sort((a, b) => (Buffer.compare(Buffer.from(a.name), Buffer.from(b.name))));
+  return (header ? row('SIZE', 'VERSIONS', 'MODIFIED', 'NAME') : '') + items.map((i) => i.line).join('');
 }
 
 export function siblingTable(what: string, siblings: Array<{ version: string; size: number; last_modified: string; deleted: boolean }>, bucket: string, file: string): string {

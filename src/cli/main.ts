@@ -11,7 +11,7 @@ import { hideBin } from 'yargs/helpers';
 import {  } from '../config.js';
 import { loadConfig } from '../runtime/config-file.js';
 import { CliError, Client, asCliError, serverError } from './client.js';
-import { bucketTable, fileTable, siblingTable, statusTable, writeSummary } from './format.js';
+import { bucketTable, fileRows, siblingTable, statusTable, writeSummary } from './format.js';
 import { countingStream, progress } from './progress.js';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -73,15 +73,40 @@ async function run(argv: string[]): Promise<void> {
       if (a.json) return printJson(body);
       print(`removed bucket ${a.bucket}`);
     })
-    .command('ls [bucket]', 'list buckets, or the files of a bucket', (y) => y.positional('bucket', { type: 'string' }), async (a) => {
-      const c = client(a);
-      if (!a.bucket) {
-        const { body } = await c.json('GET', '/buckets');
-        return a.json ? printJson(body) : print(bucketTable(body.buckets));
-      }
-      const { body } = await c.json('GET', `/buckets/${enc(a.bucket)}`);
-      return a.json ? printJson(body) : print(fileTable(body.files));
-    })
+    .command(
+      'ls [bucket]',
+      'list buckets, or every file of a bucket (asked for a page at a time)',
+      (y) =>
+        y
+          .positional('bucket', { type: 'string' })
+          .option('limit', { type: 'number', default: 1000, describe: 'files asked for per page (1 to 10000)' })
+          .option('prefix', { type: 'string', describe: 'only names that start with this' })
+          .option('delimiter', { type: 'string', describe: 'fold names beyond it into common prefixes (PRE lines)' }),
+      async (a) => {
+        const c = client(a);
+        if (!a.bucket) {
+          const { body } = await c.json('GET', '/buckets');
+          return a.json ? printJson(body) : print(bucketTable(body.buckets));
+        }
+        // Every page, printed as it comes: with --json, one JSON line per file (and per common prefix).
+        let after: string | null = null;
+        let shown = 0;
+        do {
+          const params = new URLSearchParams({ limit: String(a.limit) });
+          if (after !== null) params.set('after', after);
+          if (a.prefix) params.set('prefix', a.prefix);
+          if (a.delimiter) params.set('delimiter', a.delimiter);
+          const { body } = await c.json('GET', `/buckets/${enc(a.bucket)}?${params}`);
+          if (a.json) {
+            for (const f of body.files) print(JSON.stringify(f) + '\n');
+            for (const p of body.common_prefixes ?? []) print(JSON.stringify({ prefix: p }) + '\n');
+          } else if (body.files.length + (body.common_prefixes?.length ?? 0) > 0) print(fileRows(body.files, body.common_prefixes ?? [], shown === 0));
+          shown += body.files.length + (body.common_prefixes?.length ?? 0);
+          after = body.next;
+        } while (after !== null);
+        if (shown === 0 && !a.json) print('no files\n');
+      },
+    )
     .command(
       'put <bucket> <file>',
       'upload a local file',

@@ -1,12 +1,17 @@
-// A bucket's files. Each file lives on N of the nodes, so the listing asks every
-// node and needs (nodes - N + 1) answers: any that many nodes hold every file.
-import { liveUids, visible } from '../replica/records.js';
+// A page of a bucket's files. Each file lives on N of the nodes, so every node
+// is asked for its page (list_page: a range scan of its name index) and the
+// pages are merged (replica/pages.ts); (nodes - N + R) answers give every file
+// at least R of its replicas, so a page is an R-quorum read like any other:
+// each file's states are merged by version, its stale replicas among those
+// that answered are repaired, and a listing works with a node down.
 import type { KeyState } from '../protocol/messages.js';
+import { mergePages } from '../replica/pages.js';
+import { liveUids, visible } from '../replica/records.js';
 import { noSuchBucket, readBucket } from './buckets.js';
 import type { Cluster } from './cluster.js';
 import { quorum } from './quorum.js';
-import { mergeStates, quorumError } from './read.js';
-import { listReplica } from './replicas.js';
+import { mergeStates, quorumError, readRepair } from './read.js';
+import { listPageReplica, type ReplicaRead } from './replicas.js';
 
 export interface FileInfo {
   name: string;
@@ -17,25 +22,70 @@ export interface FileInfo {
   clock: KeyState['context'];
 }
 
-export async function listFiles(c: Cluster, bucket: string): Promise<FileInfo[]> {
+export interface ListQuery {
+  after?: string | undefined;
+  prefix?: string | undefined;
+  delimiter?: string | undefined;
+  limit: number;
+}
+
+export interface FilePage {
+  files: FileInfo[];
+  /** With a delimiter: the common prefixes of the names beyond it (S3's CommonPrefixes). */
+  prefixes: string[];
+  /** Pass as `after` for the next page; null after the last. */
+  next: string | null;
+  truncated: boolean;
+}
+
+export const DEFAULT_PAGE = 1000;
+export const MAX_PAGE = 10_000;
+/** Keys of a page repaired in the background, at most: a listing must not turn into a flood of writes. */
+const REPAIRS_PER_PAGE = 64;
+
+export async function listFiles(c: Cluster, bucket: string, q: ListQuery): Promise<FilePage> {
   const record = (await readBucket(c, bucket)).merged;
   if (liveUids(record).size === 0) throw noSuchBucket(bucket);
   const targets = c.nodeIds;
-  const need = Math.max(1, targets.length - c.n + 1);
-  // Wait for every node (or its timeout): a listing from fewer may miss files that only the others hold.
-  const q = await (await quorum(targets, targets.length, (node) => listReplica(c, node, bucket))).rest;
-  if (q.ok.length < need) throw quorumError(`listing of ${bucket}`, need, q.ok.map((a) => a.node), q.failed);
-  const byName = new Map<string, KeyState[]>();
-  for (const a of q.ok) for (const e of a.value) byName.set(e.key, [...(byName.get(e.key) ?? []), e.state]);
-  const out: FileInfo[] = [];
-  for (const [name, states] of byName) {
-    const merged = mergeStates(states);
+  const need = Math.min(targets.length, Math.max(1, targets.length - c.n + c.r));
+  // Every node's answer (or its failure): a page from fewer may miss files that only the others hold.
+  const q0 = await (await quorum(targets, targets.length, (node) => listPageReplica(c, node, bucket, q))).rest;
+  if (q0.ok.length < need) throw quorumError(`listing of ${bucket}`, need, q0.ok.map((a) => a.node), q0.failed);
+  const merged = mergePages(q0.ok.map((a) => a.value), q.limit);
+  const files: FileInfo[] = [];
+  const prefixes: string[] = [];
+  let repairs = 0;
+  for (const item of merged.items) {
+    if ('prefix' in item) {
+      prefixes.push(item.prefix);
+      continue;
+    }
+    const state = mergeStates(item.states);
     // Versions of an ended incarnation of the bucket are not shown, even on a replica that has not yet purged them.
-    const current = visible(record, merged.siblings);
+    const current = visible(record, state.siblings);
     const live = current.filter((s) => !s.deleted);
-    if (live.length === 0) continue;
-    const newest = live.reduce((a, b) => (b.ts > a.ts ? b : a));
-    out.push({ name, size: newest.size, etag: newest.etag, last_modified: new Date(newest.ts).toISOString(), siblings: current.length, clock: merged.context });
+    if (live.length > 0) {
+      const newest = live.reduce((a, b) => (b.ts > a.ts ? b : a));
+      files.push({ name: item.key, size: newest.size, etag: newest.etag, last_modified: new Date(newest.ts).toISOString(), siblings: current.length, clock: state.context });
+    }
+    if (repairs < REPAIRS_PER_PAGE) repairs += repairListed(c, bucket, item.key, q0.ok, state);
   }
-  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  const last = merged.items.at(-1);
+  const next = merged.truncated && last ? ('prefix' in last ? last.prefix : last.key) : null;
+  return { files, prefixes, next, truncated: merged.truncated };
+}
+
+/** Read repair of one listed key: the owners that answered with a state other than the merged one get it. */
+function repairListed(c: Cluster, bucket: string, key: string, pages: ReadonlyArray<{ node: string; value: { items: ReadonlyArray<{ key: string; state: KeyState } | { prefix: string }> } }>, merged: KeyState): number {
+  const owners = c.preferenceList(bucket, key);
+  const answers = pages
+    .filter((p) => owners.includes(p.node))
+    .map((p) => {
+      const found = p.value.items.find((i) => 'key' in i && i.key === key) as { state: KeyState } | undefined;
+      return { node: p.node, value: { state: found?.state ?? null, bodies: new Map() } as ReplicaRead };
+    });
+  const stale = answers.some((a) => a.value.state === null || JSON.stringify(a.value.state.context) !== JSON.stringify(merged.context) || a.value.state.siblings.length !== merged.siblings.length);
+  if (!stale) return 0;
+  void readRepair(c, bucket, key, answers, new Map(), owners);
+  return 1;
 }

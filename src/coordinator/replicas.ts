@@ -41,6 +41,24 @@ export async function updateReplica(
   return { state: reply.state, dot: reply.dot };
 }
 
+/** One node's page of a bucket's keys (list_page). */
+export async function listPageReplica(
+  c: Cluster,
+  node: string,
+  ns: string,
+  q: { after?: string | undefined; prefix?: string | undefined; delimiter?: string | undefined; limit: number },
+): Promise<{ items: Array<{ key: string; state: KeyState } | { prefix: string }>; truncated: boolean }> {
+  const { reply } = await c.transport.request(c.peer(node), {
+    type: 'list_page',
+    ns,
+    limit: q.limit,
+    ...(q.after !== undefined ? { after: q.after } : {}),
+    ...(q.prefix ? { prefix: q.prefix } : {}),
+    ...(q.delimiter ? { delimiter: q.delimiter } : {}),
+  });
+  return { items: reply.items, truncated: reply.truncated };
+}
+
 export async function listReplica(c: Cluster, node: string, ns: string): Promise<Array<{ key: string; state: KeyState }>> {
   const { reply } = await c.transport.request(c.peer(node), { type: 'list', ns });
   return reply.entries;

@@ -9,6 +9,7 @@ import { handleGossip } from './handlers/gossip.js';
 import { handleHintDrop } from './handlers/hint-drop.js';
 import { handleHints } from './handlers/hints.js';
 import { handleList } from './handlers/list.js';
+import { handleListPage } from './handlers/list-page.js';
 import { handlePing } from './handlers/ping.js';
 import { handleRead } from './handlers/read.js';
 import { handleSync } from './handlers/sync.js';
@@ -48,6 +49,8 @@ function route(ctx: NodeContext): RequestHandler {
         return handleSync(ctx, m, body);
       case 'list':
         return handleList(ctx, m);
+      case 'list_page':
+        return handleListPage(ctx, m);
       case 'gossip':
         return handleGossip(ctx, m);
       case 'view_push':

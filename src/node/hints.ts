@@ -115,6 +115,8 @@ export class HintStores {
       const [owner, ns, key] = cursor.split('\0') as [string, string, string];
       const state = await this.store(owner).read(ns, key);
       if (state) entries.push({ owner, ns, key, state });
+      // Gone (a drop whose bookkeeping a disk error cut short): no longer a hint.
+      else this.unmark(owner, ns, key);
     }
     const last = slice.at(-1);
     return { entries, next: last !== undefined && from + limit < all.length ? last : null };

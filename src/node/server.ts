@@ -33,7 +33,6 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
   // Writes without a context are refused past siblings.max by the coordinator; writes with a
   // stale context may go past it, up to a hard cap that keeps every key readable.
   const store = new Store(storage, dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max });
-  const swept = await store.sweep();
   const buckets = new BucketRegistry();
   for (const { key, state } of await store.list(BUCKETS_NS)) buckets.set(key, state);
   const hints = new HintStores(storage, dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, oneOffActors: true });
@@ -57,11 +56,14 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
   // Free space for the heartbeat, and the probe that lifts a read-only state.
   void disk.check();
   const diskTimer = rt.timers.setInterval(() => void disk.check(), 2000, { background: true });
-  // A purge cut short by a crash is finished here, in the background: only incarnations known to have ended are touched.
+  // In the background, once serving: a purge cut short by a crash is finished (only incarnations known to
+  // have ended are touched), and what a crash left behind (temporary files, orphan blobs) is removed.
   void (async () => {
     for (const { key } of buckets.entries()) await purgeEnded(ctx, key);
-  })().catch((err: unknown) => log.warn('start-up purge failed', { error: (err as Error).message }));
-  log.info('node listening', { host: self.host, port: listener.port, actor: identity.actor, swept, hinted, buckets: buckets.entries().length });
+    const swept = await store.sweep();
+    if (swept > 0) log.info('start-up sweep', { removed: swept });
+  })().catch((err: unknown) => log.warn('start-up purge or sweep failed', { error: (err as Error).message }));
+  log.info('node listening', { host: self.host, port: listener.port, actor: identity.actor, hinted, buckets: buckets.entries().length });
   return {
     ctx,
     port: listener.port,

@@ -150,9 +150,28 @@ export const messageSchema = z.discriminatedUnion('type', [
   z.object({ ...base, type: z.literal('sync'), ns, key, state: stateSchema, bodies: z.array(bodyRef), hint: nodeId.optional() }),
   z.object({ ...reply, type: z.literal('sync_reply'), state: stateSchema.nullable(), missing: z.array(z.string()) }),
 
-  // Every key of a namespace with its state (bucket listings, bucket records).
+  // Every key of a namespace with its state (bucket records, which every node holds).
   z.object({ ...base, type: z.literal('list'), ns }),
   z.object({ ...reply, type: z.literal('list_reply'), entries: z.array(z.object({ key, state: stateSchema })) }),
+
+  // A page of a bucket's keys this node holds (its own and hinted copies), in byte order of the names after
+  // `after`, under `prefix`, names beyond `delimiter` folded into common prefixes.
+  z.object({
+    ...base,
+    type: z.literal('list_page'),
+    ns,
+    after: z.string().max(4096).optional(),
+    prefix: z.string().max(4096).optional(),
+    delimiter: z.string().min(1).max(256).optional(),
+    limit: z.number().int().min(1).max(10_000),
+  }),
+  z.object({
+    ...reply,
+    type: z.literal('list_page_reply'),
+    items: z.array(z.union([z.object({ key, state: stateSchema }), z.object({ prefix: z.string().max(4096) })])).max(20_000),
+    /** More items follow the last one. */
+    truncated: z.boolean(),
+  }),
 
   // Gossip (Dynamo 4.8): heartbeat tables. The node's scheduler pushes its view and pulls what peers sent.
   z.object({ ...base, type: z.literal('gossip'), table: z.array(heartbeatSchema).max(1000) }),
@@ -224,7 +243,7 @@ export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 /** The fields a caller supplies; v, id and sender are filled in by the transport. */
 export type Outgoing<T extends MessageType> = MessageOf<T> extends infer M ? (M extends unknown ? Omit<M, 'v' | 'id' | 'sender'> : never) : never;
 
-export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'hints', 'hint_drop'] as const;
+export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'list_page', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'hints', 'hint_drop'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
 /** Which reply answers which request. */
@@ -234,6 +253,7 @@ export interface ReplyTo {
   update: 'update_reply';
   sync: 'sync_reply';
   list: 'list_reply';
+  list_page: 'list_page_reply';
   gossip: 'gossip_reply';
   view_push: 'view_push_reply';
   view: 'view_reply';
@@ -275,6 +295,8 @@ export function declaredBodyBytes(m: Message): number {
     case 'sync_reply':
     case 'list':
     case 'list_reply':
+    case 'list_page':
+    case 'list_page_reply':
     case 'gossip':
     case 'gossip_reply':
     case 'view_push':

@@ -39,12 +39,17 @@ export interface Disk {
   writeFileDurable(path: string, data: Buffer | string): Promise<void>;
   /** Create or replace, no fsync. */
   writeFile(path: string, data: Buffer | string): Promise<void>;
+  /** Append to a file (created if missing), not durably. */
+  appendFileSync(path: string, data: Buffer | string): void;
+  /** Make a file's content durable (fsync), by name. */
+  fsyncFileSync(path: string): void;
   rename(from: string, to: string): Promise<void>;
   renameSync(from: string, to: string): void;
   unlink(path: string): Promise<void>;
   unlinkSync(path: string): void;
   /** Names in a folder, sorted. */
   readdir(path: string): Promise<string[]>;
+  readdirSync(path: string): string[];
   /** mkdir -p; returns the first folder it created, or undefined if `path` existed. */
   mkdir(path: string): Promise<string | undefined>;
   mkdirSync(path: string): string | undefined;

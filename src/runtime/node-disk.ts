@@ -2,11 +2,13 @@
 // (see ./disk.ts). syncfs is coreutils' `sync -f`, which calls syncfs(2).
 import { execFile } from 'node:child_process';
 import {
+  appendFileSync,
   closeSync,
   fsyncSync,
   mkdirSync,
   openSync,
   readFileSync,
+  readdirSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -71,6 +73,15 @@ export const nodeDisk: Disk = {
     }
   },
   writeFile: (path, data) => writeFile(path, data, { mode: 0o644 }),
+  appendFileSync: (path, data) => appendFileSync(path, data, { mode: 0o644 }),
+  fsyncFileSync(path) {
+    const fd = openSync(path, 'r+');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  },
   rename: (from, to) => rename(from, to),
   renameSync: (from, to) => renameSync(from, to),
   unlink: (path) => unlink(path),
@@ -78,6 +89,7 @@ export const nodeDisk: Disk = {
   async readdir(path) {
     return (await readdir(path)).sort();
   },
+  readdirSync: (path) => readdirSync(path).sort(),
   mkdir: (path) => mkdir(path, { recursive: true }),
   mkdirSync: (path) => mkdirSync(path, { recursive: true }),
   rmdir: (path) => rmdir(path),

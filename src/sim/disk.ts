@@ -536,12 +536,18 @@ class Mount implements Disk {
   readonly unlink = (path: string) => this.issue('unlink', path, (op) => this.tree.unlink(path, op));
   readonly unlinkSync = (path: string) => this.now('unlinkSync', path, (op) => this.tree.unlink(path, op));
   readonly readdir = (path: string) => this.issue('readdir', path, (op) => sortedNames(this.tree.dir(path, op).entries));
+  readonly readdirSync = (path: string) => this.now('readdirSync', path, (op) => sortedNames(this.tree.dir(path, op).entries));
   readonly mkdir = (path: string) => this.issue('mkdir', path, (op) => this.tree.mkdir(path, op));
   readonly mkdirSync = (path: string) => this.now('mkdirSync', path, (op) => this.tree.mkdir(path, op));
   readonly rmdir = (path: string) => this.issue('rmdir', path, (op) => this.tree.rmdir(path, op));
   readonly stat = (path: string) => this.issue('stat', path, (op) => this.tree.stat(path, op));
   readonly fsyncDir = (path: string) => this.issue('fsyncDir', path, (op) => this.tree.syncDir(path, op));
   readonly fsyncDirSync = (path: string) => this.now('fsyncDirSync', path, (op) => this.tree.syncDir(path, op));
+  readonly appendFileSync = (path: string, data: Buffer | string): void => {
+    const bytes = Buffer.from(data); // a copy: the caller may reuse its buffer
+    this.now('appendFileSync', path, (op) => this.tree.createOrOpen(path, op).append(bytes));
+  };
+  readonly fsyncFileSync = (path: string) => this.now('fsyncFileSync', path, (op) => this.tree.file(path, op).sync());
   readonly syncfs = (path: string) => this.issue('syncfs', path, (op) => this.tree.syncfs(path, op));
   readonly statfs = (path: string) =>
     this.issue('statfs', path, () => {

@@ -11,8 +11,9 @@ import { join } from 'node:path';
 import { dotId, type Dot } from '../clock/dvv.js';
 import { BUCKETS_NS, type KeyState, type Sibling } from '../protocol/messages.js';
 import { isErrno } from '../runtime/disk.js';
+import { NameIndex } from './name-index.js';
 import { fileStem } from './names.js';
-import type { Volume } from './volume.js';
+import { TMP_MARK, type Volume } from './volume.js';
 
 export const MANIFEST = '.json';
 export const BLOB = '.blob';
@@ -93,6 +94,8 @@ export function applyChange(vol: Volume, c: Change, opts: { unlessSame?: boolean
     } catch (err) {
       if (!isErrno(err, 'ENOENT')) throw err;
     }
+    // After the manifest: a name left behind by a failure here is only skipped.
+    nameIndex(vol, c.root).removed(c.ns, c.key);
     return;
   }
   const dir = nsDir(c.root, c.ns);
@@ -123,6 +126,10 @@ export function applyChange(vol: Volume, c: Change, opts: { unlessSame?: boolean
     }
   };
   vol.ensureDir(dir);
+  // The name first: names.log may list a key whose manifest a failure kept from being written (a page
+  // skips it), never the other way round. A replay does not know whether the name got there before
+  // the crash: it says it again.
+  nameIndex(vol, c.root).added(c.ns, c.key, opts.unlessSame === true);
   try {
     write();
   } catch (err) {
@@ -130,8 +137,47 @@ export function applyChange(vol: Volume, c: Change, opts: { unlessSame?: boolean
     if (!isErrno(err, 'ENOENT')) throw err;
     vol.forgetDir(dir);
     vol.ensureDir(dir);
+    nameIndex(vol, c.root).added(c.ns, c.key, true);
     write();
   }
+}
+
+/** Each store root's name index, one per process (its Volume), shared by the store and the journal's replay. */
+const indexes = new WeakMap<Volume, Map<string, NameIndex>>();
+
+export function nameIndex(vol: Volume, root: string): NameIndex {
+  let byRoot = indexes.get(vol);
+  if (!byRoot) indexes.set(vol, (byRoot = new Map()));
+  let index = byRoot.get(root);
+  if (!index) {
+    index = new NameIndex(vol, (ns) => nsDir(root, ns), (ns) => namesFromManifests(vol, root, ns));
+    byRoot.set(root, index);
+  }
+  return index;
+}
+
+/**
+ * The keys of a namespace stored before names.log existed, read from its
+ * manifests (once: the index writes names.log from them).
+ */
+function namesFromManifests(vol: Volume, root: string, ns: string): string[] {
+  const dir = nsDir(root, ns);
+  let files: string[];
+  try {
+    files = vol.disk.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  const names: string[] = [];
+  for (const f of files) {
+    if (!f.endsWith(MANIFEST) || f.includes(TMP_MARK)) continue;
+    try {
+      names.push((JSON.parse(vol.disk.readFileSync(join(dir, f)).toString('utf8')) as Manifest).key);
+    } catch {
+      // unreadable: not a key this index can name
+    }
+  }
+  return names;
 }
 
 function contentOf(vol: Volume, path: string): string | null {

@@ -15,7 +15,11 @@ import { isErrno } from '../runtime/disk.js';
 import { randomHex, type Clock, type Random } from '../runtime/runtime.js';
 import type { Identity } from './identity.js';
 import type { Journal } from './journal.js';
-import { BLOB, MANIFEST, MANIFEST_INLINE_MAX, blobPath, hasBody, inlineBodies, manifestPath, nsDir, type Manifest } from './layout.js';
+import { BLOB, MANIFEST, MANIFEST_INLINE_MAX, blobPath, hasBody, inlineBodies, manifestPath, nameIndex, nsDir, type Manifest } from './layout.js';
+import { NAMES_LOG, type NameIndex, type PageQuery } from './name-index.js';
+
+/** In a bucket's folder: the bucket record's context under which the last purge completed. */
+const PURGED = 'purged';
 import { TMP_MARK, type Volume } from './volume.js';
 
 export { hasBody } from './layout.js';
@@ -341,46 +345,62 @@ export class Store {
     });
   }
 
-  /** Every key of a namespace with its state. */
+  /** The names of this store's keys, sorted, per namespace (see name-index.ts). */
+  private get index(): NameIndex {
+    return nameIndex(this.vol, this.root);
+  }
+
+  /** Every key of a namespace with its state (small namespaces: bucket records, a hint store, a purge). */
   async list(ns: string): Promise<Array<{ key: string; state: KeyState }>> {
-    const names = await this.vol.readdirOrEmpty(this.nsDir(ns));
     const out: Array<{ key: string; state: KeyState }> = [];
-    for (const name of names) {
-      if (!name.endsWith(MANIFEST) || name.includes(TMP_MARK)) continue;
-      const m = await this.readManifest(ns, name);
-      if (m) out.push({ key: m.key, state: m.state });
+    for (const key of this.index.keys(ns)) {
+      const state = await this.read(ns, key);
+      if (state) out.push({ key, state });
     }
     return out;
   }
 
-  /** A manifest file of a namespace, or null if it is gone or torn. */
-  private async readManifest(ns: string, name: string): Promise<Manifest | null> {
-    const path = join(this.nsDir(ns), name);
-    try {
-      try {
-        return JSON.parse((await this.vol.disk.readFile(path)).toString('utf8')) as Manifest;
-      } catch (err) {
-        if (!(err instanceof SyntaxError)) throw err;
-        // Read while the writer created it: a synchronous read cannot overlap a write of this process.
-        return JSON.parse(this.vol.disk.readFileSync(path).toString('utf8')) as Manifest;
+  /**
+   * A page of a namespace in byte order of the names: keys with their states,
+   * and common prefixes (see NameIndex.page). Costs the page, not the namespace.
+   */
+  async page(ns: string, q: PageQuery): Promise<{ items: Array<{ key: string; state: KeyState } | { prefix: string }>; truncated: boolean }> {
+    const { items, truncated } = this.index.page(ns, q);
+    const out: Array<{ key: string; state: KeyState } | { prefix: string }> = [];
+    for (const item of items) {
+      if ('prefix' in item) out.push(item);
+      else {
+        const state = await this.read(ns, item.key);
+        if (state) out.push({ key: item.key, state });
       }
-    } catch (err) {
-      if (isErrno(err, 'ENOENT')) return null;
-      if (!(err instanceof SyntaxError)) throw err;
-      // Torn by a power loss before the node replayed its journal (a reader in another process): skipped.
-      this.log.warn('unreadable manifest skipped', { ns, file: name });
-      return null;
     }
+    return { items: out, truncated };
+  }
+
+  /** How many keys a namespace holds. */
+  count(ns: string): number {
+    return this.index.size(ns);
   }
 
   /**
    * Remove the versions of ended bucket incarnations, key by key under each
    * key's lock (a write racing the purge is never lost). A key left with no
-   * version is removed; the bucket's folder goes once it is empty.
+   * version is removed; the bucket's folder goes once it is empty. `record` is
+   * the bucket record's context: a purge that completed under the same record
+   * is not done again (a start-up must not read every manifest of a bucket
+   * whose incarnations have all been purged already).
    */
-  async purgeBucket(bucket: string, ended: (uid: string | undefined) => boolean): Promise<number> {
+  async purgeBucket(bucket: string, ended: (uid: string | undefined) => boolean, record?: string): Promise<number> {
+    const marker = join(this.nsDir(bucket), PURGED);
+    if (record !== undefined) {
+      try {
+        if (this.vol.disk.readFileSync(marker).toString('utf8') === record) return 0;
+      } catch {
+        // no purge recorded
+      }
+    }
     let purged = 0;
-    for (const { key } of await this.list(bucket)) {
+    for (const key of this.index.keys(bucket)) {
       await this.withKey(bucket, key, async () => {
         const current = await this.read(bucket, key);
         if (!current) return;
@@ -390,38 +410,45 @@ export class Store {
         await this.commit(bucket, key, kept.length > 0 ? { context: current.context, siblings: kept } : null, new Map());
       });
     }
-    if (purged > 0) {
-      // Only an empty folder goes: a write that landed meanwhile keeps it.
-      this.vol.forgetDir(this.nsDir(bucket));
-      await this.vol.disk.rmdir(this.nsDir(bucket)).catch(() => undefined);
-      this.vol.forgetDir(this.nsDir(bucket)); // a write meanwhile may have seen it still there
+    if (purged > 0 && this.index.size(bucket) === 0) {
+      // Only an empty folder goes (names.log and the marker with it): a write that landed meanwhile keeps it.
+      const dir = this.nsDir(bucket);
+      this.vol.forgetDir(dir);
+      for (const f of await this.vol.readdirOrEmpty(dir)) if (f === NAMES_LOG || f === PURGED) await this.vol.disk.unlink(join(dir, f)).catch(() => undefined);
+      this.index.forget(bucket);
+      await this.vol.disk.rmdir(dir).catch(() => undefined);
+      this.vol.forgetDir(dir); // a write meanwhile may have seen it still there
       await this.vol.disk.fsyncDir(join(this.root, 'buckets')).catch(() => undefined);
+    } else if (record !== undefined && this.index.size(bucket) > 0) {
+      // Not durable: losing it costs one more purge pass.
+      await this.vol.writeFileAtomic(marker, record, { durable: false }).catch(() => undefined);
     }
     return purged;
   }
 
-  /** Remove what a crash can leave behind: temporary files and blobs no manifest names. */
+  /**
+   * Remove what a crash can leave behind: temporary files, and blobs no
+   * manifest names (a large body written before its journal record). Only the
+   * manifests of keys that have blobs beside them are read, so a bucket of many
+   * small files (kept inside their manifests) costs a directory listing. Runs in
+   * the background after start-up.
+   */
   async sweep(): Promise<number> {
     let removed = 0;
     const dirs = [this.nsDir(BUCKETS_NS)];
     for (const b of await this.vol.readdirOrEmpty(join(this.root, 'buckets'))) dirs.push(this.nsDir(b));
     for (const dir of dirs) {
-      let names: string[];
-      try {
-        names = await this.vol.disk.readdir(dir);
-      } catch {
-        continue;
-      }
+      const names = await this.vol.readdirOrEmpty(dir);
+      const present = new Set(names);
       const referenced = new Set<string>();
-      for (const name of names) {
-        if (!name.endsWith(MANIFEST) || name.includes(TMP_MARK)) continue;
+      const stems = new Set(names.filter((n) => n.endsWith(BLOB) && !n.includes(TMP_MARK)).map((n) => n.slice(0, n.indexOf('~'))));
+      for (const stem of stems) {
+        if (!present.has(stem + MANIFEST)) continue;
         try {
-          const m = JSON.parse((await this.vol.disk.readFile(join(dir, name))).toString('utf8')) as Manifest;
-          const stem = name.slice(0, -MANIFEST.length);
+          const m = JSON.parse((await this.vol.disk.readFile(join(dir, stem + MANIFEST))).toString('utf8')) as Manifest;
           for (const s of m.state.siblings) referenced.add(`${stem}~${s.dot[0]}~${s.dot[1]}${BLOB}`);
         } catch {
           // unreadable manifest: keep its blobs
-          const stem = name.slice(0, -MANIFEST.length);
           for (const n of names) if (n.startsWith(stem)) referenced.add(n);
         }
       }

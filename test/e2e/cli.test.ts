@@ -64,6 +64,25 @@ t.test('status shows the nodes and N/R/W', async (t) => {
   for (const n of c.nodes) t.match(r.stdout, new RegExp(`${n.id}\\s+127\\.0\\.0\\.1:${n.port}`));
 });
 
+t.test('ls pages through every file: --limit sets the page, --prefix and --delimiter narrow it, --json streams a line per file', async (t) => {
+  await cli('mb', 'cli-pages');
+  for (let i = 0; i < 7; i++) {
+    writeFileSync(join(work, `p${i}.txt`), `page file ${i}`);
+    t.equal((await cli('put', 'cli-pages', `p${i}.txt`, '--as', i < 5 ? `a/p${i}.txt` : `b${i}.txt`)).code, 0);
+  }
+  const all = await cli('ls', 'cli-pages', '--limit', '2');
+  t.equal(all.code, 0);
+  const names = all.stdout.trim().split('\n').slice(1).map((l) => l.trim().split(/\s+/).at(-1));
+  t.same(names, ['a/p0.txt', 'a/p1.txt', 'a/p2.txt', 'a/p3.txt', 'a/p4.txt', 'b5.txt', 'b6.txt'], 'every file once, in order, across pages of 2');
+  const json = await cli('ls', 'cli-pages', '--limit', '3', '--prefix', 'a/', '--json');
+  const lines = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { name: string; size: number });
+  t.same(lines.map((l) => l.name), ['a/p0.txt', 'a/p1.txt', 'a/p2.txt', 'a/p3.txt', 'a/p4.txt'], 'one JSON line per file');
+  t.equal(lines[0]?.size, 'page file 0'.length);
+  const folded = await cli('ls', 'cli-pages', '--delimiter', '/');
+  t.match(folded.stdout, /PRE\s+a\//, 'a common prefix');
+  t.match(folded.stdout, /b5\.txt/);
+});
+
 t.test('--json prints the server\'s JSON', async (t) => {
   await cli('mb', 'cli-json');
   writeFileSync(join(work, 'j.bin'), Buffer.from([1, 2, 3]));

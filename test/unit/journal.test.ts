@@ -2,7 +2,7 @@
 // store's files once acknowledged, a replay restores files a crash lost, a torn
 // tail is ignored, concurrent changes share fsyncs, and checkpoints delete logs.
 import t from 'tap';
-import { newStore, openIdentity, openJournal } from '../helpers/storage.js';
+import { newStore, openWriter } from '../helpers/storage.js';
 import { execFileSync } from 'node:child_process';
 import { appendFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmdirSync, rmSync, statSync, truncateSync, unlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -19,8 +19,9 @@ function tmp(t: { teardown(fn: () => void): void }): string {
 }
 
 async function open(dir: string, opts = {}): Promise<{ store: Store; journal: Journal }> {
-  const journal = await openJournal(dir, silentLogger(), opts);
-  const store = newStore(dir, { identity: await openIdentity(dir, 'n1'), journal }, silentLogger());
+  const writer = await openWriter(dir, 'n1', opts);
+  const journal = writer.journal;
+  const store = newStore(dir, writer, silentLogger());
   return { store, journal };
 }
 

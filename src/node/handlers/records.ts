@@ -16,8 +16,10 @@ export async function purgeEnded(ctx: NodeContext, bucket: string): Promise<numb
   const record = ctx.buckets.get(bucket);
   if (!record) return 0; // never heard of it: nothing can be known to have ended
   const ended = (uid: string | undefined): boolean => incarnationEnded(record, uid);
-  let purged = await ctx.store.purgeBucket(bucket, ended);
-  for (const owner of await ctx.hints.owners()) purged += await ctx.hints.store(owner).purgeBucket(bucket, ended);
+  // The record's context names every incarnation it knows: the same context, the same ended ones.
+  const fingerprint = JSON.stringify(Object.entries(record.context).sort(([a], [b]) => (a < b ? -1 : 1)));
+  let purged = await ctx.store.purgeBucket(bucket, ended, fingerprint);
+  for (const owner of await ctx.hints.owners()) purged += await ctx.hints.store(owner).purgeBucket(bucket, ended, fingerprint);
   // A hinted copy left with no version is gone: no longer a hint to hand off.
   for (const { owner, key } of ctx.hints.keysIn(bucket)) {
     if (!(await ctx.hints.store(owner).read(bucket, key))) ctx.hints.unmark(owner, bucket, key);

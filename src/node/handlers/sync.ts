@@ -1,6 +1,7 @@
 // sync: merge another replica's state of a key into this one's (replication,
 // read repair, handoff). If a sibling this replica must keep has no body here
 // and none was sent, nothing changes and the reply lists what is missing.
+import { equalStates } from '../../clock/dvv.js';
 import { splitBodies } from '../../protocol/codec.js';
 import { BUCKETS_NS, type MessageOf } from '../../protocol/messages.js';
 import type { HandlerResult } from '../../net/transport.js';
@@ -17,6 +18,11 @@ export async function handleSync(ctx: NodeContext, m: MessageOf<'sync'>, body: B
   const { state, changed, missing } = await targetStore(ctx, m.hint).sync(m.ns, m.key, m.state, bodies);
   if (hinted) {
     if (changed) ctx.hints.mark(m.hint as string, m.ns, m.key);
-  } else if (changed && m.ns === BUCKETS_NS) await applyBucketRecord(ctx, m.key, state);
+  } else if (m.ns === BUCKETS_NS) {
+    // Also when nothing changed here: a record whose files were written by a change that then failed
+    // (a disk error half-way) is on disk but not yet in the registry.
+    const known = ctx.buckets.get(m.key);
+    if (changed || !known || !equalStates(known, state)) await applyBucketRecord(ctx, m.key, state);
+  }
   return { reply: { type: 'sync_reply', state, missing } };
 }
