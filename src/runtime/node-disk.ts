@@ -56,6 +56,15 @@ class NodeHandle implements FileHandle {
   }
 }
 
+function fsyncPathSync(path: string, flags: string): void {
+  const fd = openSync(path, flags);
+  try {
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+}
+
 export const nodeDisk: Disk = {
   async open(path, mode) {
     return new NodeHandle(await open(path, mode === 'append' ? 'a' : 'w', 0o644));
@@ -74,14 +83,7 @@ export const nodeDisk: Disk = {
   },
   writeFile: (path, data) => writeFile(path, data, { mode: 0o644 }),
   appendFileSync: (path, data) => appendFileSync(path, data, { mode: 0o644 }),
-  fsyncFileSync(path) {
-    const fd = openSync(path, 'r+');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  },
+  fsyncFileSync: (path) => fsyncPathSync(path, 'r+'),
   rename: (from, to) => rename(from, to),
   renameSync: (from, to) => renameSync(from, to),
   unlink: (path) => unlink(path),
@@ -109,14 +111,7 @@ export const nodeDisk: Disk = {
       await fh.close();
     }
   },
-  fsyncDirSync(path) {
-    const fd = openSync(path, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-  },
+  fsyncDirSync: (path) => fsyncPathSync(path, 'r'),
   async syncfs(path) {
     await run('sync', ['-f', path]);
   },
