@@ -13,6 +13,8 @@ import { call } from '../test/helpers/http.js';
 
 export interface GrowthRow {
   files: number;
+  /** The whole bucket listed in pages of 1000, in order, every name once: how long it took. */
+  walkSeconds: number;
   putOpsPerSec: number;
   getOpsPerSec: number;
   pageP50Ms: number;
@@ -63,7 +65,7 @@ export async function runGrowth(sizes: number[], concurrency = 32, print: (line:
     const urls = c.nodes.map((n) => c.url(n.id));
     const body = Buffer.alloc(1024, 7);
     let written = 0;
-    print('files       PUT ops/s  GET ops/s  page p50 ms  page p99 ms  start-up s (per node)     RSS MiB node/rest (max)  bytes/file');
+    print('files       PUT ops/s  GET ops/s  page p50 ms  page p99 ms  full walk s  start-up s (per node)     RSS MiB node/rest (max)  bytes/file');
     for (const size of sizes) {
       const count = size - written;
       const base = written;
@@ -86,6 +88,23 @@ export async function runGrowth(sizes: number[], concurrency = 32, print: (line:
         pages.push(performance.now() - t0);
         if (r.status !== 200) errors++;
       }
+      // The whole bucket, a page of 1000 at a time: every name once, in order.
+      const walkStarted = performance.now();
+      let listed = 0;
+      let previous = '';
+      let after: string | null = null;
+      do {
+        const r = await call('GET', `${urls[0]}/buckets/growth?limit=1000${after !== null ? `&after=${encodeURIComponent(after)}` : ''}`);
+        if (r.status !== 200) throw new Error(`a page answered ${r.status}`);
+        for (const f of r.json.files as Array<{ name: string }>) {
+          if (f.name <= previous) throw new Error(`${f.name} after ${previous}: out of order or twice`);
+          previous = f.name;
+          listed++;
+        }
+        after = r.json.next;
+      } while (after !== null);
+      if (listed !== size) throw new Error(`the walk listed ${listed} files of ${size}`);
+      const walkSeconds = (performance.now() - walkStarted) / 1000;
       // Start-up after a kill -9, one node at a time: until it answers /health and serves a page.
       const startupMs: Record<string, number> = {};
       for (const n of c.nodes) {
@@ -111,6 +130,7 @@ export async function runGrowth(sizes: number[], concurrency = 32, print: (line:
       const bytes = Number(execFileSync('du', ['-sb', `${c.dir}/data`]).toString().split('\t')[0]);
       const row: GrowthRow = {
         files: size,
+        walkSeconds: Math.round(walkSeconds * 10) / 10,
         putOpsPerSec: Math.round(count / putSeconds),
         getOpsPerSec: Math.round(gets / getSeconds),
         pageP50Ms: Math.round(percentile(pages, 0.5) * 10) / 10,
@@ -123,7 +143,7 @@ export async function runGrowth(sizes: number[], concurrency = 32, print: (line:
       const startups = Object.values(startupMs).map((ms) => (ms / 1000).toFixed(1)).join(' ');
       const maxRss = (role: string): number => Math.max(...Object.entries(rssMiB).filter(([k]) => k.endsWith(`/${role}`)).map(([, v]) => v));
       print(
-        `${String(size).padEnd(10)}  ${String(row.putOpsPerSec).padStart(9)}  ${String(row.getOpsPerSec).padStart(9)}  ${row.pageP50Ms.toFixed(1).padStart(11)}  ${row.pageP99Ms.toFixed(1).padStart(11)}  ${startups.padEnd(24)}  ${`${maxRss('node')}/${maxRss('rest')}`.padStart(23)}  ${String(row.bytesPerFile).padStart(10)}` +
+        `${String(size).padEnd(10)}  ${String(row.putOpsPerSec).padStart(9)}  ${String(row.getOpsPerSec).padStart(9)}  ${row.pageP50Ms.toFixed(1).padStart(11)}  ${row.pageP99Ms.toFixed(1).padStart(11)}  ${row.walkSeconds.toFixed(1).padStart(11)}  ${startups.padEnd(24)}  ${`${maxRss('node')}/${maxRss('rest')}`.padStart(23)}  ${String(row.bytesPerFile).padStart(10)}` +
           (errors ? `  (${errors} errors)` : ''),
       );
     }

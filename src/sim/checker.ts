@@ -73,14 +73,20 @@ export async function checkAcknowledged(cluster: SimCluster, history: History): 
 }
 
 /** A replica's own audit as it boots: what it acknowledged before it went down is still there. */
-export async function auditBoot(n: SimNode, running: RunningNode, history: History): Promise<string[]> {
+export async function auditBoot(cluster: SimCluster, n: SimNode, running: RunningNode, history: History): Promise<string[]> {
   const problems: string[] = [];
   for (const w of history.acked) {
     if (!w.written.includes(n.id) || !w.preferenceList.includes(n.id) || wipedAfter(n, w.sentAt)) continue;
     const state = await ownState(n, w.ns, w.key, running);
     if (holds(state, w)) continue;
-    // Files of an incarnation this replica knows ended are purged legitimately.
-    if (w.ns !== BUCKETS_NS && incarnationEnded(await ownState(n, BUCKETS_NS, w.ns, running), w.uid)) continue;
+    // Files of an incarnation that has ended are purged legitimately, and the purge travels with the states
+    // of other replicas (their context covers what they dropped) before this one hears of the record.
+    if (w.ns !== BUCKETS_NS) {
+      const own = await ownState(n, BUCKETS_NS, w.ns, running);
+      const known = await record(cluster, w.ns);
+      const merged = own && known ? (sync(own, known) as KeyState) : (own ?? known);
+      if (incarnationEnded(merged, w.uid)) continue;
+    }
     problems.push(`${n.id} restarted without the version ${w.version} of ${w.ns}/${w.key} it acknowledged at ${w.at.toFixed(1)} ms: it has ${state ? describe(state) : 'nothing'}`);
   }
   return problems;

@@ -72,7 +72,7 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
   const problems: string[] = [];
   cluster.onBoot = (node, running) => {
     cluster.auditing = true;
-    void auditBoot(node, running, history)
+    void auditBoot(cluster, node, running, history)
       .finally(() => (cluster.auditing = false))
       .then(
       (p) => problems.push(...p),

@@ -54,6 +54,8 @@ interface Namespace {
   tree: BTree<string, true>;
   /** Lines in names.log: when they pass twice the live names, it is rewritten. */
   lines: number;
+  /** names.log ends with a whole line (not a fragment a crash left): the next append need not begin one. */
+  clean: boolean;
 }
 
 export class NameIndex {
@@ -94,7 +96,7 @@ export class NameIndex {
       if (line[0] === '+') tree.set(name, true);
       else if (line[0] === '-') tree.delete(name);
     }
-    s = { tree, lines };
+    s = { tree, lines, clean: text === '' || text.endsWith('\n') };
     this.spaces.set(ns, s);
     if (missing) {
       for (const name of this.legacy(ns)) tree.set(name, true);
@@ -137,7 +139,9 @@ export class NameIndex {
   private append(ns: string, s: Namespace, line: string): void {
     const dir = this.dirOf(ns);
     this.vol.ensureDir(dir);
-    this.vol.disk.appendFileSync(join(dir, NAMES_LOG), line);
+    // After a torn tail, a newline first: the fragment stays a line of its own (skipped), not the start of this one.
+    this.vol.disk.appendFileSync(join(dir, NAMES_LOG), s.clean ? line : `\n${line}`);
+    s.clean = true;
     s.lines++;
     if (s.lines > 2 * s.tree.size + 1000) this.rewrite(ns, s);
   }
@@ -155,6 +159,7 @@ export class NameIndex {
       this.vol.disk.renameSync(tmp, path);
       this.vol.disk.fsyncDirSync(dir);
       s.lines = lines.length;
+      s.clean = true;
     } catch {
       // A full disk, say: the long log stays, it is only longer than it needs to be.
       this.vol.unlinkQuietly(tmp);

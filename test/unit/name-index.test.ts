@@ -88,6 +88,10 @@ t.test('names.log: a reopen finds every name, removals included; a torn last lin
   t.equal(b.size('b1'), 25);
   t.ok(b.has('b1', 'file-1') && !b.has('b1', 'file-0'));
   t.notOk(b.has('b1', 'torn'));
+  // Regression (found by the simulator): the journal's replay appends the torn name again, and it must not
+  // run on from the fragment ('+"torn+"torn"' is no line at all).
+  b.added('b1', 'torn', true);
+  t.ok(open(dir).has('b1', 'torn'), 'the name appended after a torn tail is found');
 });
 
 t.test('a log grown past twice its names is rewritten to one line per name', async (t) => {
