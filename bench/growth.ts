@@ -26,7 +26,18 @@ export interface GrowthRow {
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
-function request(method: string, url: string, body?: Buffer): Promise<number> {
+/** One request; sent once more when a pooled keep-alive socket turns out closed by the server (the idle-timeout race). */
+async function request(method: string, url: string, body?: Buffer): Promise<number> {
+  try {
+    return await requestOnce(method, url, body);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code !== 'ECONNRESET' && code !== 'EPIPE') throw e;
+    return requestOnce(method, url, body);
+  }
+}
+
+function requestOnce(method: string, url: string, body?: Buffer): Promise<number> {
   return new Promise((resolve, reject) => {
     const req = http.request(url, { method, agent, headers: body ? { 'content-length': body.length } : {} }, (res) => {
       res.resume();

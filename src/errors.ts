@@ -32,6 +32,14 @@ export const ErrorCode = {
   DISK_ERROR: 'DISK_ERROR',
   /** A replica whose disk kept failing refuses writes until a probe succeeds. */
   READ_ONLY: 'READ_ONLY',
+  /** Another proposal, lock holder or transaction got there first. */
+  CONFLICT: 'CONFLICT',
+  /** The file is locked and the write did not carry the holder's lock token. */
+  LOCKED: 'LOCKED',
+  /** The lock token is not the current one (the lease ended, or a newer holder has it). */
+  STALE_LOCK_TOKEN: 'STALE_LOCK_TOKEN',
+  /** A compare-and-set may or may not have taken effect (its proposal reached some owners, then others won): read to find out. */
+  OUTCOME_UNKNOWN: 'OUTCOME_UNKNOWN',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -64,6 +72,10 @@ export const httpStatus: Record<ErrorCode, number> = {
   INSUFFICIENT_STORAGE: 507,
   DISK_ERROR: 500,
   READ_ONLY: 503,
+  CONFLICT: 409,
+  LOCKED: 423,
+  STALE_LOCK_TOKEN: 409,
+  OUTCOME_UNKNOWN: 503,
   INTERNAL: 500,
 };
 

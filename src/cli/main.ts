@@ -115,7 +115,8 @@ async function run(argv: string[]): Promise<void> {
           .positional('bucket', { type: 'string', demandOption: true })
           .positional('file', { type: 'string', demandOption: true, describe: 'local file to upload' })
           .option('as', { type: 'string', describe: 'name to store it under (default: the local file\'s name)' })
-          .option('context', { type: 'string', describe: 'causal context of a read, to supersede what it returned' }),
+          .option('context', { type: 'string', describe: 'causal context of a read, to supersede what it returned' })
+          .option('lock-token', { alias: 'token', type: 'string', describe: 'the fencing token of the lock you hold on the file (from "ringstore lock")' }),
       async (a) => {
         const name = a.as ?? basename(a.file);
         let data: Buffer;
@@ -124,7 +125,7 @@ async function run(argv: string[]): Promise<void> {
         } catch (err) {
           throw new CliError(`cannot read ${a.file}: ${(err as Error).message}`, 2);
         }
-        const body = await upload(client(a), a, a.bucket, name, data, a.context);
+        const body = await upload(client(a), a, a.bucket, name, data, a.context, a.lockToken);
         if (a.json) return printJson(body);
         print(writeSummary(`stored ${a.bucket}/${name} (${data.length} bytes)`, body));
       },
@@ -171,11 +172,72 @@ async function run(argv: string[]): Promise<void> {
     .command(
       'rm <bucket> <file>',
       'delete a file (a versioned tombstone)',
-      (y) => y.positional('bucket', { type: 'string', demandOption: true }).positional('file', { type: 'string', demandOption: true }),
+      (y) =>
+        y
+          .positional('bucket', { type: 'string', demandOption: true })
+          .positional('file', { type: 'string', demandOption: true })
+          .option('lock-token', { alias: 'token', type: 'string', describe: 'the fencing token of the lock you hold on the file' }),
       async (a) => {
-        const { body } = await client(a).json('DELETE', `/buckets/${enc(a.bucket)}/${enc(a.file)}`);
+        const { body } = await client(a).json('DELETE', `/buckets/${enc(a.bucket)}/${enc(a.file)}`, { headers: a.lockToken ? { 'x-lock-token': a.lockToken } : {} });
         if (a.json) return printJson(body);
         print(writeSummary(`deleted ${a.bucket}/${a.file}`, body));
+      },
+    )
+    .command(
+      'lock <bucket> <file>',
+      'take the lock of a file (a lease with a fencing token), waiting in its queue up to --wait',
+      (y) =>
+        y
+          .positional('bucket', { type: 'string', demandOption: true })
+          .positional('file', { type: 'string', demandOption: true })
+          .option('ttl', { type: 'string', describe: 'the lease: 30s, 500ms, 2m; a bare number is milliseconds (default 30s)' })
+          .option('wait', { type: 'string', describe: 'how long to wait in the queue when the file is locked (default 0: not at all)' }),
+      async (a) => {
+        const ttl = a.ttl === undefined ? undefined : duration('--ttl', a.ttl);
+        const wait = a.wait === undefined ? undefined : duration('--wait', a.wait);
+        const g: Globals = { ...a, timeout: Math.max(a.timeout, (wait ?? 0) / 1000 + 10) };
+        const payload = JSON.stringify({ ...(ttl !== undefined ? { ttl_ms: ttl } : {}), ...(wait !== undefined ? { wait_ms: wait } : {}) });
+        const { status, body } = await client(g).json('POST', `/buckets/${enc(a.bucket)}/${enc(a.file)}/lock`, { body: () => Buffer.from(payload), headers: { 'content-type': 'application/json' } }, [409]);
+        if (a.json) printJson(body);
+        if (status === 409) {
+          if (!a.json) process.stderr.write(`${a.bucket}/${a.file} is locked (queue position ${body.queue_position} when the wait ended)\n`);
+          process.exitCode = 1;
+          return;
+        }
+        if (!a.json) print(`locked ${a.bucket}/${a.file}: fencing token ${body.fencing_token}, until ${new Date(body.expires_at).toISOString()}\nwrite with --lock-token ${body.fencing_token}; renew with "ringstore lock-renew", release with "ringstore unlock ${a.bucket} ${a.file} --lock-token ${body.fencing_token}"`);
+      },
+    )
+    .command(
+      'lock-renew <bucket> <file>',
+      'extend the lease of a lock you hold',
+      (y) =>
+        y
+          .positional('bucket', { type: 'string', demandOption: true })
+          .positional('file', { type: 'string', demandOption: true })
+          .option('lock-token', { alias: 'token', type: 'string', demandOption: true, describe: 'the fencing token of your grant' })
+          .option('ttl', { type: 'string', describe: 'the new lease (default: the one it was granted with)' }),
+      async (a) => {
+        const ttl = a.ttl === undefined ? undefined : duration('--ttl', a.ttl);
+        const { body } = await client(a).json('PUT', `/buckets/${enc(a.bucket)}/${enc(a.file)}/lock`, {
+          body: () => Buffer.from(JSON.stringify(ttl !== undefined ? { ttl_ms: ttl } : {})),
+          headers: { 'content-type': 'application/json', 'x-lock-token': a.lockToken },
+        });
+        if (a.json) return printJson(body);
+        print(`renewed ${a.bucket}/${a.file}: fencing token ${body.fencing_token}, until ${new Date(body.expires_at).toISOString()}`);
+      },
+    )
+    .command(
+      'unlock <bucket> <file>',
+      'release a lock you hold; the next in its queue gets it',
+      (y) =>
+        y
+          .positional('bucket', { type: 'string', demandOption: true })
+          .positional('file', { type: 'string', demandOption: true })
+          .option('lock-token', { alias: 'token', type: 'string', demandOption: true, describe: 'the fencing token of your grant' }),
+      async (a) => {
+        const { body } = await client(a).json('DELETE', `/buckets/${enc(a.bucket)}/${enc(a.file)}/lock`, { headers: { 'x-lock-token': a.lockToken } });
+        if (a.json) return printJson(body);
+        print(`unlocked ${a.bucket}/${a.file}${body.handed_over ? ' (handed to the next in its queue)' : ''}`);
       },
     )
     .command('status', 'the nodes, their state, and N/R/W', {}, async (args) => {
@@ -239,13 +301,21 @@ async function run(argv: string[]): Promise<void> {
   await cli.parseAsync();
 }
 
-async function upload(c: Client, g: Globals, bucket: string, name: string, data: Buffer, context: string | undefined): Promise<any> {
+/** 30s, 500ms, 2m, 1h; a bare number is milliseconds. */
+function duration(option: string, text: string): number {
+  const m = /^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h)?\s*$/.exec(text);
+  if (!m) throw new CliError(`${option} takes a duration such as 30s, 500ms or 2m, not ${JSON.stringify(text)}`, 2);
+  const scale = { ms: 1, s: 1000, m: 60_000, h: 3600_000 }[(m[2] ?? 'ms') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * scale);
+}
+
+async function upload(c: Client, g: Globals, bucket: string, name: string, data: Buffer, context: string | undefined, lockToken?: string): Promise<any> {
   const p = progress(`put ${name}`, data.length, g.progress);
   try {
     const { body } = await c.json('PUT', `/buckets/${enc(bucket)}/${enc(name)}`, {
       body: () => (data.length > 1024 * 1024 ? countingStream(data, p) : data),
       length: data.length,
-      headers: { 'content-type': 'application/octet-stream', ...(context ? { 'x-context': context } : {}) },
+      headers: { 'content-type': 'application/octet-stream', ...(context ? { 'x-context': context } : {}), ...(lockToken ? { 'x-lock-token': lockToken } : {}) },
     });
     return body;
   } finally {

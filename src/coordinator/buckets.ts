@@ -16,6 +16,11 @@ export function readBucket(c: Cluster, bucket: string): Promise<QuorumRead> {
   return readQuorum(c, BUCKETS_NS, bucket, { bodies: false });
 }
 
+/** Fails with NO_SUCH_BUCKET unless a read quorum knows the bucket as live. */
+export async function requireBucket(c: Cluster, bucket: string): Promise<void> {
+  if (liveUids((await readBucket(c, bucket)).merged).size === 0) throw noSuchBucket(bucket);
+}
+
 export function noSuchBucket(bucket: string): RingstoreError {
   return new RingstoreError(ErrorCode.NO_SUCH_BUCKET, `bucket ${bucket} does not exist`, { details: { bucket } });
 }

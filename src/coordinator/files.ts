@@ -8,13 +8,18 @@ import { liveUids, visible } from '../replica/records.js';
 import { validateFileName } from '../storage/names.js';
 import { noSuchBucket, readBucket, repairBucketRecord } from './buckets.js';
 import type { Cluster } from './cluster.js';
+import { checkLock } from './locks.js';
 import { holdersOf, readQuorum, type QuorumRead } from './read.js';
 import { fetchBodies } from './replicas.js';
 import { writeKey, type WriteOutcome } from './write.js';
 
-/** Write a file's new version; with a context it supersedes exactly what that context saw. */
-export function putFile(c: Cluster, bucket: string, file: string, body: Buffer, context: VersionVectorWire | null, contentType?: string): Promise<WriteOutcome> {
+/**
+ * Write a file's new version; with a context it supersedes exactly what that
+ * context saw. A locked file takes it only with the holder's token.
+ */
+export async function putFile(c: Cluster, bucket: string, file: string, body: Buffer, context: VersionVectorWire | null, contentType?: string, lockToken?: number): Promise<WriteOutcome> {
   validateFileName(file);
+  await checkLock(c, bucket, file, lockToken);
   return writeKey(c, { ns: bucket, key: file, context, deleted: false, body, contentType }, repairBucketRecord(c));
 }
 
@@ -50,8 +55,9 @@ export function noSuchFile(bucket: string, file: string): RingstoreError {
 }
 
 /** Delete with a tombstone (so a stale replica cannot bring the file back); without a context, of what a quorum sees. */
-export async function deleteFile(c: Cluster, bucket: string, file: string, context: VersionVectorWire | null): Promise<WriteOutcome> {
+export async function deleteFile(c: Cluster, bucket: string, file: string, context: VersionVectorWire | null, lockToken?: number): Promise<WriteOutcome> {
   validateFileName(file);
+  await checkLock(c, bucket, file, lockToken);
   if (context === null) {
     const { read, siblings } = await readFile(c, bucket, file, false);
     if (siblings.every((s) => s.deleted)) throw noSuchFile(bucket, file);

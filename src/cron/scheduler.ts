@@ -8,6 +8,7 @@ import type { NodeEnv } from '../node-env.js';
 import type { Ticker } from '../runtime/runtime.js';
 import { Volume } from '../storage/volume.js';
 import { bucketSyncRound } from './bucket-sync.js';
+import { paxosRecoveryRound } from './paxos-recovery.js';
 import type { SchedulerContext } from './context.js';
 import { WORKERS_JSON, writeState } from './files.js';
 import { gossipRound } from './gossip.js';
@@ -45,6 +46,7 @@ export async function startScheduler(env: NodeEnv, transport: Transport, ticker:
     worker('gossip', Math.max(every * 3, config.timeouts.requestMs * 2), () => gossipRound(ctx)),
     worker('handoff', 10 * 60_000, (signal) => handoffRound(ctx, signal)),
     worker('bucket-sync', 60_000, () => bucketSyncRound(ctx)),
+    worker('paxos-recovery', 60_000, () => paxosRecoveryRound(ctx)),
   );
   const report = worker('status', 10_000, async () => (await writeState(ctx, WORKERS_JSON, { node: env.self.id, at: new Date(rt.clock.now()).toISOString(), workers: ctx.workers() })) ?? undefined);
   for (const w of [...workers, report]) {

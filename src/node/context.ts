@@ -4,8 +4,10 @@ import type { ClusterConfig } from '../config.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
 import type { Membership } from '../ring/membership.js';
+import type { Timers } from '../runtime/runtime.js';
 import type { Identity } from '../storage/identity.js';
 import type { Journal } from '../storage/journal.js';
+import type { PaxosStore } from '../storage/paxos-store.js';
 import type { Store } from '../storage/store.js';
 import type { BucketRegistry } from './buckets.js';
 import type { DiskHealth } from './disk-health.js';
@@ -28,6 +30,10 @@ export interface NodeContext {
   disk: DiskHealth;
   /** Log lines this process could not write. */
   logDropped: () => number;
+  /** Paxos acceptor state (compare-and-set registers: locks, transaction decisions). */
+  paxos: PaxosStore;
+  /** For requests that wait (a Paxos watch). */
+  timers: Timers;
   log: Logger;
 }
 

@@ -9,6 +9,7 @@ import { handleGossip } from './handlers/gossip.js';
 import { handleHintDrop } from './handlers/hint-drop.js';
 import { handleHints } from './handlers/hints.js';
 import { handleList } from './handlers/list.js';
+import { handlePaxosAccept, handlePaxosCommit, handlePaxosAdopt, handlePaxosDump, handlePaxosPrepare, handlePaxosRead, handlePaxosWatch } from './handlers/paxos.js';
 import { handleListPage } from './handlers/list-page.js';
 import { handlePing } from './handlers/ping.js';
 import { handleRead } from './handlers/read.js';
@@ -17,7 +18,7 @@ import { handleUpdate } from './handlers/update.js';
 import { handleStats, handleSupervisorReport, handleView, handleViewPush } from './handlers/view.js';
 
 /** The requests that change what this node stores. */
-const WRITES = new Set(['update', 'sync', 'hint_drop']);
+const WRITES = new Set(['update', 'sync', 'hint_drop', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_adopt']);
 
 export function dispatcher(ctx: NodeContext): RequestHandler {
   const handle = route(ctx);
@@ -61,6 +62,20 @@ function route(ctx: NodeContext): RequestHandler {
         return handleStats(ctx, m);
       case 'supervisor_report':
         return handleSupervisorReport(ctx, m);
+      case 'paxos_prepare':
+        return handlePaxosPrepare(ctx, m);
+      case 'paxos_accept':
+        return handlePaxosAccept(ctx, m);
+      case 'paxos_commit':
+        return handlePaxosCommit(ctx, m);
+      case 'paxos_read':
+        return handlePaxosRead(ctx, m);
+      case 'paxos_watch':
+        return handlePaxosWatch(ctx, m);
+      case 'paxos_dump':
+        return handlePaxosDump(ctx, m);
+      case 'paxos_adopt':
+        return handlePaxosAdopt(ctx, m);
       case 'hints':
         return handleHints(ctx, m);
       case 'hint_drop':

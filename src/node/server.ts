@@ -5,6 +5,7 @@ import { listen } from '../net/server.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
 import { Identity } from '../storage/identity.js';
 import { Journal } from '../storage/journal.js';
+import { PaxosStore } from '../storage/paxos-store.js';
 import { Store, type StorageEnv } from '../storage/store.js';
 import { Volume } from '../storage/volume.js';
 import { BucketRegistry } from './buckets.js';
@@ -26,6 +27,9 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
   const { rt, config, self, log, dir } = env;
   const vol = new Volume(rt.disk, rt.random);
   const storage: StorageEnv = { vol, clock: rt.clock, random: rt.random };
+  // Before the identity: whether this is an empty disk (whose Paxos acceptor must first recover) is judged by its absence.
+  const paxos = new PaxosStore(vol, dir);
+  await paxos.open();
   const identity = await Identity.open(vol, rt.random, rt.clock, dir, self.id);
   // The journal first: what a crash left in it is written into the stores' files before anything reads them.
   const journal = await Journal.open(vol, rt.timers, dir, log);
@@ -50,6 +54,8 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
     disk,
     schedulerView: new SchedulerView(rt.clock),
     logDropped: () => env.logDropped?.() ?? 0,
+    paxos,
+    timers: rt.timers,
     log,
   };
   const listener = await listen(rt, { ...envTransportOptions(env), host: self.host, port: self.port }, dispatcher(ctx));

@@ -112,6 +112,16 @@ export type Supervised = z.infer<typeof supervisedSchema>;
 export const schedulerCountersSchema = z.object({ gossipRounds: count, hintsDelivered: count, logDropped: count });
 export type SchedulerCounters = z.infer<typeof schedulerCountersSchema>;
 const key = z.string().min(1).max(4096);
+/** A Paxos space: what the registers are for, and (after a colon) the bucket whose keys they follow. */
+const space = z.string().regex(/^[a-z]{1,16}(:[a-z0-9.-]{3,63})?$/, 'a space is <kind> or <kind>:<bucket>');
+const ballot = z.object({ n: z.number().int().min(0), actor: z.string().min(1).max(128) });
+/** A register's value: any JSON, kept small (a lock record, a decision). */
+const jsonValue = z.unknown().refine((v) => v !== undefined && JSON.stringify(v).length <= 256 * 1024, 'a register value is JSON of at most 256 KiB');
+const writeId = z.string().min(1).max(64);
+const proposal = z.object({ ballot, value: jsonValue, prev: writeId.nullable(), w: writeId });
+const commitNote = z.object({ ballot, prev: writeId.nullable(), w: writeId });
+const recentCommits = z.array(commitNote).max(64);
+const paxosRecord = z.object({ space, key, state: z.object({ promised: ballot.nullable(), accepted: proposal.nullable(), committed: proposal.nullable(), recent: recentCommits.optional() }) });
 const bodyRef = z.object({ dot: z.string().max(256), size: z.number().int().min(0) });
 export type BodyRef = z.infer<typeof bodyRef>;
 
@@ -121,7 +131,7 @@ const reply = { ...base, re: z.string().min(1).max(64) };
 export const messageSchema = z.discriminatedUnion('type', [
   // Liveness and identity.
   z.object({ ...base, type: z.literal('ping') }),
-  z.object({ ...reply, type: z.literal('pong'), node: z.string(), incarnation: z.string() }),
+  z.object({ ...reply, type: z.literal('pong'), node: z.string(), incarnation: z.string(), paxos: z.enum(['ready', 'recovering']).optional() }),
 
   // A replica's state of one key; with the bodies asked for ('all' live ones, or the listed dot ids).
   // With `hint`: only the hinted copy this node holds for that owner (hinted handoff reads it so).
@@ -220,6 +230,30 @@ export const messageSchema = z.discriminatedUnion('type', [
     logDropped: count,
   }),
 
+  // Paxos, one decree per round, on a key's N owners (Cassandra's lightweight transactions): a compare-and-set
+  // register per key of a space (a lock table, transaction decisions). See coordinator/cas.ts.
+  z.object({ ...base, type: z.literal('paxos_prepare'), space, key, ballot }),
+  z.object({ ...reply, type: z.literal('paxos_prepare_reply'), ok: z.boolean(), promised: ballot.nullable(), accepted: proposal.nullable(), committed: proposal.nullable(), recent: recentCommits }),
+  // `base`: the committed proposal it follows (its prev), committed here too if this acceptor missed it.
+  z.object({ ...base, type: z.literal('paxos_accept'), space, key, proposal, base: proposal.nullable() }),
+  z.object({ ...reply, type: z.literal('paxos_accept_reply'), ok: z.boolean(), promised: ballot.nullable() }),
+  z.object({ ...base, type: z.literal('paxos_commit'), space, key, proposal }),
+  z.object({ ...reply, type: z.literal('paxos_commit_reply') }),
+  // The last committed value (and an accepted one past it), without a promise: what a write checks a lock with.
+  // A recovering acceptor (paxos_adopt) answers what it has, and says it may lack some.
+  z.object({ ...base, type: z.literal('paxos_read'), space, key }),
+  z.object({ ...reply, type: z.literal('paxos_read_reply'), accepted: proposal.nullable(), committed: proposal.nullable(), recovering: z.boolean().optional() }),
+  // A node that started on an empty disk takes part in Paxos only once it has every peer's acceptor state
+  // (it may have promised or accepted something before its disk was lost): its scheduler pages through each
+  // peer's records (paxos_dump) and hands them to its node (paxos_adopt), then says it is complete.
+  z.object({ ...base, type: z.literal('paxos_dump'), after: z.string().max(128).optional(), limit: z.number().int().min(1).max(1000) }),
+  z.object({ ...reply, type: z.literal('paxos_dump_reply'), records: z.array(paxosRecord).max(1000), next: z.string().max(128).nullable() }),
+  z.object({ ...base, type: z.literal('paxos_adopt'), records: z.array(paxosRecord).max(1000), complete: z.boolean() }),
+  z.object({ ...reply, type: z.literal('paxos_adopt_reply'), recovering: z.boolean() }),
+  // Answered when the key's committed ballot is no longer `committed`, or after waitMs: a waiting lock request wakes on it.
+  z.object({ ...base, type: z.literal('paxos_watch'), space, key, committed: ballot.nullable(), waitMs: z.number().int().min(0).max(30_000) }),
+  z.object({ ...reply, type: z.literal('paxos_watch_reply'), changed: z.boolean() }),
+
   // Hinted handoff: the hinted copies this node holds, a page at a time in (owner, ns, key) order, after a cursor.
   z.object({ ...base, type: z.literal('hints'), after: z.string().max(10_000).optional(), limit: z.number().int().min(1).max(10_000) }),
   z.object({
@@ -243,7 +277,7 @@ export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 /** The fields a caller supplies; v, id and sender are filled in by the transport. */
 export type Outgoing<T extends MessageType> = MessageOf<T> extends infer M ? (M extends unknown ? Omit<M, 'v' | 'id' | 'sender'> : never) : never;
 
-export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'list_page', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'hints', 'hint_drop'] as const;
+export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'list_page', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_read', 'paxos_watch', 'paxos_dump', 'paxos_adopt', 'hints', 'hint_drop'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
 /** Which reply answers which request. */
@@ -259,6 +293,13 @@ export interface ReplyTo {
   view: 'view_reply';
   stats: 'stats_reply';
   supervisor_report: 'supervisor_report_reply';
+  paxos_prepare: 'paxos_prepare_reply';
+  paxos_accept: 'paxos_accept_reply';
+  paxos_commit: 'paxos_commit_reply';
+  paxos_read: 'paxos_read_reply';
+  paxos_watch: 'paxos_watch_reply';
+  paxos_dump: 'paxos_dump_reply';
+  paxos_adopt: 'paxos_adopt_reply';
   hints: 'hints_reply';
   hint_drop: 'hint_drop_reply';
 }
@@ -307,6 +348,20 @@ export function declaredBodyBytes(m: Message): number {
     case 'stats_reply':
     case 'supervisor_report':
     case 'supervisor_report_reply':
+    case 'paxos_prepare':
+    case 'paxos_prepare_reply':
+    case 'paxos_accept':
+    case 'paxos_accept_reply':
+    case 'paxos_commit':
+    case 'paxos_commit_reply':
+    case 'paxos_read':
+    case 'paxos_read_reply':
+    case 'paxos_watch':
+    case 'paxos_watch_reply':
+    case 'paxos_dump':
+    case 'paxos_dump_reply':
+    case 'paxos_adopt':
+    case 'paxos_adopt_reply':
     case 'hints':
     case 'hints_reply':
     case 'hint_drop':

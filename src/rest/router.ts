@@ -8,6 +8,7 @@ import { validateBucketName } from '../storage/names.js';
 import { createBucketRoute, deleteBucketRoute, listBucketsRoute, listFilesRoute } from './routes/buckets.js';
 import { clusterRoute, healthRoute } from './routes/cluster.js';
 import { deleteFileRoute, getFileRoute, putFileRoute, uploadFormRoute } from './routes/files.js';
+import { acquireLockRoute, describeLockRoute, releaseLockRoute, renewLockRoute } from './routes/locks.js';
 import { metricsRoute } from './routes/metrics.js';
 import { uiAssetRoute, uiOverviewRoute } from './routes/ui.js';
 import type { Metrics } from './metrics.js';
@@ -33,6 +34,7 @@ const tables = {
   bucket: { GET: listFilesRoute, POST: createBucketRoute, PUT: createBucketRoute, DELETE: deleteBucketRoute },
   upload: { POST: uploadFormRoute },
   file: { GET: getFileRoute, HEAD: getFileRoute, PUT: putFileRoute, DELETE: deleteFileRoute },
+  lock: { POST: acquireLockRoute, PUT: renewLockRoute, DELETE: releaseLockRoute, GET: describeLockRoute },
   metrics: { GET: metricsRoute },
   ui: { GET: uiAssetRoute, HEAD: uiAssetRoute },
   uiOverview: { GET: uiOverviewRoute },
@@ -83,6 +85,11 @@ export function match(method: string, url: string): Match {
     if (rawFile === '') {
       table = tables.bucket;
       name = '/buckets/:bucket';
+    } else if (rawFile.endsWith('/lock') && rawFile.length > '/lock'.length) {
+      // <file>/lock is the file's lock (a file whose name ends in "/lock" is reached with the slash as %2F).
+      file = decode(rawFile.slice(0, -'/lock'.length), 'file name');
+      table = tables.lock;
+      name = '/buckets/:bucket/:file/lock';
     } else {
       file = decode(rawFile, 'file name');
       // POST .../files is the original's upload; any other method on it addresses a file called "files".

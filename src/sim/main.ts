@@ -2,7 +2,7 @@
 // Runs the deterministic simulator over a range of seeds (or one), in J worker
 // processes, and prints for each failing seed the command that replays it and
 // the last events of its trace. The last line is one JSON object:
-// {"seeds", "failed", "events", "simulatedSeconds", "wallSeconds", "traceHash"}.
+// {"seeds", "failed", "events", "simulatedSeconds", "casOps", "registersUnchecked", "wallSeconds", "traceHash"}.
 import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -17,6 +17,8 @@ interface Summary {
   events: number;
   simulatedSeconds: number;
   traceHash: string;
+  casOps: number;
+  unchecked: number;
 }
 
 const argv = await yargs(hideBin(process.argv))
@@ -65,7 +67,7 @@ if (argv.worker) {
 const results = new Map<string, Summary>();
 const collect = (r: RunResult): void => {
   report(r);
-  results.set(r.seed, { seed: r.seed, ok: r.ok, events: r.events, simulatedSeconds: r.simulatedSeconds, traceHash: r.traceHash });
+  results.set(r.seed, { seed: r.seed, ok: r.ok, events: r.events, simulatedSeconds: r.simulatedSeconds, traceHash: r.traceHash, casOps: r.stats.casOps, unchecked: r.stats.unchecked });
 };
 
 const jobs = Math.max(1, Math.min(argv.jobs, seeds.length));
@@ -95,6 +97,9 @@ console.log(
     failed: failed.length,
     events: ordered.reduce((n, r) => n + r.events, 0),
     simulatedSeconds: Math.round(ordered.reduce((n, r) => n + r.simulatedSeconds, 0)),
+    casOps: ordered.reduce((n, r) => n + r.casOps, 0),
+    // Register histories whose linearizability search ran past its budget (not failures, not checked).
+    registersUnchecked: ordered.reduce((n, r) => n + r.unchecked, 0),
     wallSeconds: Math.round((performance.now() - started) / 100) / 10,
     traceHash: hash.digest('hex'),
   }),

@@ -13,6 +13,9 @@ import { SimLoop } from './loop.js';
 import { CALM, SimNetwork, type NetFaults } from './network.js';
 import { Prng } from './prng.js';
 import { BUCKETS, Client, KEYS, emptyHistory } from './workload.js';
+import { linearizable, type RegisterOp } from './linearizability.js';
+import { REGISTERS, REGISTER_SPACE, RegisterClient, registerPlacement } from './registers.js';
+import { compareAndSet } from '../coordinator/cas.js';
 
 export interface RunResult {
   seed: string;
@@ -23,7 +26,7 @@ export interface RunResult {
   traceHash: string;
   /** A description of the run: size, quorums, faults. */
   setup: string;
-  stats: { ops: number; ok: number; acked: number; frames: number; faults: number };
+  stats: { ops: number; ok: number; acked: number; frames: number; faults: number; casOps: number; unchecked: number };
   trace: string[];
   logs: string[];
 }
@@ -50,7 +53,7 @@ export async function runSeed(seed: string | number, opts: RunOptions = {}): Pro
     result.ok = result.problems.length === 0;
     return result;
   } catch (err) {
-    return { seed: String(seed), ok: false, problems: [`the simulation itself failed: ${(err as Error)?.stack ?? String(err)}`, ...unhandled], events: 0, simulatedSeconds: 0, traceHash: '', setup: '', stats: { ops: 0, ok: 0, acked: 0, frames: 0, faults: 0 }, trace: [], logs: [] };
+    return { seed: String(seed), ok: false, problems: [`the simulation itself failed: ${(err as Error)?.stack ?? String(err)}`, ...unhandled], events: 0, simulatedSeconds: 0, traceHash: '', setup: '', stats: { ops: 0, ok: 0, acked: 0, frames: 0, faults: 0, casOps: 0, unchecked: 0 }, trace: [], logs: [] };
   } finally {
     process.off('unhandledRejection', onUnhandled);
   }
@@ -100,10 +103,14 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
   const end = BOOT_MS + WORKLOAD_MS;
   const clients = Array.from({ length: setup.between(2, 6) }, (_, i) => new Client(`c${i + 1}`, loop, cluster, prng.fork(`client-${i}`), history));
   for (const c of clients) c.run(end);
+  // Compare-and-set clients on two Paxos registers, beside them.
+  const registers = new Map<string, RegisterOp[]>();
+  const casClients = Array.from({ length: setup.between(1, 5) }, (_, i) => new RegisterClient(`x${i + 1}`, loop, cluster, prng.fork(`register-client-${i}`), registers, i + 1));
+  for (const c of casClients) c.run(end);
   scheduleFaults(cluster, net, disks, prng.fork('faults'), faultCount, w, BOOT_MS, end);
   await loop.runUntil(end);
   // The clients' last calls end (answered, or timed out with their machine).
-  await loop.runUntil(end + 9000, () => clients.every((c) => c.idle));
+  await loop.runUntil(end + 9000, () => clients.every((c) => c.idle) && casClients.every((c) => c.idle));
 
   // Heal: the network is whole and calm again, every machine runs.
   loop.trace('heal');
@@ -142,6 +149,8 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
   problems.push(...bucketDisagreements(cluster, BUCKETS));
   await opts.inspect?.(cluster);
   problems.push(...(await checkReplicas(cluster, history, keys)));
+  const registerCheck = await checkRegisters(cluster, registers);
+  problems.push(...registerCheck.problems);
   problems.push(...history.unexpected.map((u) => `unexpected error: ${u}`));
   problems.push(...history.underReplicated.map((u) => `under-replicated: ${u}`));
   problems.push(...reusedDots(history));
@@ -157,13 +166,48 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
     simulatedSeconds: loop.now / 1000,
     traceHash: loop.traceHash(),
     setup: description,
-    stats: { ops: history.ops, ok: history.ok, acked: history.acked.length, frames: net.delivered, faults: faultCount },
+    stats: { ops: history.ops, ok: history.ok, acked: history.acked.length, frames: net.delivered, faults: faultCount, casOps: [...registers.values()].reduce((n, h) => n + h.length, 0), unchecked: registerCheck.unchecked },
     trace: loop.lastTrace(opts.fullTrace ? Infinity : 60),
     logs: cluster.logs.lines.slice(-40),
   };
 }
 
 /** The run's faults, at random times of the workload window. At most one disk wipe, and only when W >= 2 keeps a second copy. */
+/**
+ * Each register's history, with a last read once the cluster is whole, must be
+ * linearizable: the compare-and-set never let two proposers both win, nor lost
+ * a value it had answered for.
+ */
+async function checkRegisters(cluster: SimCluster, registers: Map<string, RegisterOp[]>): Promise<{ problems: string[]; unchecked: number }> {
+  const problems: string[] = [];
+  let unchecked = 0;
+  const c = cluster.upNodes()[0]?.running?.cluster;
+  for (const key of REGISTERS) {
+    const history = registers.get(key) ?? [];
+    if (c) {
+      const op: RegisterOp = { kind: 'read', start: cluster.loop.now, end: Infinity };
+      let done = false;
+      void compareAndSet(c, REGISTER_SPACE, registerPlacement(key), (current) => ({ result: (current as number | null) ?? null })).then(
+        (value) => {
+          op.end = cluster.loop.now;
+          op.result = { value };
+        },
+        () => undefined,
+      ).finally(() => (done = true));
+      await cluster.loop.runUntil(cluster.loop.now + 10_000, () => done);
+      if (op.result) history.push(op);
+      else problems.push(`register ${key}: no read once the cluster was whole`);
+    }
+    const verdict = linearizable(history);
+    if (verdict === 'unchecked') unchecked++;
+    else if (!verdict) {
+      const shown = history.map((o) => `${o.kind}${o.kind === 'cas' ? ` ${o.expected}->${o.next}` : ''} [${o.start.toFixed(0)}, ${o.end === Infinity ? 'open' : o.end.toFixed(0)}] ${o.result ? JSON.stringify(o.result) : ''}`);
+      problems.push(`register ${key}: the history is not linearizable:\n    ${shown.join('\n    ')}`);
+    }
+  }
+  return { problems, unchecked };
+}
+
 /** Disks that fill up or fail for a while: the errno a disk call gets, drawn from the run's seed. */
 class DiskFaults {
   private readonly full = new Map<string, number>();

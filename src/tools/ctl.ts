@@ -113,6 +113,8 @@ await yargs(hideBin(process.argv))
         for (const n of config.nodes) {
           const view = await gossipView(n.host, n.restPort);
           if (!view || config.nodes.some((m) => view[m.id] !== 'up')) return false;
+          // A node that started on an empty disk takes locks once it has its peers' Paxos state.
+          if ((await getJson(n.host, n.restPort, '/health'))?.json?.locks === 'recovering') return false;
         }
         return true;
       });

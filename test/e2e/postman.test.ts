@@ -3,10 +3,16 @@
 import t from 'tap';
 import { join } from 'node:path';
 import newman from 'newman';
-import { ROOT, TestCluster } from '../helpers/cluster.js';
+import { call } from '../helpers/http.js';
+import { ROOT, TestCluster, waitFor } from '../helpers/cluster.js';
 
-const c = await TestCluster.create(t);
+// With the schedulers, as npm start runs it: the lock requests need every node's Paxos acceptor ready.
+const c = await TestCluster.create(t, { cron: true });
 await c.startAll();
+await waitFor('every node takes locks', async () => {
+  for (const n of c.nodes) if ((await call('GET', `${c.url(n.id)}/health`)).json?.locks !== 'ready') return false;
+  return true;
+});
 const dir = join(ROOT, 'docs', 'postman');
 
 t.test('newman runs the collection with every assertion passing', async (t) => {

@@ -4,5 +4,5 @@ import type { HandlerResult } from '../../net/transport.js';
 import type { NodeContext } from '../context.js';
 
 export async function handlePing(ctx: NodeContext, _m: MessageOf<'ping'>): Promise<HandlerResult> {
-  return { reply: { type: 'pong', node: ctx.identity.node, incarnation: ctx.identity.incarnation } };
+  return { reply: { type: 'pong', node: ctx.identity.node, incarnation: ctx.identity.incarnation, paxos: ctx.paxos.recovering ? 'recovering' : 'ready' } };
 }

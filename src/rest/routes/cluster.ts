@@ -15,11 +15,14 @@ import { sendJson } from '../respond.js';
 import type { Route } from '../router.js';
 
 async function answers(cluster: Cluster, id: string): Promise<boolean> {
+  return (await pong(cluster, id)) !== null;
+}
+
+async function pong(cluster: Cluster, id: string): Promise<{ paxos?: 'ready' | 'recovering' } | null> {
   try {
-    await cluster.transport.request(cluster.peer(id), { type: 'ping' }, [], { timeoutMs: Math.min(1000, cluster.config.timeouts.requestMs) });
-    return true;
+    return (await cluster.transport.request(cluster.peer(id), { type: 'ping' }, [], { timeoutMs: Math.min(1000, cluster.config.timeouts.requestMs) })).reply;
   } catch {
-    return false;
+    return null;
   }
 }
 
@@ -68,6 +71,8 @@ export const clusterRoute: Route = async ({ cluster, res }) => {
 
 /** 200 once this machine's REST app and its socket server both answer: what the start scripts wait for. */
 export const healthRoute: Route = async ({ cluster, res }) => {
-  const up = await answers(cluster, cluster.self);
-  sendJson(res, up ? 200 : 503, { success: up, node: cluster.self, socket: up ? 'up' : 'down' });
+  const reply = await pong(cluster, cluster.self);
+  const up = reply !== null;
+  // locks: "recovering" while this node, started on an empty disk, takes in its peers' Paxos state.
+  sendJson(res, up ? 200 : 503, { success: up, node: cluster.self, socket: up ? 'up' : 'down', ...(reply?.paxos ? { locks: reply.paxos } : {}) });
 };

@@ -12,10 +12,11 @@ import { decodeContext, encodeContext } from '../../clock/context-token.js';
 import { CONTEXT_HEADER } from '../respond.js';
 import { sendJson } from '../respond.js';
 import type { Route, RouteArgs } from '../router.js';
+import { lockToken, parseLockToken } from './locks.js';
 
-async function store(args: RouteArgs, file: string, body: Buffer, context: string | undefined, contentType: string | undefined): Promise<void> {
+async function store(args: RouteArgs, file: string, body: Buffer, context: string | undefined, contentType: string | undefined, token: number | undefined): Promise<void> {
   const { cluster, res, bucket } = args;
-  const outcome = await putFile(cluster, bucket, file, body, decodeContext(cluster.contextKey, context), contentType);
+  const outcome = await putFile(cluster, bucket, file, body, decodeContext(cluster.contextKey, context), contentType, token);
   sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, file, size: body.length }), { 'x-context': encodeContext(cluster.contextKey, outcome.state.context) });
 }
 
@@ -23,14 +24,16 @@ async function store(args: RouteArgs, file: string, body: Buffer, context: strin
 export const uploadFormRoute: Route = async (args) => {
   const upload = await readMultipart(args.req, args.cluster.config.maxObjectBytes);
   const context = upload.fields.context ?? header(args, CONTEXT_HEADER);
-  await store(args, upload.fileName, upload.body, context, upload.contentType);
+  // The lock token in the X-Lock-Token header, or a lock_token form field.
+  const token = lockToken(args) ?? parseLockToken(upload.fields.lock_token);
+  await store(args, upload.fileName, upload.body, context, upload.contentType, token);
 };
 
 /** PUT /buckets/<bucket>/<file>: the request body is the file. */
 export const putFileRoute: Route = async (args) => {
   validateFileName(args.file);
   const body = await readRawBody(args.req, args.cluster.config.maxObjectBytes);
-  await store(args, args.file, body, header(args, CONTEXT_HEADER), header(args, 'content-type'));
+  await store(args, args.file, body, header(args, CONTEXT_HEADER), header(args, 'content-type'), lockToken(args));
 };
 
 function header(args: RouteArgs, name: string): string | undefined {
@@ -100,6 +103,6 @@ export const getFileRoute: Route = async (args) => {
 /** DELETE /buckets/<bucket>/<file>: writes a tombstone, so a stale replica cannot bring the file back. */
 export const deleteFileRoute: Route = async (args) => {
   const { cluster, res, bucket, file } = args;
-  const outcome = await deleteFile(cluster, bucket, file, decodeContext(cluster.contextKey, header(args, CONTEXT_HEADER)));
+  const outcome = await deleteFile(cluster, bucket, file, decodeContext(cluster.contextKey, header(args, CONTEXT_HEADER)), lockToken(args));
   sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, file, deleted: true }));
 };
