@@ -30,4 +30,8 @@ t.test('npm run bench --quick works end to end', async (t) => {
   t.ok(result.growth[0].pageP99Ms > 0 && result.growth[0].bytesPerFile > 1024);
   const micro = await run(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'bench', 'micro.ts'), '--quick'], { cwd: ROOT, timeout: 60_000 });
   t.match(micro.stdout, /DVV sync/);
+  const locks = await run(join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'bench', 'locks.ts'), '--quick'], { cwd: ROOT, timeout: 120_000 });
+  t.match(locks.stdout, /grant, uncontended +n= +10 /);
+  t.match(locks.stdout, /grant with 4 contenders/);
+  t.match(locks.stdout, /0 failed requests/);
 });

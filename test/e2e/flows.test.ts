@@ -107,7 +107,7 @@ t.test('names that look like traversal stay inside the data dir', async (t) => {
   t.same(readdirSync(c.dir).sort(), ['data', 'nodes.json'], 'nothing was written beside the data dir');
   for (const id of ids) {
     const entries = readdirSync(`${c.dir}/data/${id}`).filter((e) => !e.endsWith('.log') && !e.endsWith('.pid'));
-    t.same(entries.sort(), ['buckets', 'identity.json', 'journal', 'system'], `${id}'s dir holds only the store's own folders`);
+    t.same(entries.sort(), ['buckets', 'identity.json', 'journal', 'paxos', 'system'], `${id}'s dir holds only the store's own folders`);
   }
   const nul = await call('PUT', `${c.url()}/buckets/photos/a%00b`, 'x');
   t.equal(nul.status, 400);

@@ -78,4 +78,6 @@ t.test('the tour runs as written', async (t) => {
   t.match(all, /Alice's and Bob's edits, merged/, 'the resolution reads back');
   t.match(all, /"down_system_data": \[\s*"node3"\s*\]/, 'the write during the outage names node3');
   t.match(all, /written while node3 is down/, 'and reads back after node3 returns');
+  t.match(all, /"code": ?"LOCKED"/, 'a write of a locked file without its token is refused');
+  t.match(all, /"released": ?true/, 'the lock is released');
 });
