@@ -158,6 +158,10 @@ export async function runGrowth(sizes: number[], concurrency = 32, print: (line:
           (errors ? `  (${errors} errors)` : ''),
       );
     }
+  } catch (err) {
+    // Which process, if any, was gone when it failed (its log is in the kept dir with RINGSTORE_KEEP_DIRS=1).
+    for (const [key, p] of c.procs) if (p.exitCode !== null || p.signalCode !== null) print(`${key} had exited: code ${p.exitCode}, signal ${p.signalCode}`);
+    throw err;
   } finally {
     for (const fn of cleanups.reverse()) await fn();
   }

@@ -84,7 +84,7 @@ t.test('random requests never get a 5xx other than 503', async (t) => {
 
 t.test('nothing was written outside the data dir, and every node still serves', async (t) => {
   t.same(readdirSync(c.dir).sort(), ['data', 'nodes.json']);
-  const allowed = new Set(['buckets', 'system', 'hints', 'identity.json', 'journal']);
+  const allowed = new Set(['buckets', 'system', 'hints', 'identity.json', 'journal', 'paxos']);
   for (const n of c.nodes) {
     const extra = readdirSync(c.dataDir(n.id)).filter((e) => !allowed.has(e));
     t.same(extra, [], `${n.id}'s folder holds only the store's own entries`);

@@ -102,7 +102,9 @@ export class TestCluster {
     const c = new TestCluster(dir, nodes, config, opts.cron ?? false);
     t.teardown(async () => {
       await c.stopAll();
-      rmSync(dir, { recursive: true, force: true });
+      // RINGSTORE_KEEP_DIRS=1 keeps the data and logs to study a failure.
+      if (process.env.RINGSTORE_KEEP_DIRS === '1') console.error(`kept ${dir}`);
+      else rmSync(dir, { recursive: true, force: true });
     });
     return c;
   }
