@@ -39,7 +39,7 @@ export class RegisterClient implements Owner {
   run(until: number): void {
     const next = (): void => {
       if (this.loop.now >= until) return;
-      void this.one().then(() => this.loop.schedule(this.prng.between(5, 300), next, this));
+      void this.one().then(() => this.loop.schedule(this.prng.between(50, 1000), next, this));
     };
     this.loop.schedule(this.prng.between(0, 500), next, this);
   }

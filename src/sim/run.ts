@@ -105,7 +105,7 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
   for (const c of clients) c.run(end);
   // Compare-and-set clients on two Paxos registers, beside them.
   const registers = new Map<string, RegisterOp[]>();
-  const casClients = Array.from({ length: setup.between(1, 5) }, (_, i) => new RegisterClient(`x${i + 1}`, loop, cluster, prng.fork(`register-client-${i}`), registers, i + 1));
+  const casClients = Array.from({ length: setup.between(2, 4) }, (_, i) => new RegisterClient(`x${i + 1}`, loop, cluster, prng.fork(`register-client-${i}`), registers, i + 1));
   for (const c of casClients) c.run(end);
   scheduleFaults(cluster, net, disks, prng.fork('faults'), faultCount, w, BOOT_MS, end);
   await loop.runUntil(end);
