@@ -29,6 +29,8 @@ class PeerConnection {
   private readonly openTimer: Timer;
   private idleTimer: Timer | null = null;
   private lastUsed: number;
+  /** When anything last arrived on this connection (monotonic ms). */
+  private lastHeard: number;
   closed = false;
 
   constructor(
@@ -39,6 +41,7 @@ class PeerConnection {
   ) {
     this.clientNonce = newNonce(rt.random);
     this.lastUsed = rt.clock.monotonic();
+    this.lastHeard = this.lastUsed;
     this.decoder = new FrameDecoder(opts.maxFrameBytes);
     this.pipe = rt.net.connect(peer.host, peer.port);
     this.openTimer = rt.timers.setTimeout(() => {
@@ -64,11 +67,14 @@ class PeerConnection {
 
   send(message: Record<string, unknown>, bodies: readonly Buffer[], timeoutMs: number): Promise<{ reply: Message; body: Buffer }> {
     const id = this.rt.random.uuid();
-    this.lastUsed = this.rt.clock.monotonic();
+    const sentAt = (this.lastUsed = this.rt.clock.monotonic());
     return new Promise((resolve, reject) => {
       const timer = this.rt.timers.setTimeout(() => {
         this.pending.delete(id);
         reject(new RingstoreError(ErrorCode.PEER_TIMEOUT, `${this.peer.id} did not answer ${String(message.type)} within ${timeoutMs} ms`));
+        // Not a byte since this request left: the connection may be half-open (the peer closed it while a
+        // partition dropped the news, as the simulator found). Let the next request open a new one.
+        if (this.lastHeard <= sentAt) this.fail(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `the connection to ${this.peer.id} went silent for ${timeoutMs} ms`));
       }, timeoutMs);
       this.pending.set(id, { resolve, reject, timer });
       const full = { ...message, v: PROTOCOL_VERSION, id, sender: this.opts.self };
@@ -78,7 +84,7 @@ class PeerConnection {
   }
 
   private onData(chunk: Buffer): void {
-    this.lastUsed = this.rt.clock.monotonic();
+    this.lastUsed = this.lastHeard = this.rt.clock.monotonic();
     let payloads: Buffer[];
     try {
       payloads = this.decoder.pushRaw(chunk);
