@@ -113,20 +113,27 @@ export interface LockState {
 async function gather(c: Cluster, bucket: string, file: string): Promise<LockState & { majority: number; failed: ReplicaFailure[]; ever: boolean }> {
   const owners = c.preferenceList(bucket, file);
   const majority = Math.floor(owners.length / 2) + 1;
-  const q = await quorum(
-    owners,
-    majority,
-    async (node) => (await c.transport.request(c.peer(node), { type: 'paxos_read', space: spaceOf(bucket), key: file })).reply,
-    (reply) => reply.recovering !== true,
-  );
-  const answers = q.ok.length < majority ? (await q.rest).ok : q.ok;
+  // A majority is asked first (owners believed up first): every write checks the lock, and a majority's
+  // answers are enough (any majority holds every answered grant). The others only when that falls short.
+  const down = await c.health.downSet();
+  const order = [...owners.filter((o) => !down.has(o)), ...owners.filter((o) => down.has(o))];
+  const read = async (node: string) => (await c.transport.request(c.peer(node), { type: 'paxos_read', space: spaceOf(bucket), key: file })).reply;
+  const first = await (await quorum(order.slice(0, majority), majority, read)).rest;
+  let answers = first.ok;
+  let failed = first.failed;
+  const counted = answers.filter((a) => a.value.recovering !== true).length;
+  if (counted < majority && order.length > majority) {
+    const more = await (await quorum(order.slice(majority), majority - counted, read)).rest;
+    answers = [...answers, ...more.ok];
+    failed = [...failed, ...more.failed];
+  }
   let best: Proposal | null = null;
   for (const a of answers) if (a.value.committed && compareBallots(a.value.committed.ballot, best?.ballot) > 0) best = a.value.committed;
   const answered = answers.filter((a) => a.value.recovering !== true).length;
   // Owners that disagree: the newest commit may have reached only some of them so far. It is written back
   // to a majority before it is used (as ABD's reads do), so that every later read sees it too.
   if (best && answers.some((a) => a.value.committed?.w !== best?.w)) await commitToMajority(c, owners, majority, spaceOf(bucket), file, best);
-  return { record: asRecord(committedValue(best)), ballot: best?.ballot ?? null, answered, majority, failed: q.failed, ever: answers.some((a) => a.value.committed !== null || a.value.accepted !== null) };
+  return { record: asRecord(committedValue(best)), ballot: best?.ballot ?? null, answered, majority, failed, ever: answers.some((a) => a.value.committed !== null || a.value.accepted !== null) };
 }
 
 function tooFew(file: string, s: { answered: number; majority: number; failed: ReplicaFailure[] }): RingstoreError {
