@@ -7,7 +7,6 @@
 // the SHA-256 of space and key; the process keeps the ones it used in memory,
 // and the names of those on disk, so a key that never had one (every file a
 // write checks for a lock) costs no disk access and no memory.
-import { KeyMutex } from './key-mutex.js';
 import { join } from 'node:path';
 import { isErrno } from '../runtime/disk.js';
 import { fileStem } from './names.js';
@@ -63,7 +62,7 @@ export function compareBallots(a: Ballot | null | undefined, b: Ballot | null | 
 
 export class PaxosStore {
   private readonly cache = new Map<string, AcceptorState>();
-  private readonly locks = new KeyMutex();
+  private readonly locks = new Map<string, Promise<unknown>>();
   private readonly dir: string;
   /** The stems of the records on disk, read once. */
   private onDisk: Promise<Set<string>> | null = null;
@@ -204,7 +203,14 @@ export class PaxosStore {
       }
       return reply;
     };
-    return this.locks.run(k, run);
+    const prev = this.locks.get(k) ?? Promise.resolve();
+    const result = prev.then(run, run);
+    const tail = result.catch(() => undefined);
+    this.locks.set(k, tail);
+    void tail.then(() => {
+      if (this.locks.get(k) === tail) this.locks.delete(k);
+    });
+    return result;
   }
 }
 

@@ -5,7 +5,6 @@
 // after that, without fsync, and a replay of the journal redoes them after a
 // crash. Bodies over JOURNAL_INLINE_MAX do not go through the journal: they are written
 // and fsynced in place first, and the journal records only the state naming them.
-import { KeyMutex } from './key-mutex.js';
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { dotId, emptyState, equalStates, nextCounter, sync, update, type Dot } from '../clock/dvv.js';
@@ -85,7 +84,7 @@ function bodyBytes(e: Entry | null): number {
 }
 
 export class Store {
-  private readonly locks = new KeyMutex();
+  private readonly locks = new Map<string, Promise<unknown>>();
   /**
    * Only the process that writes a store may cache it (a reader's cache would go
    * stale). Every change passes through commit here, which updates it.
@@ -126,7 +125,15 @@ export class Store {
 
   /** Run fn with this key to itself: the store is the only writer of its files. */
   private withKey<T>(ns: string, key: string, fn: () => Promise<T>): Promise<T> {
-    return this.locks.run(`${ns}\0${key}`, fn);
+    const k = `${ns}\0${key}`;
+    const prev = this.locks.get(k) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.catch(() => undefined);
+    this.locks.set(k, tail);
+    void tail.then(() => {
+      if (this.locks.get(k) === tail) this.locks.delete(k);
+    });
+    return run;
   }
 
   async read(ns: string, key: string): Promise<KeyState | null> {
