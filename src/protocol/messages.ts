@@ -317,7 +317,7 @@ export function validateMessage(raw: unknown): Message {
   const type = typeof raw === 'object' && raw !== null ? (raw as { type?: unknown }).type : undefined;
   const first = parsed.error.issues[0];
   // An unknown type would list every known one: name what came instead, and keep the message short.
-  const detail = first?.code === 'invalid_union' && first.path.join('.') === 'type' ? `no such message type (${JSON.stringify(String(type).slice(0, 40))})` : (first?.message ?? 'invalid');
+  const detail = first?.code === 'invalid_union' && first.path.join('.') === 'type' ? `no such message type (${typeof type === 'string' ? JSON.stringify(type.slice(0, 40)) : `not a name but ${type === null ? 'null' : typeof type}`})` : (first?.message ?? 'invalid');
   const where = first ? `${first.path.join('.').slice(0, 100) || '(message)'}: ${detail.slice(0, 300)}` : 'invalid';
   const what = typeof type === 'string' ? `message of type ${JSON.stringify(type.slice(0, 40))}` : 'message';
   throw new RingstoreError(ErrorCode.BAD_MESSAGE, `invalid ${what}: ${where}`);

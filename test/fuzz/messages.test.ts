@@ -53,4 +53,6 @@ t.test('the valid samples are valid', async (t) => {
   for (const v of valid) t.doesNotThrow(() => validateMessage(v), v.type);
   t.throws(() => validateMessage({ ...valid[0], type: 'launch' }), { code: 'BAD_MESSAGE', message: /launch/ });
   t.throws(() => validateMessage({ ...valid[1], ns: 'x'.repeat(100) }), { code: 'BAD_MESSAGE', message: /ns/ });
+  // Found by the fuzzer in CI: a type that cannot be turned into a string threw a TypeError.
+  t.throws(() => validateMessage({ ...valid[0], type: { toString: false } }), { code: 'BAD_MESSAGE', message: /type/ });
 });
