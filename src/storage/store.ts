@@ -20,6 +20,8 @@ import { NAMES_LOG, type NameIndex, type PageQuery } from './name-index.js';
 
 /** In a bucket's folder: the bucket record's context under which the last purge completed. */
 const PURGED = 'purged';
+/** How many manifests a page reads at once (see page()). */
+const PAGE_READS = 32;
 import { TMP_MARK, type Volume } from './volume.js';
 
 export { hasBody } from './layout.js';
@@ -366,14 +368,22 @@ export class Store {
    */
   async page(ns: string, q: PageQuery): Promise<{ items: Array<{ key: string; state: KeyState } | { prefix: string }>; truncated: boolean }> {
     const { items, truncated } = this.index.page(ns, q);
-    const out: Array<{ key: string; state: KeyState } | { prefix: string }> = [];
-    for (const item of items) {
-      if ('prefix' in item) out.push(item);
-      else {
-        const state = await this.read(ns, item.key);
-        if (state) out.push({ key: item.key, state });
+    // The manifests are read PAGE_READS at a time: one after the other, a page
+    // of 1000 at a million files cost 1000 disk round trips in a row (~300 ms).
+    const states: Array<KeyState | null> = new Array(items.length).fill(null);
+    let next = 0;
+    const reader = async (): Promise<void> => {
+      for (let i = next++; i < items.length; i = next++) {
+        const item = items[i] as { key: string } | { prefix: string };
+        if ('key' in item) states[i] = await this.read(ns, item.key);
       }
-    }
+    };
+    await Promise.all(Array.from({ length: Math.min(PAGE_READS, items.length) }, reader));
+    const out: Array<{ key: string; state: KeyState } | { prefix: string }> = [];
+    items.forEach((item, i) => {
+      if ('prefix' in item) out.push(item);
+      else if (states[i]) out.push({ key: item.key, state: states[i] as KeyState });
+    });
     return { items: out, truncated };
   }
 
