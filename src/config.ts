@@ -49,6 +49,10 @@ const configSchema = z.object({
       failureTimeoutMs: z.number().int().min(100).default(5000),
     })
     .default({ intervalMs: 1000, failureTimeoutMs: 5000 }),
+  /** Partitions moving to new owners after a membership change: at most this many bytes a second per receiving machine. */
+  transfer: z.object({ bytesPerSec: z.number().int().min(1024).default(64 * MiB) }).default({ bytesPerSec: 64 * MiB }),
+  /** Anti-entropy (Merkle trees per partition, Dynamo 4.7): how often each machine compares its partitions with their other replicas. */
+  antiEntropy: z.object({ intervalMs: z.number().int().min(1000).default(600_000) }).default({ intervalMs: 600_000 }),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   /** The cluster secret, inline; or the name of an environment variable, or a file (relative to this config), holding it. */
   secret: z.string().min(16).optional(),
@@ -122,6 +126,27 @@ export function nodeById(config: ClusterConfig, id: string): NodeSpec {
   const node = config.nodes.find((n) => n.id === id);
   if (!node) throw new RingstoreError(ErrorCode.CONFIG, `node ${id} is not in ${config.file} (known: ${config.nodes.map((n) => n.id).join(', ')})`);
   return node;
+}
+
+/**
+ * This machine's address: from nodes.json if it is one of the seeds, else (a
+ * machine that is to join a running cluster) from the command line's --host,
+ * --port and --rest-port, which a seed may also give if they agree with the file.
+ */
+export function selfSpec(config: ClusterConfig, id: string, given: { host?: string | undefined; port?: number | undefined; restPort?: number | undefined }): NodeSpec {
+  const seed = config.nodes.find((n) => n.id === id);
+  if (seed) {
+    const differs = (given.host !== undefined && given.host !== seed.host) || (given.port !== undefined && given.port !== seed.port) || (given.restPort !== undefined && given.restPort !== seed.restPort);
+    if (differs) throw new RingstoreError(ErrorCode.CONFIG, `${id} is in ${config.file} with another address (${seed.host}:${seed.port}, REST ${seed.restPort})`);
+    return seed;
+  }
+  if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new RingstoreError(ErrorCode.CONFIG, `not a node id: ${JSON.stringify(id)}`);
+  if (given.host === undefined || given.port === undefined || given.restPort === undefined) {
+    throw new RingstoreError(ErrorCode.CONFIG, `node ${id} is not in ${config.file} (seeds: ${config.nodes.map((n) => n.id).join(', ')}): to start a machine that will join, give --host, --port and --rest-port`);
+  }
+  const taken = config.nodes.find((n) => n.host === given.host && (n.port === given.port || n.restPort === given.restPort || n.port === given.restPort || n.restPort === given.port));
+  if (taken) throw new RingstoreError(ErrorCode.CONFIG, `${given.host}:${given.port} (REST ${given.restPort}) clashes with seed ${taken.id}`);
+  return { id, host: given.host, port: given.port, restPort: given.restPort };
 }
 
 /** Everything a node keeps lives under this folder. */

@@ -40,6 +40,14 @@ export const ErrorCode = {
   STALE_LOCK_TOKEN: 'STALE_LOCK_TOKEN',
   /** A compare-and-set may or may not have taken effect (its proposal reached some owners, then others won): read to find out. */
   OUTCOME_UNKNOWN: 'OUTCOME_UNKNOWN',
+  /** A membership change names a node that is not a member. */
+  NO_SUCH_MEMBER: 'NO_SUCH_MEMBER',
+  /** A join names a node that is a member already (with another address, or the same). */
+  MEMBER_EXISTS: 'MEMBER_EXISTS',
+  /** A leave would leave fewer members than replicas per key (N). */
+  TOO_FEW_MEMBERS: 'TOO_FEW_MEMBERS',
+  /** A replica knows a newer membership epoch than the coordinator that wrote to it: fetch it and write again. */
+  STALE_EPOCH: 'STALE_EPOCH',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -76,6 +84,10 @@ export const httpStatus: Record<ErrorCode, number> = {
   LOCKED: 423,
   STALE_LOCK_TOKEN: 409,
   OUTCOME_UNKNOWN: 503,
+  NO_SUCH_MEMBER: 404,
+  MEMBER_EXISTS: 409,
+  TOO_FEW_MEMBERS: 409,
+  STALE_EPOCH: 503,
   INTERNAL: 500,
 };
 

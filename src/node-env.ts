@@ -24,5 +24,5 @@ export interface NodeEnv {
 }
 
 export function envTransportOptions(env: NodeEnv): TransportOptions {
-  return transportOptions(env.config, env.membership.ids, env.self.id, env.secret, env.log);
+  return transportOptions(env.config, env.self.id, env.secret, env.log);
 }

@@ -63,10 +63,11 @@ function proposerOf(c: Cluster): Proposer {
  * Read-modify-write one register: `decide` sees the committed value (null if
  * none) and says what to write. Resolves with the decision's result once its
  * value is committed (or at once when there is nothing to write). `placement`
- * is the bucket and key whose owners hold the register.
+ * is the bucket and key whose owners hold the register, or the acceptors named
+ * outright (the membership register: the members of the current epoch).
  */
-export async function compareAndSet<R>(c: Cluster, space: string, placement: { ns: string; key: string }, decide: (current: unknown) => Decision<R>): Promise<R> {
-  const owners = c.preferenceList(placement.ns, placement.key);
+export async function compareAndSet<R>(c: Cluster, space: string, placement: { ns: string; key: string } | { acceptors: readonly string[]; key: string }, decide: (current: unknown) => Decision<R>): Promise<R> {
+  const owners = 'acceptors' in placement ? [...placement.acceptors] : c.preferenceList(placement.ns, placement.key);
   const majority = Math.floor(owners.length / 2) + 1;
   const proposer = proposerOf(c);
   const key = placement.key;

@@ -4,7 +4,7 @@
 // there is no current view (no scheduler running, or the socket server not
 // answering), no node is presumed down and failures are found at request time.
 import type { Transport, PeerAddress } from '../net/transport.js';
-import type { DiskInfo, NodeStatus, SchedulerCounters, Supervised, WorkerStatus } from '../protocol/messages.js';
+import type { DiskInfo, NodeStatus, SchedulerCounters, Supervised, TransferStatus, WorkerStatus } from '../protocol/messages.js';
 
 const REFRESH_MS = 200;
 const NO_COUNTERS: SchedulerCounters = { gossipRounds: 0, hintsDelivered: 0, logDropped: 0 };
@@ -21,6 +21,12 @@ export interface LocalView {
   counters: SchedulerCounters;
   /** This machine's processes, as its supervisor reported them; null without one. */
   processes: Supervised[] | null;
+  /** The membership epoch the socket server holds, and how many layouts are live in it. */
+  epoch?: number | undefined;
+  live?: number | undefined;
+  /** This machine's transfers, and every node's epochs as heartbeats tell them. */
+  transfers?: TransferStatus | undefined;
+  epochs?: Record<string, { epoch: number; synced: number }> | undefined;
 }
 
 export class HealthView {
@@ -37,6 +43,8 @@ export class HealthView {
     private readonly staleAfterMs: number,
     private readonly timeoutMs: number,
     private readonly now: () => number,
+    /** Told the membership epoch the socket server holds, before the view is used: a newer one is fetched first. */
+    private readonly onEpoch: (epoch: number, live: number) => Promise<void> = async () => undefined,
   ) {}
 
   /** The view as the socket server holds it now (one local request, shared by concurrent callers). */
@@ -51,10 +59,15 @@ export class HealthView {
           workers: reply.workers,
           counters: reply.counters,
           processes: reply.processes,
+          epoch: reply.epoch,
+          live: reply.live,
+          transfers: reply.transfers,
+          epochs: reply.epochs,
         }),
         (): LocalView => ({ socketUp: false, statuses: null, disks: {}, workers: [], counters: NO_COUNTERS, processes: null }),
       )
-      .then((v) => {
+      .then(async (v) => {
+        if (v.epoch !== undefined) await this.onEpoch(v.epoch, v.live ?? 1).catch(() => undefined);
         this.last = v;
         this.everUp ||= v.socketUp;
         this.loadedAt = this.now();
@@ -64,9 +77,14 @@ export class HealthView {
     return this.loading;
   }
 
+  /** The view, refreshed when older than REFRESH_MS (and with it the membership, when it changed). */
+  async current(): Promise<LocalView> {
+    return this.now() - this.loadedAt > REFRESH_MS ? await this.fetch() : this.last;
+  }
+
   /** The nodes believed down, refreshed when older than REFRESH_MS. */
   async downSet(): Promise<ReadonlySet<string>> {
-    const v = this.now() - this.loadedAt > REFRESH_MS ? await this.fetch() : this.last;
+    const v = await this.current();
     return new Set(Object.entries(v.statuses ?? {}).filter(([, s]) => s === 'down').map(([n]) => n));
   }
 }

@@ -59,6 +59,7 @@ export interface ReadOptions {
 }
 
 export async function readQuorum(c: Cluster, ns: string, key: string, opts: ReadOptions): Promise<QuorumRead> {
+  await c.health.current(); // the membership too, if this machine's socket server knows a newer one
   const owners = c.preferenceList(ns, key);
   const targets = await readTargets(c, ns, key);
   const need = opts.need ?? Math.min(c.r, owners.length);

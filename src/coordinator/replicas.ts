@@ -36,6 +36,7 @@ export async function updateReplica(
     ...(req.uid ? { uid: req.uid } : {}),
     ...(req.hint ? { hint: req.hint } : {}),
     ...(req.wid ? { wid: req.wid } : {}),
+    epoch: c.membership.epoch,
   };
   const { reply } = await c.transport.request(c.peer(node), msg, req.deleted ? [] : [req.body]);
   return { state: reply.state, dot: reply.dot };
@@ -109,5 +110,5 @@ export async function pushState(
     if (!have.has(dot)) for (const [d, b] of await fetchBodies(c, ns, key, [dot], sources)) have.set(d, b);
     return have.get(dot);
   };
-  return deliverState(c.transport, c.peer(node), c.config.maxFrameBytes, { ns, key, state, hint }, bodyOf, initial);
+  return deliverState(c.transport, c.peer(node), c.config.maxFrameBytes, { ns, key, state, hint, epoch: c.membership.epoch }, bodyOf, initial);
 }

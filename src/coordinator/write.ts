@@ -26,6 +26,8 @@ export interface WriteRequest {
   uid?: string | undefined;
   /** Answer only once every replica has answered or failed (bucket records). */
   waitAll?: boolean;
+  /** The client write's id, the same on every attempt (made here if not given). */
+  wid?: string;
 }
 
 export interface HintedCopy {
@@ -57,9 +59,35 @@ interface Stored {
   clock: KeyState['context'];
 }
 
+/**
+ * Write one key. A replica that knows a newer membership epoch refuses the
+ * write (STALE_EPOCH): the newer membership is fetched from it and the write
+ * made again, under the same write id (readers count it once), so that it
+ * reaches the owners of every live layout.
+ */
 export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: BucketCheck): Promise<WriteOutcome> {
-  const owners = c.preferenceList(req.ns, req.key);
-  const w = Math.min(c.w, owners.length);
+  const once = { ...req, wid: req.wid ?? c.rt.random.uuid() };
+  for (let attempt = 0; ; attempt++) {
+    let stale: string | undefined;
+    try {
+      const outcome = await writeOnce(c, once, bucketCheck);
+      stale = outcome.failed.find((f) => f.code === ErrorCode.STALE_EPOCH)?.node;
+      if (stale === undefined || attempt >= 2) return outcome;
+    } catch (err) {
+      if (!(err instanceof RingstoreError) || err.code !== ErrorCode.STALE_EPOCH || attempt >= 2) throw err;
+      stale = typeof err.details?.node === 'string' ? err.details.node : undefined;
+    }
+    if (stale !== undefined) await c.refreshMembership(stale).catch(() => undefined);
+  }
+}
+
+async function writeOnce(c: Cluster, req: WriteRequest & { wid: string }, bucketCheck?: BucketCheck): Promise<WriteOutcome> {
+  await c.health.current(); // the membership too, if this machine's socket server knows a newer one
+  // While partitions move, the owners in every live layout (see Cluster.writeLists).
+  const lists = c.writeLists(req.ns, req.key);
+  const owners = [...new Set(lists.flat())];
+  const w = Math.min(c.w, (lists[0] as string[]).length);
+  const moving = lists.length > 1;
   // A file is written into the bucket incarnation a quorum knows as live; a replica with an
   // older record refuses it rather than tag it with an incarnation that has ended.
   const bucketRead = req.ns === BUCKETS_NS ? null : readQuorum(c, BUCKETS_NS, req.ns, { bodies: false });
@@ -82,7 +110,7 @@ export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: Buck
   // 1. Mint on the first healthy owner that accepts; if none does, on a fall-back as a hint for an owner.
   let minted: { node: string; hintFor?: string; state: KeyState; dot: readonly [string, number] } | null = null;
   // One id for this client write, on every mint attempt: if a replica that timed out stored it after all, readers see one version.
-  const full = { ...req, context, uid, wid: c.rt.random.uuid() };
+  const full = { ...req, context, uid };
   for (const node of owners.filter((n) => !downOwners.has(n))) {
     try {
       minted = { node, ...(await mintWithBucketRetry(c, node, full, bucketCheck)) };
@@ -139,13 +167,19 @@ export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: Buck
   const pushes = await quorum(slots, Math.max(0, w - 1), slot, (stored) => stored.node !== m.node);
   // Answer after W, but give the other replicas a moment: on a healthy cluster they
   // are a millisecond behind, and an answer naming all of them is the more useful one.
-  const grace = req.waitAll ? Infinity : c.config.timeouts.writeGraceMs;
+  const grace = req.waitAll || moving ? Infinity : c.config.timeouts.writeGraceMs;
   const done = pushes.ok.length + pushes.failed.length === slots.length ? pushes : ((await settleWithin(c, pushes.rest, grace)) ?? pushes);
   if (!req.waitAll) void pushes.rest.then((all) => logLate(c, req.key, all.failed));
 
   const stored: Stored[] = [{ node: m.node, ...(m.hintFor ? { hintFor: m.hintFor } : {}), clock: m.state.context }, ...done.ok.map((a) => a.value)];
   const written = [...new Set([...owners.filter((o) => stored.some((s) => s.node === o && !s.hintFor)), ...stored.map((s) => s.node)])];
   if (written.length < w) throw quorumError(`write of ${req.key}`, w, written, failed);
+  for (const list of moving ? lists : []) {
+    // W of each live layout's owners (or the hinted copies standing in for them).
+    const copies = new Set(stored.filter((s) => list.includes(s.hintFor ?? s.node)).map((s) => s.hintFor ?? s.node));
+    const need = Math.min(c.w, list.length);
+    if (copies.size < need) throw quorumError(`write of ${req.key} (partitions are moving: W of the owners in each live layout)`, need, [...copies], failed);
+  }
   const clockOf = new Map(stored.map((s) => [s.node, s.clock]));
   return {
     preferenceList: owners,

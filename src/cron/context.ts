@@ -28,6 +28,8 @@ export interface SchedulerContext {
 }
 
 export function peerAddress(ctx: SchedulerContext, id: string): PeerAddress {
+  // This machine's own socket server, also before it is a member.
+  if (id === ctx.self) return { id, host: ctx.env.self.host, port: ctx.env.self.port };
   const a = ctx.env.membership.address(id);
   if (!a) throw new Error(`unknown node ${id}`);
   return a;

@@ -6,6 +6,7 @@
 // socket server (for the REST app and for peers pulling from it) and write it
 // for people: gossip.txt, down_system.json.
 import { isRefusal } from '../net/transport.js';
+import { catchUpMembership, membershipPush } from './membership.js';
 import { DOWN_SYSTEM_JSON, GOSSIP_TXT, writeState } from './files.js';
 import { peerAddress, type SchedulerContext } from './context.js';
 
@@ -39,11 +40,16 @@ export async function gossipRound(ctx: SchedulerContext): Promise<string> {
   // A peer that hangs must not hold the view back: publish by the end of the tick what has answered;
   // a late answer is merged when it comes and published next round.
   const results = await Promise.race([remote, ctx.rt.timers.sleep(Math.max(100, ctx.config.gossip.intervalMs * 0.8)).then(() => null)]);
+  // A newer membership told by a heartbeat is fetched and taken before the view is published.
+  const caught = await catchUpMembership(ctx).catch((err: unknown) => {
+    ctx.log.warn('could not fetch a newer membership', { error: (err as Error).message });
+    return null;
+  });
   const now = ctx.rt.clock.monotonic();
   const statuses = ctx.view.statuses(now);
   ctx.counters.gossipRounds++;
   try {
-    await ctx.transport.request(peerAddress(ctx, ctx.self), { type: 'view_push', statuses, disks: ctx.view.disks(), workers: ctx.workers(), counters: { ...ctx.counters, logDropped: ctx.env.logDropped?.() ?? 0 } }, [], { timeoutMs });
+    await ctx.transport.request(peerAddress(ctx, ctx.self), { type: 'view_push', statuses, disks: ctx.view.disks(), workers: ctx.workers(), counters: { ...ctx.counters, logDropped: ctx.env.logDropped?.() ?? 0 }, ...membershipPush(ctx) }, [], { timeoutMs });
     // What peers pulling from our socket server get: the merged view, now rather than next tick.
     await exchange(ctx.self);
   } catch {
@@ -52,5 +58,5 @@ export async function gossipRound(ctx: SchedulerContext): Promise<string> {
   const down = ctx.view.down(now);
   const unwritten = [await writeState(ctx, GOSSIP_TXT, ctx.view.render(ctx.self, now, ctx.rt.clock.now())), await writeState(ctx, DOWN_SYSTEM_JSON, down)].filter(Boolean);
   const failed = (results ?? []).filter(([, r]) => r !== 'ok').map(([p, r]) => `${p} ${r}`);
-  return `local ${local}, ${peers.length} peers${results ? '' : ' (some still answering)'}${failed.length ? ` (${failed.join(', ')})` : ''}, down: [${down.join(', ')}]${unwritten.length ? `; ${unwritten.join(', ')}` : ''}`;
+  return `${caught !== null ? `membership epoch ${caught}; ` : ''}local ${local}, ${peers.length} peers${results ? '' : ' (some still answering)'}${failed.length ? ` (${failed.join(', ')})` : ''}, down: [${down.join(', ')}]${unwritten.length ? `; ${unwritten.join(', ')}` : ''}`;
 }

@@ -8,6 +8,8 @@ import { dotId } from '../clock/dvv.js';
 import { BUCKETS_NS, type KeyState } from '../protocol/messages.js';
 import { collectBodies, deliverState } from '../replica/deliver.js';
 import { hasBody } from '../storage/layout.js';
+import { objectKey } from '../ring/hash.js';
+import { Ring } from '../ring/ring.js';
 import { HINTED_JSON, writeState, type HintEntry } from './files.js';
 import { peerAddress, type SchedulerContext } from './context.js';
 
@@ -47,7 +49,10 @@ export async function handoffRound(ctx: SchedulerContext, signal: AbortSignal): 
       const eager = withBodies.reduce((n, s) => n + s.size, 0) <= EAGER_BYTES;
       if (eager && withBodies.length > 0) await fetch('all');
       const initial = eager ? withBodies.map((s) => dotId(s.dot)) : [];
-      await deliverState(ctx.transport, peerAddress(ctx, h.owner), ctx.config.maxFrameBytes, { ns: h.ns, key: h.key, state: h.state }, bodyOf, initial);
+      // A hint for a machine that has left goes to the key's owners in the newest layout instead.
+      for (const target of targets(ctx, h)) {
+        await deliverState(ctx.transport, peerAddress(ctx, target), ctx.config.maxFrameBytes, { ns: h.ns, key: h.key, state: h.state }, bodyOf, initial);
+      }
       const drop = await ctx.transport.request(self, { type: 'hint_drop', owner: h.owner, ns: h.ns, key: h.key, state: h.state });
       if (drop.reply.dropped) {
         delivered++;
@@ -66,13 +71,23 @@ export async function handoffRound(ctx: SchedulerContext, signal: AbortSignal): 
   let after: string | undefined;
   do {
     const { reply } = await ctx.transport.request(self, { type: 'hints', limit: PAGE, ...(after !== undefined ? { after } : {}) });
-    const page = reply.entries.filter((h) => ctx.env.membership.has(h.owner));
+    const page = reply.entries;
     for (let i = 0; i < page.length; i += PARALLEL) await Promise.all(page.slice(i, i + PARALLEL).map(deliver));
     after = reply.next ?? undefined;
   } while (after !== undefined);
   const unwritten = await writeState(ctx, HINTED_JSON, remaining);
   if (delivered > 0) ctx.log.info('hinted handoff', { delivered, remaining: remaining.length });
   return `delivered ${delivered}, remaining ${remaining.length}${failed ? `, ${failed} owner(s) unreachable` : ''}${unwritten ? `; ${unwritten}` : ''}`;
+}
+
+/** Where a hinted copy goes: its owner; or, when the owner is no longer a member, the key's owners now (bucket records: every member has them already, by bucket-sync). */
+function targets(ctx: SchedulerContext, h: Hinted): string[] {
+  const m = ctx.env.membership;
+  if (m.has(h.owner)) return [h.owner];
+  if (h.ns === BUCKETS_NS) return [];
+  const newest = m.layouts.at(-1);
+  if (!newest) return [];
+  return new Ring({ version: newest.epoch, replicas: newest.replicas }).preferenceList(objectKey(h.ns, h.key));
 }
 
 function entry(ctx: SchedulerContext, h: Hinted): HintEntry {

@@ -9,9 +9,11 @@ import type { Ticker } from '../runtime/runtime.js';
 import { Volume } from '../storage/volume.js';
 import { bucketSyncRound } from './bucket-sync.js';
 import { paxosRecoveryRound } from './paxos-recovery.js';
+import { transferRound } from './transfer.js';
 import type { SchedulerContext } from './context.js';
 import { WORKERS_JSON, writeState } from './files.js';
 import { gossipRound } from './gossip.js';
+import { gossipNodes } from './membership.js';
 import { handoffRound } from './handoff.js';
 import { GossipView } from './view.js';
 import { Worker } from './worker.js';
@@ -35,11 +37,13 @@ export async function startScheduler(env: NodeEnv, transport: Transport, ticker:
     rt,
     vol,
     transport,
-    view: new GossipView(env.membership.ids, config.gossip.failureTimeoutMs, rt.clock.monotonic()),
+    view: new GossipView([...new Set([...env.membership.everyone, env.self.id])], config.gossip.failureTimeoutMs, rt.clock.monotonic()),
     log,
     workers: () => workers.map((w) => w.status()),
     counters: { gossipRounds: 0, hintsDelivered: 0, logDropped: 0 },
   };
+  // In the simulator the processes of a machine share one membership object: the view follows it either way.
+  env.membership.onChange(() => ctx.view.setNodes(gossipNodes(ctx), rt.clock.monotonic()));
   const every = config.gossip.intervalMs;
   const worker = (name: string, timeoutMs: number, run: (signal: AbortSignal) => Promise<string | void>): Worker => new Worker(name, every, timeoutMs, run, log, rt, ticker);
   workers.push(
@@ -47,6 +51,7 @@ export async function startScheduler(env: NodeEnv, transport: Transport, ticker:
     worker('handoff', 10 * 60_000, (signal) => handoffRound(ctx, signal)),
     worker('bucket-sync', 60_000, () => bucketSyncRound(ctx)),
     worker('paxos-recovery', 60_000, () => paxosRecoveryRound(ctx)),
+    worker('transfer', 10 * 60_000, (signal) => transferRound(ctx, signal)),
   );
   const report = worker('status', 10_000, async () => (await writeState(ctx, WORKERS_JSON, { node: env.self.id, at: new Date(rt.clock.now()).toISOString(), workers: ctx.workers() })) ?? undefined);
   for (const w of [...workers, report]) {

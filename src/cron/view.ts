@@ -26,13 +26,38 @@ export type { NodeStatus };
 export class GossipView {
   private readonly entries = new Map<string, ViewEntry>();
 
+  private ids: string[] = [];
+
   constructor(
-    readonly nodes: readonly string[],
+    nodes: readonly string[],
     readonly failureTimeoutMs: number,
     now: number,
   ) {
-    // Nothing is known of any node until it is heard from: not up, and not yet a failure.
-    for (const n of nodes) this.entries.set(n, { heartbeat: null, lastAdvanced: now, refusal: null });
+    this.setNodes(nodes, now);
+  }
+
+  /** The nodes this view follows. */
+  get nodes(): readonly string[] {
+    return this.ids;
+  }
+
+  /** Follow these nodes from now on (the membership changed): new ones start unknown, others are forgotten. */
+  setNodes(nodes: readonly string[], now: number): void {
+    const keep = new Set(nodes);
+    for (const n of this.entries.keys()) if (!keep.has(n)) this.entries.delete(n);
+    // Nothing is known of a node until it is heard from: not up, and not yet a failure.
+    for (const n of keep) if (!this.entries.has(n)) this.entries.set(n, { heartbeat: null, lastAdvanced: now, refusal: null });
+    this.ids = [...keep];
+  }
+
+  /** The node whose heartbeat tells the highest membership epoch, and that epoch (null if none is heard of). */
+  newestEpoch(): { node: string; epoch: number } | null {
+    let best: { node: string; epoch: number } | null = null;
+    for (const [node, e] of this.entries) {
+      const epoch = e.heartbeat?.epoch;
+      if (epoch !== undefined && (!best || epoch > best.epoch)) best = { node, epoch };
+    }
+    return best;
   }
 
   /**

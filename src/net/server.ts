@@ -39,7 +39,6 @@ export function errorMessage(rt: Runtime, self: string, re: string, err: Ringsto
 /** Start the socket server of a node. */
 export async function listen(rt: Runtime, opts: TransportOptions & { host: string; port: number }, handler: RequestHandler): Promise<Listener> {
   const { log, self, limits } = opts;
-  const members = new Set(opts.members);
   /** Connections still in their handshake, oldest first. */
   const unauthenticated = new Set<Pipe>();
   const refusals = new RefusalLog(log, rt);
@@ -120,7 +119,7 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
       try {
         const auth = validateHandshake(decoded.json, 'auth');
         if (auth.type !== 'auth') return;
-        if (!members.has(auth.node)) return refuse(`${auth.node} is not a member of this cluster`);
+        // Any node id that proves it knows the cluster secret: a machine about to join is not a member yet.
         if (!proofMatches(clientProof(opts.secret, self, serverNonce, auth.node, auth.nonce), auth.mac)) {
           return refuse(`${auth.node} did not prove it knows the cluster secret`);
         }

@@ -47,8 +47,6 @@ export interface TransportOptions {
   /** This process's node id: what it authenticates as, and the `sender` of its messages. */
   self: string;
   secret: Buffer;
-  /** The node ids allowed to connect (the cluster's members). */
-  members: readonly string[];
   maxFrameBytes: number;
   requestTimeoutMs: number;
   connectTimeoutMs: number;
@@ -57,11 +55,10 @@ export interface TransportOptions {
 }
 
 /** The transport options of a process of node `self`, from the config. */
-export function transportOptions(config: ClusterConfig, members: readonly string[], self: string, secret: Buffer, log: Logger): TransportOptions {
+export function transportOptions(config: ClusterConfig, self: string, secret: Buffer, log: Logger): TransportOptions {
   return {
     self,
     secret,
-    members,
     maxFrameBytes: config.maxFrameBytes,
     requestTimeoutMs: config.timeouts.requestMs,
     connectTimeoutMs: config.timeouts.connectMs,

@@ -13,11 +13,14 @@ import type { BucketRegistry } from './buckets.js';
 import type { DiskHealth } from './disk-health.js';
 import type { GossipRelay } from './gossip-relay.js';
 import type { HintStores } from './hints.js';
+import type { MembershipKeeper } from './membership-keeper.js';
 import type { SchedulerView } from './scheduler-view.js';
 
 export interface NodeContext {
   config: ClusterConfig;
   membership: Membership;
+  /** Keeps the membership on disk (membership.json) and takes newer records. */
+  keeper: MembershipKeeper;
   identity: Identity;
   journal: Journal;
   store: Store;
@@ -37,10 +40,24 @@ export interface NodeContext {
   log: Logger;
 }
 
+/**
+ * A write from a coordinator that knows an older membership epoch than this
+ * node is refused: it may not reach the owners of the newer layout, and a
+ * partition being copied to them would miss it. The coordinator fetches the
+ * newer membership from this node and writes again.
+ */
+export function checkEpoch(ctx: NodeContext, epoch: number | undefined): void {
+  if (epoch !== undefined && epoch < ctx.membership.epoch) {
+    throw new RingstoreError(ErrorCode.STALE_EPOCH, `${ctx.identity.node} holds membership epoch ${ctx.membership.epoch}, newer than the writer's ${epoch}`, {
+      details: { node: ctx.identity.node, epoch: ctx.membership.epoch },
+    });
+  }
+}
+
 /** Where a write goes: the node's own data, or the hint store of the owner it stands in for. */
 export function targetStore(ctx: NodeContext, hint: string | undefined): Store {
   if (!hint || hint === ctx.identity.node) return ctx.store;
-  if (!ctx.membership.has(hint)) {
+  if (!ctx.membership.knows(hint)) {
     throw new RingstoreError(ErrorCode.BAD_MESSAGE, `a hint for ${hint}, which is not a member of this cluster`);
   }
   return ctx.hints.store(hint);

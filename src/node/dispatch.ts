@@ -11,6 +11,8 @@ import { handleHints } from './handlers/hints.js';
 import { handleList } from './handlers/list.js';
 import { handlePaxosAccept, handlePaxosCommit, handlePaxosAdopt, handlePaxosDump, handlePaxosPrepare, handlePaxosRead, handlePaxosWatch } from './handlers/paxos.js';
 import { handleListPage } from './handlers/list-page.js';
+import { handleMembershipGet, handleMembershipPut } from './handlers/membership.js';
+import { handlePartitionDrop, handlePartitionKeys } from './handlers/partitions.js';
 import { handlePing } from './handlers/ping.js';
 import { handleRead } from './handlers/read.js';
 import { handleSync } from './handlers/sync.js';
@@ -18,7 +20,7 @@ import { handleUpdate } from './handlers/update.js';
 import { handleStats, handleSupervisorReport, handleView, handleViewPush } from './handlers/view.js';
 
 /** The requests that change what this node stores. */
-const WRITES = new Set(['update', 'sync', 'hint_drop', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_adopt']);
+const WRITES = new Set(['update', 'sync', 'hint_drop', 'membership_put', 'partition_drop', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_adopt']);
 
 export function dispatcher(ctx: NodeContext): RequestHandler {
   const handle = route(ctx);
@@ -62,6 +64,14 @@ function route(ctx: NodeContext): RequestHandler {
         return handleStats(ctx, m);
       case 'supervisor_report':
         return handleSupervisorReport(ctx, m);
+      case 'membership_get':
+        return handleMembershipGet(ctx, m);
+      case 'membership_put':
+        return handleMembershipPut(ctx, m);
+      case 'partition_keys':
+        return handlePartitionKeys(ctx, m);
+      case 'partition_drop':
+        return handlePartitionDrop(ctx, m);
       case 'paxos_prepare':
         return handlePaxosPrepare(ctx, m);
       case 'paxos_accept':

@@ -28,8 +28,8 @@ export class GossipRelay {
     clock: Clock,
     /** This start's generation (identity.ts keeps it increasing across restarts); the monotonic clock counts its versions. */
     generation: number,
-    /** This node's disk, told with each heartbeat. */
-    private readonly disk: () => DiskInfo = () => ({ state: 'ok', free: null }),
+    /** This node's disk and membership epochs, told with each heartbeat. */
+    private readonly state: () => { disk: DiskInfo; epoch?: number; synced?: number; acked?: number } = () => ({ disk: { state: 'ok', free: null } }),
   ) {
     this.generation = generation;
     this.now = () => clock.monotonic();
@@ -37,7 +37,7 @@ export class GossipRelay {
   }
 
   heartbeat(): Heartbeat {
-    return { node: this.self, generation: this.generation, version: Math.floor(this.now() - this.started), age: 0, status: 'up', disk: this.disk() };
+    return { node: this.self, generation: this.generation, version: Math.floor(this.now() - this.started), age: 0, status: 'up', ...this.state() };
   }
 
   /** A gossip message: from our own scheduler (push view, collect inbox) or from a peer's (fill inbox, answer view). */

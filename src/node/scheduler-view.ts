@@ -3,7 +3,7 @@
 // round; the REST app asks for it. The socket server is the one process every
 // other one already talks to, so the view travels in messages, never through
 // files that one process writes and another polls.
-import type { DiskInfo, NodeStatus, SchedulerCounters, Supervised, WorkerStatus } from '../protocol/messages.js';
+import type { DiskInfo, NodeStatus, SchedulerCounters, Supervised, TransferStatus, WorkerStatus } from '../protocol/messages.js';
 import type { Clock } from '../runtime/runtime.js';
 
 export interface HeldView {
@@ -14,6 +14,15 @@ export interface HeldView {
   workers: WorkerStatus[];
   counters: SchedulerCounters;
   processes: Supervised[] | null;
+  transfers?: TransferStatus;
+  epochs?: Record<string, { epoch: number; synced: number }>;
+}
+
+/** The membership side of a push: this machine's transfers, and every node's epochs as heartbeats told them. */
+export interface PushedMembership {
+  transfers?: TransferStatus | undefined;
+  synced?: number | undefined;
+  epochs?: Record<string, { epoch: number; synced: number }> | undefined;
 }
 
 export class SchedulerView {
@@ -23,6 +32,7 @@ export class SchedulerView {
   private counters: SchedulerCounters = { gossipRounds: 0, hintsDelivered: 0, logDropped: 0 };
   private at = 0;
   private processes: Supervised[] | null = null;
+  private membership: PushedMembership = {};
 
   constructor(private readonly clock: Clock) {}
 
@@ -30,7 +40,8 @@ export class SchedulerView {
     return this.clock.monotonic();
   }
 
-  push(statuses: Record<string, NodeStatus>, disks: Record<string, DiskInfo>, workers: WorkerStatus[], counters: SchedulerCounters): void {
+  push(statuses: Record<string, NodeStatus>, disks: Record<string, DiskInfo>, workers: WorkerStatus[], counters: SchedulerCounters, membership: PushedMembership = {}): void {
+    this.membership = membership;
     this.statuses = statuses;
     this.disks = disks;
     this.workers = workers;
@@ -43,7 +54,22 @@ export class SchedulerView {
     this.processes = processes;
   }
 
+  /** The newest epoch whose partitions this machine holds, as its scheduler last said (told in heartbeats). */
+  get synced(): number | undefined {
+    return this.membership.synced;
+  }
+
   held(): HeldView {
-    return { statuses: this.statuses, ageMs: this.statuses ? Math.max(0, Math.round(this.now() - this.at)) : null, disks: this.disks, workers: this.workers, counters: this.counters, processes: this.processes };
+    const { transfers, epochs } = this.membership;
+    return {
+      statuses: this.statuses,
+      ageMs: this.statuses ? Math.max(0, Math.round(this.now() - this.at)) : null,
+      disks: this.disks,
+      workers: this.workers,
+      counters: this.counters,
+      processes: this.processes,
+      ...(transfers ? { transfers } : {}),
+      ...(epochs ? { epochs } : {}),
+    };
   }
 }

@@ -15,6 +15,7 @@ import { dispatcher } from './dispatch.js';
 import { purgeEnded } from './handlers/records.js';
 import { GossipRelay } from './gossip-relay.js';
 import { HintStores } from './hints.js';
+import { MembershipKeeper } from './membership-keeper.js';
 import { SchedulerView } from './scheduler-view.js';
 
 export interface RunningNode {
@@ -42,17 +43,21 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
   const hints = new HintStores(storage, dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, oneOffActors: true });
   const hinted = await hints.load();
   const disk = new DiskHealth(rt, self.id, dir, log);
+  const keeper = new MembershipKeeper(vol, dir, env.membership, log);
+  const schedulerView = new SchedulerView(rt.clock);
+  await keeper.load();
   const ctx: NodeContext = {
     config,
     membership: env.membership,
+    keeper,
     identity,
     journal,
     store,
     buckets,
     hints,
-    gossip: new GossipRelay(self.id, rt.clock, identity.generation, () => ({ state: disk.state, free: disk.free })),
+    gossip: new GossipRelay(self.id, rt.clock, identity.generation, () => ({ disk: { state: disk.state, free: disk.free }, epoch: env.membership.epoch, ...(schedulerView.synced !== undefined ? { synced: schedulerView.synced } : {}) })),
     disk,
-    schedulerView: new SchedulerView(rt.clock),
+    schedulerView,
     logDropped: () => env.logDropped?.() ?? 0,
     paxos,
     timers: rt.timers,

@@ -69,6 +69,14 @@ export const heartbeatSchema = z.object({
   status: z.enum(['up', 'down']).optional(),
   /** The node's disk, as its socket server found it when it minted this heartbeat. */
   disk: diskInfoSchema.optional(),
+  /** The membership epoch the node's socket server holds: a peer that knows an older one fetches the newer. */
+  epoch: z.number().int().min(1).optional(),
+  /**
+   * The newest epoch for which this node holds all its data (transfers done); and the newest it has
+   * taken up (writes of older epochs no longer land on it). See coordinator/membership.ts.
+   */
+  synced: z.number().int().min(0).optional(),
+  acked: z.number().int().min(0).optional(),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
@@ -108,10 +116,31 @@ export const supervisedSchema = z.object({
 });
 export type Supervised = z.infer<typeof supervisedSchema>;
 
+/** The partitions one machine is taking in from their old owners during a membership change. */
+export const transferStatusSchema = z.object({
+  epoch: z.number().int().min(0),
+  /** Partitions (times their sources) still to copy, and copied. */
+  pending: z.number().int().min(0),
+  done: z.number().int().min(0),
+  keys: z.number().int().min(0),
+  bytes: z.number().int().min(0),
+});
+export type TransferStatus = z.infer<typeof transferStatusSchema>;
+
 /** What the scheduler has done since it started, for the REST app's /metrics. */
 export const schedulerCountersSchema = z.object({ gossipRounds: count, hintsDelivered: count, logDropped: count });
 export type SchedulerCounters = z.infer<typeof schedulerCountersSchema>;
 const key = z.string().min(1).max(4096);
+const memberSpec = z.object({ id: nodeId, host: z.string().min(1).max(255), port: z.number().int().min(1).max(65535), restPort: z.number().int().min(1).max(65535) });
+/** The membership as agreed and gossiped (ring/membership.ts). */
+export const membershipRecordSchema = z.object({
+  epoch: z.number().int().min(1),
+  members: z.array(memberSpec).min(1).max(1000),
+  leaving: z.array(memberSpec).max(1000),
+  partitions: z.number().int().min(1).max(65536),
+  n: z.number().int().min(1).max(64),
+  layouts: z.array(z.object({ epoch: z.number().int().min(1), replicas: z.array(z.array(nodeId).max(64)).max(65536) })).min(1).max(64),
+});
 /** A Paxos space: what the registers are for, and (after a colon) the bucket whose keys they follow. */
 const space = z.string().regex(/^[a-z]{1,16}(:[a-z0-9.-]{3,63})?$/, 'a space is <kind> or <kind>:<bucket>');
 const ballot = z.object({ n: z.number().int().min(0), actor: z.string().min(1).max(128) });
@@ -153,11 +182,13 @@ export const messageSchema = z.discriminatedUnion('type', [
     hint: nodeId.optional(),
     /** Id of the client's write, the same on every mint attempt. */
     wid: z.string().max(64).optional(),
+    /** The coordinator's membership epoch: a replica that knows a newer one refuses (STALE_EPOCH). */
+    epoch: z.number().int().min(1).optional(),
   }),
   z.object({ ...reply, type: z.literal('update_reply'), state: stateSchema, dot: dotSchema }),
 
   // Merge another replica's state into this one's (replication, read repair, handoff).
-  z.object({ ...base, type: z.literal('sync'), ns, key, state: stateSchema, bodies: z.array(bodyRef), hint: nodeId.optional() }),
+  z.object({ ...base, type: z.literal('sync'), ns, key, state: stateSchema, bodies: z.array(bodyRef), hint: nodeId.optional(), epoch: z.number().int().min(1).optional() }),
   z.object({ ...reply, type: z.literal('sync_reply'), state: stateSchema.nullable(), missing: z.array(z.string()) }),
 
   // Every key of a namespace with its state (bucket records, which every node holds).
@@ -183,6 +214,14 @@ export const messageSchema = z.discriminatedUnion('type', [
     truncated: z.boolean(),
   }),
 
+  // Moving partitions (membership change): the keys this node holds of the given partitions (of Q), with their
+  // states, a page at a time in (namespace, key) order after a cursor. The new owner reads bodies with `read`.
+  z.object({ ...base, type: z.literal('partition_keys'), partitions: z.array(z.number().int().min(0).max(65535)).max(65536), after: z.string().max(10_000).optional(), limit: z.number().int().min(1).max(10_000) }),
+  z.object({ ...reply, type: z.literal('partition_keys_reply'), entries: z.array(z.object({ ns, key, state: stateSchema })), next: z.string().nullable() }),
+  // An old owner drops its copies of partitions it owns in no live layout (their new owners have them all).
+  z.object({ ...base, type: z.literal('partition_drop'), partitions: z.array(z.number().int().min(0).max(65535)).max(65536), epoch: z.number().int().min(1), limit: z.number().int().min(1).max(100_000) }),
+  z.object({ ...reply, type: z.literal('partition_drop_reply'), dropped: count, more: z.boolean() }),
+
   // Gossip (Dynamo 4.8): heartbeat tables. The node's scheduler pushes its view and pulls what peers sent.
   z.object({ ...base, type: z.literal('gossip'), table: z.array(heartbeatSchema).max(1000) }),
   z.object({ ...reply, type: z.literal('gossip_reply'), table: z.array(heartbeatSchema) }),
@@ -197,6 +236,11 @@ export const messageSchema = z.discriminatedUnion('type', [
     disks: z.record(nodeId, diskInfoSchema),
     workers: z.array(workerStatusSchema).max(64),
     counters: schedulerCountersSchema,
+    /** The partitions this machine is taking in (see cron/transfer.ts), and the newest epoch whose data it holds. */
+    transfers: transferStatusSchema.optional(),
+    synced: z.number().int().min(0).optional(),
+    /** Each node's membership epochs from its heartbeat: held, acknowledged, synced. */
+    epochs: z.record(nodeId, z.object({ epoch: z.number().int().min(0), synced: z.number().int().min(0) })).optional(),
   }),
   z.object({ ...reply, type: z.literal('view_push_reply') }),
   z.object({ ...base, type: z.literal('view') }),
@@ -212,7 +256,20 @@ export const messageSchema = z.discriminatedUnion('type', [
     counters: schedulerCountersSchema,
     /** This machine's processes as its supervisor last reported them; null without a supervisor. */
     processes: z.array(supervisedSchema).nullable(),
+    /** The membership epoch this socket server holds: a process that knows an older one asks for the record. */
+    epoch: z.number().int().min(1).optional(),
+    /** How many layouts are live in it: fewer once a move is done (the record is trimmed, the epoch stays). */
+    live: z.number().int().min(1).optional(),
+    transfers: transferStatusSchema.optional(),
+    epochs: z.record(nodeId, z.object({ epoch: z.number().int().min(0), synced: z.number().int().min(0) })).optional(),
   }),
+
+  // Membership (ring/membership.ts): a node's record, asked for by a peer or process that knows an older epoch;
+  // and a newer record handed to a node, which keeps it (on disk first) if it is newer than its own.
+  z.object({ ...base, type: z.literal('membership_get') }),
+  z.object({ ...reply, type: z.literal('membership_get_reply'), record: membershipRecordSchema }),
+  z.object({ ...base, type: z.literal('membership_put'), record: membershipRecordSchema }),
+  z.object({ ...reply, type: z.literal('membership_put_reply'), epoch: z.number().int().min(1) }),
 
   // The machine's supervisor tells its socket server which processes run and how often they were restarted.
   z.object({ ...base, type: z.literal('supervisor_report'), processes: z.array(supervisedSchema).max(16) }),
@@ -277,7 +334,7 @@ export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 /** The fields a caller supplies; v, id and sender are filled in by the transport. */
 export type Outgoing<T extends MessageType> = MessageOf<T> extends infer M ? (M extends unknown ? Omit<M, 'v' | 'id' | 'sender'> : never) : never;
 
-export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'list_page', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_read', 'paxos_watch', 'paxos_dump', 'paxos_adopt', 'hints', 'hint_drop'] as const;
+export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'list_page', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'membership_get', 'membership_put', 'partition_keys', 'partition_drop', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_read', 'paxos_watch', 'paxos_dump', 'paxos_adopt', 'hints', 'hint_drop'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
 /** Which reply answers which request. */
@@ -293,6 +350,10 @@ export interface ReplyTo {
   view: 'view_reply';
   stats: 'stats_reply';
   supervisor_report: 'supervisor_report_reply';
+  membership_get: 'membership_get_reply';
+  membership_put: 'membership_put_reply';
+  partition_keys: 'partition_keys_reply';
+  partition_drop: 'partition_drop_reply';
   paxos_prepare: 'paxos_prepare_reply';
   paxos_accept: 'paxos_accept_reply';
   paxos_commit: 'paxos_commit_reply';
@@ -350,6 +411,14 @@ export function declaredBodyBytes(m: Message): number {
     case 'stats_reply':
     case 'supervisor_report':
     case 'supervisor_report_reply':
+    case 'membership_get':
+    case 'membership_get_reply':
+    case 'membership_put':
+    case 'membership_put_reply':
+    case 'partition_keys':
+    case 'partition_keys_reply':
+    case 'partition_drop':
+    case 'partition_drop_reply':
     case 'paxos_prepare':
     case 'paxos_prepare_reply':
     case 'paxos_accept':

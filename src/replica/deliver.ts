@@ -28,7 +28,7 @@ export async function deliverState(
   transport: Transport,
   peer: PeerAddress,
   maxFrameBytes: number,
-  msg: { ns: string; key: string; state: KeyState; hint?: string | undefined },
+  msg: { ns: string; key: string; state: KeyState; hint?: string | undefined; epoch?: number | undefined },
   bodyOf: (dot: string) => Promise<Buffer | undefined>,
   initial: readonly string[],
 ): Promise<KeyState | null> {
@@ -46,7 +46,7 @@ export async function deliverState(
       bodies.push(b);
     }
     if (lacking.length > 0 && refs.length === 0) break; // none of what it lacks can be had
-    const { reply } = await transport.request(peer, { type: 'sync', ns: msg.ns, key: msg.key, state: msg.state, bodies: refs, ...(msg.hint ? { hint: msg.hint } : {}) }, bodies);
+    const { reply } = await transport.request(peer, { type: 'sync', ns: msg.ns, key: msg.key, state: msg.state, bodies: refs, ...(msg.hint ? { hint: msg.hint } : {}), ...(msg.epoch ? { epoch: msg.epoch } : {}) }, bodies);
     if (reply.missing.length === 0) return reply.state;
     lacking = reply.missing;
   }

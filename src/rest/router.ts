@@ -9,6 +9,7 @@ import { createBucketRoute, deleteBucketRoute, listBucketsRoute, listFilesRoute 
 import { clusterRoute, healthRoute } from './routes/cluster.js';
 import { deleteFileRoute, getFileRoute, putFileRoute, uploadFormRoute } from './routes/files.js';
 import { acquireLockRoute, describeLockRoute, releaseLockRoute, renewLockRoute } from './routes/locks.js';
+import { joinMemberRoute, layoutRoute, leaveMemberRoute } from './routes/members.js';
 import { metricsRoute } from './routes/metrics.js';
 import { uiAssetRoute, uiOverviewRoute } from './routes/ui.js';
 import type { Metrics } from './metrics.js';
@@ -30,6 +31,9 @@ type Table = Partial<Record<string, Route>>;
 const tables = {
   health: { GET: healthRoute },
   cluster: { GET: clusterRoute },
+  members: { POST: joinMemberRoute },
+  layout: { GET: layoutRoute },
+  member: { DELETE: leaveMemberRoute },
   buckets: { GET: listBucketsRoute },
   bucket: { GET: listFilesRoute, POST: createBucketRoute, PUT: createBucketRoute, DELETE: deleteBucketRoute },
   upload: { POST: uploadFormRoute },
@@ -67,6 +71,13 @@ export function match(method: string, url: string): Match {
   let file = '';
   if (path === '/health') table = tables.health;
   else if (path === '/cluster') table = tables.cluster;
+  else if (path === '/cluster/members' || path === '/cluster/members/') table = tables.members;
+  else if (path === '/cluster/layout') table = tables.layout;
+  else if (path.startsWith('/cluster/members/')) {
+    table = tables.member;
+    name = '/cluster/members/:id';
+    file = decode(path.slice('/cluster/members/'.length), 'member id');
+  }
   else if (path === '/metrics') table = tables.metrics;
   else if (path === '/ui/api/overview') table = tables.uiOverview;
   else if (path === '/ui' || path.startsWith('/ui/')) {

@@ -3,7 +3,7 @@
 // production runtime, and a clean exit on SIGINT/SIGTERM.
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import { DEFAULT_CONFIG_FILE, nodeById, nodeDir } from '../config.js';
+import { DEFAULT_CONFIG_FILE, nodeDir, selfSpec } from '../config.js';
 import { createLogger, type Logger } from '../log.js';
 import { clusterSecret, loadConfig } from './config-file.js';
 import { LogSink } from './log-sink.js';
@@ -21,14 +21,17 @@ export async function parseEntry(role: string, description: string): Promise<Nod
     .usage(`$0 --id <node> [--config nodes.json]\n\n${description}`)
     .option('config', { alias: 'c', type: 'string', default: DEFAULT_CONFIG_FILE, describe: 'cluster config file' })
     .option('id', { type: 'string', demandOption: true, describe: 'this machine\'s node id in the config' })
+    .option('host', { type: 'string', describe: 'this machine\'s address, for a machine not in the config (one that is to join)' })
+    .option('port', { type: 'number', describe: 'its socket port (with --host)' })
+    .option('rest-port', { type: 'number', describe: 'its REST port (with --host)' })
     .option('log-level', { type: 'string', choices: ['error', 'warn', 'info', 'debug'], describe: 'overrides logLevel of the config' })
     .strict()
     .help()
     .parse();
   const config = loadConfig(argv.config);
-  const self = nodeById(config, argv.id);
+  const self = selfSpec(config, argv.id, { host: argv.host, port: argv.port, restPort: argv['rest-port'] });
   const log = createLogger({ node: self.id, role, level: argv['log-level'] ?? config.logLevel, stream: logSink });
-  return { rt: nodeRuntime, config, self, membership: Membership.initial(config.nodes), secret: clusterSecret(config), log, dir: nodeDir(config, self.id), logDropped: () => logSink.dropped };
+  return { rt: nodeRuntime, config, self, membership: Membership.initial(config.nodes, config.ringSize, config.replication.n), secret: clusterSecret(config), log, dir: nodeDir(config, self.id), logDropped: () => logSink.dropped };
 }
 
 /** Run main; log and exit 1 on failure; call stop on SIGINT/SIGTERM, then exit 0. */

@@ -89,7 +89,7 @@ export class SimCluster {
     );
     // The schema allows whole seconds only (node-cron's grain); simulated workers tick every 2 s, half the messages.
     this.config.gossip.intervalMs = 2000;
-    this.membership = Membership.initial(members);
+    this.membership = Membership.initial(members, this.config.ringSize, this.config.replication.n);
     this.logs = new LogBuffer(loop);
     this.rootLog = winston.createLogger({ level: 'warn', format: winston.format.json(), transports: [this.logs.transport] });
     this.nodes = members.map((m) => ({
@@ -123,7 +123,9 @@ export class SimCluster {
     n.machine.net.power(n.machine.host, true);
     this.loop.trace(`start ${proc.name}`);
     const self = this.membership.get(id) as MemberSpec;
-    const env: NodeEnv = { rt: proc.rt, config: this.config, self, membership: this.membership, secret: SIM_SECRET, log: this.logger(proc.name), dir: `/data/${id}` };
+    // Each start of a machine has its own membership, from the seeds, as a real process does; its socket server reads membership.json.
+    const membership = Membership.initial(this.config.nodes, this.config.ringSize, this.config.replication.n);
+    const env: NodeEnv = { rt: proc.rt, config: this.config, self, membership, secret: SIM_SECRET, log: this.logger(proc.name), dir: `/data/${id}` };
     void (async () => {
       const node = await startNode(env);
       if (!proc.alive) return;

@@ -337,6 +337,21 @@ export class Store {
     return out;
   }
 
+  /** Up to `limit` key names of a namespace after `after`, in byte order, without reading their states. */
+  names(ns: string, after: string | undefined, limit: number): { keys: string[]; truncated: boolean } {
+    const { items, truncated } = this.index.page(ns, { after, limit });
+    return { keys: items.flatMap((i) => ('key' in i ? [i.key] : [])), truncated };
+  }
+
+  /** Remove a key entirely, whatever it holds (a partition this node no longer owns, whose new owners have it). */
+  drop(ns: string, key: string): Promise<boolean> {
+    return this.withKey(ns, key, async () => {
+      if (!(await this.read(ns, key))) return false;
+      await this.commit(ns, key, null, new Map());
+      return true;
+    });
+  }
+
   /** Remove a key entirely, but only if its state is still `expected` (a hint delivered and not written since). */
   removeIf(ns: string, key: string, expected: KeyState): Promise<boolean> {
     return this.withKey(ns, key, async () => {

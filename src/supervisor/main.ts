@@ -59,8 +59,7 @@ runProcess('supervisor', async () => {
       const c = children.get(role) as Child;
       return { role, pid: c.proc?.pid ?? null, restarts: c.restarts, since: c.since === null ? null : new Date(c.since).toISOString(), lastExit: c.lastExit };
     });
-    const self = env.membership.address(env.self.id);
-    if (!self) return;
+    const self = { id: env.self.id, host: env.self.host, port: env.self.port };
     // The socket server may be down or restarting: the next report (a timer, or the next start) tries again.
     transport.request(self, { type: 'supervisor_report', processes }, [], { timeoutMs: 2000 }).catch(() => undefined);
   };

@@ -7,7 +7,8 @@ import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
-import { DEFAULT_CONFIG_FILE, defaultSecretFile, nodeById, nodeDir } from '../config.js';
+import { DEFAULT_CONFIG_FILE, defaultSecretFile, nodeDir, selfSpec } from '../config.js';
+import type { Argv } from 'yargs';
 import { loadConfig } from '../runtime/config-file.js';
 
 // A reader that stops early (| head) is not an error.
@@ -66,15 +67,20 @@ async function until(what: string, timeoutS: number, check: () => Promise<boolea
   process.exit(1);
 }
 
+/** --host, --port, --rest-port: the address of a machine that is not in the config (one that is to join). */
+function address<T>(y: Argv<T>) {
+  return y.option('host', { type: 'string' }).option('port', { type: 'number' }).option('rest-port', { type: 'number' });
+}
+
 await yargs(hideBin(process.argv))
   .scriptName('ctl')
   .option('config', { alias: 'c', type: 'string', default: DEFAULT_CONFIG_FILE })
   .command('ids', 'print the node ids', {}, (argv) => {
     for (const n of loadConfig(String(argv.config)).nodes) console.log(n.id);
   })
-  .command('env', 'print shell variables for one node', (y) => y.option('id', { type: 'string', demandOption: true }), (argv) => {
+  .command('env', 'print shell variables for one node', (y) => address(y.option('id', { type: 'string', demandOption: true })), (argv) => {
     const config = loadConfig(String(argv.config));
-    const node = nodeById(config, argv.id);
+    const node = selfSpec(config, argv.id, { host: argv.host, port: argv.port, restPort: argv['rest-port'] });
     console.log(`NODE_DIR=${quote(nodeDir(config, node.id))}`);
     console.log(`CONFIG_FILE=${quote(config.file)}`);
     console.log(`REST_URL=${quote(`http://${node.host}:${node.restPort}`)}`);
@@ -95,10 +101,10 @@ await yargs(hideBin(process.argv))
   .command(
     'wait',
     'wait until a node answers and its scheduler sees it up',
-    (y) => y.option('id', { type: 'string', demandOption: true }).option('timeout', { type: 'number', default: 30 }),
+    (y) => address(y.option('id', { type: 'string', demandOption: true }).option('timeout', { type: 'number', default: 30 })),
     async (argv) => {
       const config = loadConfig(String(argv.config));
-      const node = nodeById(config, argv.id);
+      const node = selfSpec(config, argv.id, { host: argv.host, port: argv.port, restPort: argv['rest-port'] });
       await until(`${node.id} did not answer on http://${node.host}:${node.restPort}/health`, argv.timeout, () => healthy(node.host, node.restPort));
       await until(`${node.id}'s scheduler did not report a gossip view (see cron.log)`, argv.timeout, async () => (await gossipView(node.host, node.restPort))?.[node.id] === 'up');
     },

@@ -50,6 +50,8 @@ export interface ClusterOptions {
   extra?: Record<string, unknown>;
   /** Run each machine's scheduler (gossip, handoff) too. */
   cron?: boolean;
+  /** Machines not in the config (ids after the seeds'), started with --host/--port/--rest-port to join later. */
+  spares?: number;
 }
 
 export interface Teardownable {
@@ -77,6 +79,8 @@ export class TestCluster {
   readonly dir: string;
   readonly configFile: string;
   readonly nodes: NodeEntry[];
+  /** Machines not in the config: started to join (see ClusterOptions.spares). */
+  readonly spares: NodeEntry[] = [];
 
   private constructor(dir: string, nodes: NodeEntry[], config: Record<string, unknown>, readonly withCron: boolean) {
     this.dir = dir;
@@ -90,6 +94,8 @@ export class TestCluster {
     const dir = mkdtempSync(join(tmpdir(), 'ringstore-test-'));
     const nodes: NodeEntry[] = [];
     for (let i = 1; i <= count; i++) nodes.push({ id: `node${i}`, host: '127.0.0.1', port: await freePort(), restPort: await freePort() });
+    const spares: NodeEntry[] = [];
+    for (let i = count + 1; i <= count + (opts.spares ?? 0); i++) spares.push({ id: `node${i}`, host: '127.0.0.1', port: await freePort(), restPort: await freePort() });
     const config = {
       secret: TEST_SECRET,
       replication: opts.replication ?? { n: 3, r: 2, w: 2 },
@@ -100,6 +106,7 @@ export class TestCluster {
       ...opts.extra,
     };
     const c = new TestCluster(dir, nodes, config, opts.cron ?? false);
+    c.spares.push(...spares);
     t.teardown(async () => {
       await c.stopAll();
       // RINGSTORE_KEEP_DIRS=1 keeps the data and logs to study a failure.
@@ -110,7 +117,7 @@ export class TestCluster {
   }
 
   node(id: string): NodeEntry {
-    const n = this.nodes.find((x) => x.id === id);
+    const n = this.nodes.find((x) => x.id === id) ?? this.spares.find((x) => x.id === id);
     if (!n) throw new Error(`no node ${id}`);
     return n;
   }
@@ -126,7 +133,9 @@ export class TestCluster {
   spawnRole(id: string, role: Role): ChildProcess {
     // RINGSTORE_NODE_ARGS: extra node flags for every process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     const nodeArgs = (process.env.RINGSTORE_NODE_ARGS ?? '').split(' ').filter(Boolean);
-    const p = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', role, 'main.js'), '--config', this.configFile, '--id', id], {
+    const spare = this.spares.find((x) => x.id === id);
+    const address = spare ? ['--host', spare.host, '--port', String(spare.port), '--rest-port', String(spare.restPort)] : [];
+    const p = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', role, 'main.js'), '--config', this.configFile, '--id', id, ...address], {
       stdio: ['ignore', 'ignore', 'inherit'],
     });
     this.procs.set(`${id}/${role}`, p);

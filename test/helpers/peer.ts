@@ -12,7 +12,6 @@ export function peerClient(t: { teardown(fn: () => unknown): void }, as = 'node1
   const tr = new PipeTransport(nodeRuntime, {
     self: as,
     secret: Buffer.from(secret),
-    members: [],
     maxFrameBytes: 1 << 26,
     requestTimeoutMs: 3000,
     connectTimeoutMs: 1000,

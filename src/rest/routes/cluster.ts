@@ -10,7 +10,7 @@
 // scheduler running) each node is pinged instead (`status_from: "ping"`): `up`
 // if it answers now, `unknown` if not, since one missed ping is no verdict.
 import type { Cluster } from '../../coordinator/cluster.js';
-import type { DiskInfo, NodeStatus } from '../../protocol/messages.js';
+import type { DiskInfo, NodeStatus, TransferStatus } from '../../protocol/messages.js';
 import { sendJson } from '../respond.js';
 import type { Route } from '../router.js';
 
@@ -27,10 +27,23 @@ async function pong(cluster: Cluster, id: string): Promise<{ paxos?: 'ready' | '
 }
 
 export interface ClusterState {
-  nodes: Array<{ id: string; host: string; port: number; restPort: number; status: NodeStatus; disk?: { state: DiskInfo['state']; free_bytes: number | null } }>;
+  nodes: Array<{
+    id: string;
+    host: string;
+    port: number;
+    restPort: number;
+    status: NodeStatus;
+    disk?: { state: DiskInfo['state']; free_bytes: number | null };
+    /** Replicas of partitions it holds in the newest layout. */
+    partitions: number;
+    /** member: in this epoch; leaving: removed, its data still moving; joining: started, not yet added. */
+    role: 'member' | 'leaving' | 'not a member';
+  }>;
   statusFrom: 'gossip' | 'ping';
   workers: unknown[];
   processes: unknown[] | null;
+  transfers: TransferStatus | null;
+  epochs: Record<string, { epoch: number; synced: number }>;
 }
 
 /** Every member with its status as this machine sees it now. */
@@ -43,20 +56,35 @@ export async function clusterState(cluster: Cluster): Promise<ClusterState> {
     if (gossip) return gossip[id] ?? 'unknown';
     return (await answers(cluster, id)) ? 'up' : 'unknown';
   };
+  const m = cluster.membership;
+  const held = new Map<string, number>();
+  for (const list of cluster.ring.replicas) for (const id of list) held.set(id, (held.get(id) ?? 0) + 1);
+  const listed: Array<{ spec: { id: string; host: string; port: number; restPort: number }; role: ClusterState['nodes'][number]['role'] }> = [
+    ...m.members.map((spec) => ({ spec, role: 'member' as const })),
+    ...m.record.leaving.map((spec) => ({ spec, role: 'leaving' as const })),
+  ];
+  // A machine started to join and not yet added still shows itself (its start script waits on that).
+  if (!m.knows(cluster.self)) listed.push({ spec: cluster.selfSpec, role: 'not a member' });
   const nodes = await Promise.all(
-    cluster.membership.members.map(async (n) => {
+    listed.map(async ({ spec: n, role }) => {
       const disk = view.disks[n.id];
-      return { id: n.id, host: n.host, port: n.port, restPort: n.restPort, status: await statusOf(n.id), ...(disk ? { disk: { state: disk.state, free_bytes: disk.free } } : {}) };
+      return { id: n.id, host: n.host, port: n.port, restPort: n.restPort, status: await statusOf(n.id), ...(disk ? { disk: { state: disk.state, free_bytes: disk.free } } : {}), partitions: held.get(n.id) ?? 0, role };
     }),
   );
-  return { nodes, statusFrom: gossip ? 'gossip' : 'ping', workers: view.workers, processes: view.processes };
+  return { nodes, statusFrom: gossip ? 'gossip' : 'ping', workers: view.workers, processes: view.processes, transfers: view.transfers ?? null, epochs: view.epochs ?? {} };
 }
 
 export const clusterRoute: Route = async ({ cluster, res }) => {
-  const { nodes, statusFrom, workers, processes } = await clusterState(cluster);
+  const { nodes, statusFrom, workers, processes, transfers, epochs } = await clusterState(cluster);
+  const m = cluster.membership;
   sendJson(res, 200, {
     success: true,
     coordinator: cluster.self,
+    epoch: m.epoch,
+    // No partition is moving anywhere this node knows of: one live layout, and every node heard from has synced it.
+    settled: m.layouts.length === 1 && (transfers?.pending ?? 0) === 0 && m.ids.every((id) => (epochs[id]?.epoch ?? m.epoch) === m.epoch),
+    live_layouts: m.layouts.map((l) => l.epoch),
+    transfers: transfers ? { pending: transfers.pending, done: transfers.done, bytes: transfers.bytes, keys: transfers.keys, epoch: transfers.epoch } : { pending: 0, done: 0, bytes: 0, keys: 0, epoch: m.epoch },
     n: cluster.n,
     r: cluster.r,
     w: cluster.w,

@@ -1,0 +1,47 @@
+// The scheduler's part in spreading membership changes (ring/membership.ts):
+// heartbeats carry the epoch each socket server holds, so after a gossip round
+// a machine that hears of a newer epoch fetches that record from the node that
+// has it, hands it to its own socket server (which keeps it on disk), and takes
+// it itself. A change made anywhere reaches every machine within a few rounds,
+// also one that was down or wiped while it happened.
+import type { TransferStatus } from '../protocol/messages.js';
+import type { MembershipRecord } from '../ring/membership.js';
+import { transferStatus } from './transfer.js';
+import { peerAddress, type SchedulerContext } from './context.js';
+
+/** Members this machine gossips with: every node the membership knows, and itself (also before it joins). */
+export function gossipNodes(ctx: SchedulerContext): string[] {
+  return [...new Set([...ctx.env.membership.everyone, ctx.self])];
+}
+
+/** After a gossip round: take a newer membership that a heartbeat told of. Returns the epoch taken, if any. */
+export async function catchUpMembership(ctx: SchedulerContext): Promise<number | null> {
+  const newest = ctx.view.newestEpoch();
+  const m = ctx.env.membership;
+  if (!newest || newest.epoch <= m.epoch) return null;
+  const timeoutMs = ctx.config.timeouts.requestMs;
+  const { reply } = await ctx.transport.request(peerAddress(ctx, newest.node), { type: 'membership_get' }, [], { timeoutMs });
+  const record = reply.record as MembershipRecord;
+  if (record.epoch <= m.epoch) return null;
+  // The socket server first: it keeps the record on disk before anyone acts on it.
+  if (newest.node !== ctx.self) await ctx.transport.request(peerAddress(ctx, ctx.self), { type: 'membership_put', record }, [], { timeoutMs });
+  adopt(ctx, record);
+  return record.epoch;
+}
+
+/** Take a record in this process and follow its nodes in the gossip view. */
+export function adopt(ctx: SchedulerContext, record: MembershipRecord): void {
+  ctx.env.membership.adopt(record);
+  ctx.view.setNodes(gossipNodes(ctx), ctx.rt.clock.monotonic());
+}
+
+/** What the scheduler tells its socket server with the view: its transfers, its synced epoch, every node's epochs. */
+export function membershipPush(ctx: SchedulerContext): { transfers: TransferStatus; synced: number; epochs: Record<string, { epoch: number; synced: number }> } {
+  const { status, synced } = transferStatus(ctx);
+  const epochs: Record<string, { epoch: number; synced: number }> = {};
+  for (const n of ctx.view.nodes) {
+    const hb = ctx.view.entry(n)?.heartbeat;
+    if (hb?.epoch !== undefined) epochs[n] = { epoch: hb.epoch, synced: n === ctx.self ? synced : (hb.synced ?? 0) };
+  }
+  return { transfers: status, synced, epochs };
+}
