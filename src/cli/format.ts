@@ -38,9 +38,10 @@ export function writeSummary(what: string, body: any): string {
 export function statusTable(body: any, endpoint: string): string {
   return (
     `N=${body.n} R=${body.r} W=${body.w}   (as seen by ${body.coordinator} at ${endpoint}, from ${body.status_from})\n` +
+    (body.epoch !== undefined ? `epoch ${body.epoch}, ${body.settled ? 'settled' : 'partitions moving'}; transfers here: ${body.transfers.pending} pending, ${body.transfers.done} done, ${body.transfers.bytes} bytes\n` : '') +
     table(
-      ['NODE', 'SOCKET', 'REST', 'STATUS', 'DISK'],
-      body.nodes.map((n: any) => [n.id, `${n.host}:${n.port}`, `${n.host}:${n.restPort}`, n.status, diskText(n.disk)]),
+      ['NODE', 'SOCKET', 'REST', 'STATUS', 'DISK', 'PARTITIONS', 'ROLE'],
+      body.nodes.map((n: any) => [n.id, `${n.host}:${n.port}`, `${n.host}:${n.restPort}`, n.status, diskText(n.disk), String(n.partitions ?? '-'), n.role ?? 'member']),
     )
   );
 }

@@ -240,6 +240,37 @@ async function run(argv: string[]): Promise<void> {
         print(`unlocked ${a.bucket}/${a.file}${body.handed_over ? ' (handed to the next in its queue)' : ''}`);
       },
     )
+    .command('admin', 'change the cluster\'s membership', (y) =>
+      y
+        .command(
+          'join <id>',
+          'add a running machine to the cluster (it was started with scripts/start-node.sh <id> --host --port --rest-port)',
+          (z) =>
+            z
+              .positional('id', { type: 'string', demandOption: true })
+              .option('host', { type: 'string', demandOption: true, describe: 'its address' })
+              .option('port', { type: 'number', demandOption: true, describe: 'its socket port' })
+              .option('rest-port', { type: 'number', demandOption: true, describe: 'its REST port' }),
+          async (a) => {
+            const c = client(a);
+            const { body } = await c.json('POST', '/cluster/members', { body: () => Buffer.from(JSON.stringify({ id: a.id, host: a.host, port: a.port, restPort: a['rest-port'] })), headers: { 'content-type': 'application/json' } });
+            if (a.json) return printJson(body);
+            print(`${a.id} joined: epoch ${body.epoch}, members ${body.members.join(', ')}; partitions move in the background ("ringstore status" shows when it has settled)`);
+          },
+        )
+        .command(
+          'leave <id>',
+          'remove a member; its partitions move to the others first',
+          (z) => z.positional('id', { type: 'string', demandOption: true }),
+          async (a) => {
+            const c = client(a);
+            const { body } = await c.json('DELETE', `/cluster/members/${enc(a.id)}`);
+            if (a.json) return printJson(body);
+            print(`${a.id} is leaving: epoch ${body.epoch}, members ${body.members.join(', ')}; its data moves in the background ("ringstore status" shows when it has settled)`);
+          },
+        )
+        .demandCommand(1, 'say join or leave'),
+    )
     .command('status', 'the nodes, their state, and N/R/W', {}, async (args) => {
       const a = args as unknown as Globals;
       const c = client(a);

@@ -46,7 +46,8 @@ const REPAIRS_PER_PAGE = 64;
 export async function listFiles(c: Cluster, bucket: string, q: ListQuery): Promise<FilePage> {
   const record = (await readBucket(c, bucket)).merged;
   if (liveUids(record).size === 0) throw noSuchBucket(bucket);
-  const targets = c.nodeIds;
+  // Members, and those leaving whose data has not moved yet.
+  const targets = c.membership.everyone;
   const need = Math.min(targets.length, Math.max(1, targets.length - c.n + c.r));
   // Every node's answer (or its failure): a page from fewer may miss files that only the others hold.
   const q0 = await (await quorum(targets, targets.length, (node) => listPageReplica(c, node, bucket, q))).rest;

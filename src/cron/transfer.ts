@@ -20,6 +20,7 @@ import { join } from 'node:path';
 import { dotId } from '../clock/dvv.js';
 import type { KeyState, TransferStatus } from '../protocol/messages.js';
 import { collectBodies, deliverState } from '../replica/deliver.js';
+import { registerKey, ringHash } from '../ring/hash.js';
 import { trimRecord, type MembershipRecord } from '../ring/membership.js';
 import { hasBody } from '../storage/layout.js';
 import { peerAddress, type SchedulerContext } from './context.js';
@@ -33,6 +34,9 @@ interface Task {
   partitions: number[];
   cursor: string | null;
   done: boolean;
+  /** The source's Paxos registers of these partitions (locks), after the keys: cursor, and whether all are in. */
+  paxosCursor?: string | null;
+  paxosDone?: boolean;
 }
 
 interface TransferState {
@@ -164,12 +168,36 @@ async function copyFrom(ctx: SchedulerContext, s: TransferState, task: Task, sig
     copied.keys += reply.entries.length;
     copied.bytes += bytes;
     task.cursor = reply.next;
-    task.done = reply.next === null;
+    const keysDone = reply.next === null;
+    if (keysDone) await copyRegisters(ctx, source, self, task, signal);
+    task.done = keysDone && task.paxosDone === true;
     await save(ctx, s);
     if (task.done) return;
     // Throttle: a page of B bytes takes at least B / rate seconds.
     const owed = (bytes / rate) * 1000 - (ctx.rt.clock.monotonic() - started);
     if (owed > 0) await ctx.rt.timers.sleep(owed);
+  }
+}
+
+/**
+ * The source's Paxos acceptor state of the registers in these partitions (the
+ * locks of their files), merged into this node's: a register's acceptors are
+ * its key's owners, so a new owner must know what an old one promised and
+ * accepted before it may stand in for it (else a majority of new owners could
+ * decide afresh what a majority of old ones already decided).
+ */
+async function copyRegisters(ctx: SchedulerContext, source: { id: string; host: string; port: number }, self: { id: string; host: string; port: number }, task: Task, signal: AbortSignal): Promise<void> {
+  const q = ctx.env.membership.record.partitions;
+  const wanted = new Set(task.partitions);
+  while (!task.paxosDone && !signal.aborted) {
+    const { reply } = await ctx.transport.request(source, { type: 'paxos_dump', limit: 500, ...(task.paxosCursor ? { after: task.paxosCursor } : {}) });
+    const records = reply.records.filter((r) => {
+      const at = registerKey(r.space, r.key);
+      return at !== null && wanted.has(Math.floor((ringHash(at) * q) / 2 ** 32));
+    });
+    if (records.length > 0) await ctx.transport.request(self, { type: 'paxos_adopt', records, complete: false, merge: true });
+    task.paxosCursor = reply.next;
+    task.paxosDone = reply.next === null;
   }
 }
 

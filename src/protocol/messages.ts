@@ -305,7 +305,8 @@ export const messageSchema = z.discriminatedUnion('type', [
   // peer's records (paxos_dump) and hands them to its node (paxos_adopt), then says it is complete.
   z.object({ ...base, type: z.literal('paxos_dump'), after: z.string().max(128).optional(), limit: z.number().int().min(1).max(1000) }),
   z.object({ ...reply, type: z.literal('paxos_dump_reply'), records: z.array(paxosRecord).max(1000), next: z.string().max(128).nullable() }),
-  z.object({ ...base, type: z.literal('paxos_adopt'), records: z.array(paxosRecord).max(1000), complete: z.boolean() }),
+  // `merge`: also on a node that is not recovering (a new owner taking in the registers of partitions it gained).
+  z.object({ ...base, type: z.literal('paxos_adopt'), records: z.array(paxosRecord).max(1000), complete: z.boolean(), merge: z.boolean().optional() }),
   z.object({ ...reply, type: z.literal('paxos_adopt_reply'), recovering: z.boolean() }),
   // Answered when the key's committed ballot is no longer `committed`, or after waitMs: a waiting lock request wakes on it.
   z.object({ ...base, type: z.literal('paxos_watch'), space, key, committed: ballot.nullable(), waitMs: z.number().int().min(0).max(30_000) }),

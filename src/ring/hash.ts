@@ -10,3 +10,13 @@ export function ringHash(key: string): number {
 export function objectKey(bucket: string, file: string): string {
   return `${bucket}/${file}`;
 }
+
+/**
+ * Where a Paxos register lives on the ring: a space `<kind>:<bucket>` keeps its
+ * registers with the bucket's files (a lock with the file it locks); a space
+ * with no bucket is not on the ring (the membership register: every member).
+ */
+export function registerKey(space: string, key: string): string | null {
+  const at = space.indexOf(':');
+  return at < 0 ? null : objectKey(space.slice(at + 1), key);
+}

@@ -12,7 +12,7 @@ import type { Owner, SimLoop } from './loop.js';
 import type { Prng } from './prng.js';
 
 export const REGISTERS = ['r0', 'r1'];
-export const REGISTER_SPACE = 'sim';
+export const REGISTER_SPACE = 'sim:registers';
 /** Where the registers live on the ring (any name that is not a bucket record's). */
 export const registerPlacement = (key: string): { ns: string; key: string } => ({ ns: 'registers', key });
 

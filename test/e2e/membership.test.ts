@@ -6,7 +6,10 @@
 // exactly the owners of the final layout, and the share of replicas that moved
 // is printed against the optimum. Bad requests get 400/404/409.
 import t, { type Test } from 'tap';
-import { TestCluster, waitFor } from '../helpers/cluster.js';
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { ROOT, TestCluster, waitFor } from '../helpers/cluster.js';
 import { call, get, put } from '../helpers/http.js';
 import { peerClient, replicaState } from '../helpers/peer.js';
 import { waitAllUp } from '../helpers/views.js';
@@ -14,6 +17,8 @@ import { objectKey } from '../../src/ring/hash.js';
 import { initialLayout, movedReplicas, type Layout } from '../../src/ring/layout.js';
 import { Ring } from '../../src/ring/ring.js';
 
+const run = promisify(execFile);
+const cli = async (args: string[]): Promise<string> => (await run(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args])).stdout;
 const c = await TestCluster.create(t, { cron: true, spares: 1, extra: { timeouts: { requestMs: 1500, connectMs: 500 }, gossip: { intervalMs: 1000, failureTimeoutMs: 3000 } } });
 await c.startAll();
 await waitAllUp(c);
@@ -125,12 +130,15 @@ t.test('a member leaves: its partitions move to the others, it drops its copies'
   const all = [...seeds, 'node5'];
   const before = await layoutOf('node1');
   const load = writeSome('leaving', 80, ['node1', 'node2', 'node4', 'node5']);
-  const leave = await call('DELETE', `${c.url('node4')}/cluster/members/node3`);
-  t.equal(leave.status, 202, `leave answered ${leave.status}: ${JSON.stringify(leave.json)}`);
-  t.equal(leave.json.epoch, 3);
+  // As an operator does it: the CLI.
+  const leave = await cli(['admin', 'leave', 'node3', '--endpoint', c.url('node4'), '--json']);
+  t.equal(JSON.parse(leave).epoch, 3, 'ringstore admin leave node3: a new epoch');
   await load;
   const stay = all.filter((id) => id !== 'node3');
   await settled(stay, 3);
+  const status = await cli(['status', '--endpoint', c.url('node5')]);
+  t.match(status, /epoch 3, settled/, 'ringstore status shows the epoch, settled');
+  t.match(status, /node5 .* 192 +member/, 'and each member\'s partitions');
   const now = await layoutOf('node1');
   const moved = movedReplicas(before, now) / (256 * 3);
   // The optimum is the leaver's own share: 1/5 of the replicas.

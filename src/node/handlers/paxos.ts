@@ -26,9 +26,9 @@ export async function handlePaxosDump(ctx: NodeContext, m: MessageOf<'paxos_dump
 }
 
 export async function handlePaxosAdopt(ctx: NodeContext, m: MessageOf<'paxos_adopt'>): Promise<HandlerResult> {
-  if (ctx.paxos.recovering) {
+  if (ctx.paxos.recovering || m.merge === true) {
     await ctx.paxos.adopt(m.records);
-    if (m.complete) {
+    if (m.complete && ctx.paxos.recovering) {
       await ctx.paxos.recovered();
       ctx.log.info('paxos state taken in from every peer: this node takes part in compare-and-set again');
     }
