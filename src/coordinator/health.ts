@@ -4,7 +4,7 @@
 // there is no current view (no scheduler running, or the socket server not
 // answering), no node is presumed down and failures are found at request time.
 import type { Transport, PeerAddress } from '../net/transport.js';
-import type { DiskInfo, NodeStatus, SchedulerCounters, Supervised, TransferStatus, WorkerStatus } from '../protocol/messages.js';
+import type { DiskInfo, NodeStatus, SchedulerCounters, Supervised, PeerEpochs, TransferStatus, WorkerStatus } from '../protocol/messages.js';
 
 const REFRESH_MS = 200;
 const NO_COUNTERS: SchedulerCounters = { gossipRounds: 0, hintsDelivered: 0, logDropped: 0 };
@@ -26,7 +26,7 @@ export interface LocalView {
   live?: number | undefined;
   /** This machine's transfers, and every node's epochs as heartbeats tell them. */
   transfers?: TransferStatus | undefined;
-  epochs?: Record<string, { epoch: number; synced: number }> | undefined;
+  epochs?: Record<string, PeerEpochs> | undefined;
 }
 
 export class HealthView {

@@ -4,8 +4,11 @@
 // has it, hands it to its own socket server (which keeps it on disk), and takes
 // it itself. A change made anywhere reaches every machine within a few rounds,
 // also one that was down or wiped while it happened.
-import type { TransferStatus } from '../protocol/messages.js';
+import type { PeerEpochs, TransferStatus } from '../protocol/messages.js';
+
+type AntiEntropy = NonNullable<PeerEpochs['ae']>;
 import type { MembershipRecord } from '../ring/membership.js';
+import { antiEntropyStats } from './anti-entropy.js';
 import { transferStatus } from './transfer.js';
 import { peerAddress, type SchedulerContext } from './context.js';
 
@@ -36,12 +39,14 @@ export function adopt(ctx: SchedulerContext, record: MembershipRecord): void {
 }
 
 /** What the scheduler tells its socket server with the view: its transfers, its synced epoch, every node's epochs. */
-export function membershipPush(ctx: SchedulerContext): { transfers: TransferStatus; synced: number; epochs: Record<string, { epoch: number; synced: number }> } {
+export function membershipPush(ctx: SchedulerContext): { transfers: TransferStatus; synced: number; ae: AntiEntropy; epochs: Record<string, PeerEpochs> } {
   const { status, synced } = transferStatus(ctx);
-  const epochs: Record<string, { epoch: number; synced: number }> = {};
+  const s = antiEntropyStats(ctx);
+  const ae = { lastRound: s.lastRound, repaired: s.repaired };
+  const epochs: Record<string, PeerEpochs> = {};
   for (const n of ctx.view.nodes) {
     const hb = ctx.view.entry(n)?.heartbeat;
-    if (hb?.epoch !== undefined) epochs[n] = { epoch: hb.epoch, synced: n === ctx.self ? synced : (hb.synced ?? 0) };
+    if (hb?.epoch !== undefined) epochs[n] = { epoch: hb.epoch, synced: n === ctx.self ? synced : (hb.synced ?? 0), ...(n === ctx.self ? { ae } : hb.ae ? { ae: hb.ae } : {}) };
   }
-  return { transfers: status, synced, epochs };
+  return { transfers: status, synced, ae, epochs };
 }

@@ -10,6 +10,7 @@ import { Volume } from '../storage/volume.js';
 import { bucketSyncRound } from './bucket-sync.js';
 import { paxosRecoveryRound } from './paxos-recovery.js';
 import { transferRound } from './transfer.js';
+import { antiEntropyRound } from './anti-entropy.js';
 import type { SchedulerContext } from './context.js';
 import { WORKERS_JSON, writeState } from './files.js';
 import { gossipRound } from './gossip.js';
@@ -53,10 +54,14 @@ export async function startScheduler(env: NodeEnv, transport: Transport, ticker:
     worker('paxos-recovery', 60_000, () => paxosRecoveryRound(ctx)),
     worker('transfer', 10 * 60_000, (signal) => transferRound(ctx, signal)),
   );
+  // Anti-entropy on its own, slower ticker; its first round comes after one interval, not at start-up.
+  const antiEntropy = new Worker('anti-entropy', config.antiEntropy.intervalMs, 30 * 60_000, (signal) => antiEntropyRound(ctx, signal), log, rt, ticker);
+  antiEntropy.start();
+  workers.push(antiEntropy);
   const report = worker('status', 10_000, async () => (await writeState(ctx, WORKERS_JSON, { node: env.self.id, at: new Date(rt.clock.now()).toISOString(), workers: ctx.workers() })) ?? undefined);
   for (const w of [...workers, report]) {
     w.start();
-    void w.runOnce();
+    if (w !== antiEntropy) void w.runOnce();
   }
   log.info('scheduler started', { intervalMs: every, failureTimeoutMs: config.gossip.failureTimeoutMs, files: join(dir, '{gossip.txt,down_system.json,hinted.json}') });
   return {

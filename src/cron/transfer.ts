@@ -202,7 +202,7 @@ async function copyRegisters(ctx: SchedulerContext, source: { id: string; host: 
 }
 
 /** Read one key with its contents from the source, check each content against its MD5, merge it here. */
-async function copyKey(
+export async function copyKey(
   ctx: SchedulerContext,
   source: { id: string; host: string; port: number },
   self: { id: string; host: string; port: number },

@@ -12,7 +12,7 @@ import { handleList } from './handlers/list.js';
 import { handlePaxosAccept, handlePaxosCommit, handlePaxosAdopt, handlePaxosDump, handlePaxosPrepare, handlePaxosRead, handlePaxosWatch } from './handlers/paxos.js';
 import { handleListPage } from './handlers/list-page.js';
 import { handleMembershipGet, handleMembershipPut } from './handlers/membership.js';
-import { handlePartitionDrop, handlePartitionKeys } from './handlers/partitions.js';
+import { handleMerkle, handlePartitionDrop, handlePartitionKeys } from './handlers/partitions.js';
 import { handlePing } from './handlers/ping.js';
 import { handleRead } from './handlers/read.js';
 import { handleSync } from './handlers/sync.js';
@@ -72,6 +72,8 @@ function route(ctx: NodeContext): RequestHandler {
         return handlePartitionKeys(ctx, m);
       case 'partition_drop':
         return handlePartitionDrop(ctx, m);
+      case 'merkle':
+        return handleMerkle(ctx, m);
       case 'paxos_prepare':
         return handlePaxosPrepare(ctx, m);
       case 'paxos_accept':

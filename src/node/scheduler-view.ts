@@ -3,7 +3,7 @@
 // round; the REST app asks for it. The socket server is the one process every
 // other one already talks to, so the view travels in messages, never through
 // files that one process writes and another polls.
-import type { DiskInfo, NodeStatus, SchedulerCounters, Supervised, TransferStatus, WorkerStatus } from '../protocol/messages.js';
+import type { DiskInfo, NodeStatus, SchedulerCounters, Supervised, PeerEpochs, TransferStatus, WorkerStatus } from '../protocol/messages.js';
 import type { Clock } from '../runtime/runtime.js';
 
 export interface HeldView {
@@ -15,14 +15,15 @@ export interface HeldView {
   counters: SchedulerCounters;
   processes: Supervised[] | null;
   transfers?: TransferStatus;
-  epochs?: Record<string, { epoch: number; synced: number }>;
+  epochs?: Record<string, PeerEpochs>;
 }
 
 /** The membership side of a push: this machine's transfers, and every node's epochs as heartbeats told them. */
 export interface PushedMembership {
   transfers?: TransferStatus | undefined;
   synced?: number | undefined;
-  epochs?: Record<string, { epoch: number; synced: number }> | undefined;
+  ae?: PeerEpochs['ae'] | undefined;
+  epochs?: Record<string, PeerEpochs> | undefined;
 }
 
 export class SchedulerView {
@@ -57,6 +58,11 @@ export class SchedulerView {
   /** The newest epoch whose partitions this machine holds, as its scheduler last said (told in heartbeats). */
   get synced(): number | undefined {
     return this.membership.synced;
+  }
+
+  /** This machine's last anti-entropy round, as its scheduler last said (told in heartbeats). */
+  get ae(): PeerEpochs['ae'] | undefined {
+    return this.membership.ae;
   }
 
   held(): HeldView {

@@ -55,7 +55,7 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
     store,
     buckets,
     hints,
-    gossip: new GossipRelay(self.id, rt.clock, identity.generation, () => ({ disk: { state: disk.state, free: disk.free }, epoch: env.membership.epoch, ...(schedulerView.synced !== undefined ? { synced: schedulerView.synced } : {}) })),
+    gossip: new GossipRelay(self.id, rt.clock, identity.generation, () => ({ disk: { state: disk.state, free: disk.free }, epoch: env.membership.epoch, ...(schedulerView.synced !== undefined ? { synced: schedulerView.synced } : {}), ...(schedulerView.ae ? { ae: schedulerView.ae } : {}) })),
     disk,
     schedulerView,
     logDropped: () => env.logDropped?.() ?? 0,

@@ -56,6 +56,12 @@ export type DiskState = z.infer<typeof diskStateSchema>;
 export const diskInfoSchema = z.object({ state: diskStateSchema, free: z.number().min(0).nullable() });
 export type DiskInfo = z.infer<typeof diskInfoSchema>;
 
+export const antiEntropySchema = z.object({ lastRound: z.string().max(64).nullable(), repaired: z.number().int().min(0) });
+/** A node's membership epochs and anti-entropy, as its heartbeat tells them (GET /cluster shows them). */
+const peerEpochs = z.record(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/), z.object({ epoch: z.number().int().min(0), synced: z.number().int().min(0), ae: antiEntropySchema.optional() }));
+
+export type PeerEpochs = z.infer<typeof peerEpochs>[string];
+
 /** One row of a gossip table: a node's heartbeat. (generation, version) only grows while the node lives. */
 export const heartbeatSchema = z.object({
   node: nodeId,
@@ -77,6 +83,8 @@ export const heartbeatSchema = z.object({
    */
   synced: z.number().int().min(0).optional(),
   acked: z.number().int().min(0).optional(),
+  /** The node's last completed anti-entropy round (ISO 8601) and how many keys it repaired. */
+  ae: antiEntropySchema.optional(),
 });
 export type Heartbeat = z.infer<typeof heartbeatSchema>;
 
@@ -216,7 +224,18 @@ export const messageSchema = z.discriminatedUnion('type', [
 
   // Moving partitions (membership change): the keys this node holds of the given partitions (of Q), with their
   // states, a page at a time in (namespace, key) order after a cursor. The new owner reads bodies with `read`.
-  z.object({ ...base, type: z.literal('partition_keys'), partitions: z.array(z.number().int().min(0).max(65535)).max(65536), after: z.string().max(10_000).optional(), limit: z.number().int().min(1).max(10_000) }),
+  // `leaves`: only keys in these Merkle leaves (partition * 64 + leaf), for anti-entropy.
+  z.object({
+    ...base,
+    type: z.literal('partition_keys'),
+    partitions: z.array(z.number().int().min(0).max(65535)).max(65536),
+    leaves: z.array(z.number().int().min(0)).max(1 << 22).optional(),
+    after: z.string().max(10_000).optional(),
+    limit: z.number().int().min(1).max(10_000),
+  }),
+  // Anti-entropy (Dynamo 4.7): this node's Merkle trees of some partitions over (key, version context), see replica/merkle.ts.
+  z.object({ ...base, type: z.literal('merkle'), partitions: z.array(z.number().int().min(0).max(65535)).max(65536) }),
+  z.object({ ...reply, type: z.literal('merkle_reply'), trees: z.array(z.object({ partition: z.number().int().min(0), root: z.string().max(64), leaves: z.array(z.string().max(64)).max(1024) })) }),
   z.object({ ...reply, type: z.literal('partition_keys_reply'), entries: z.array(z.object({ ns, key, state: stateSchema })), next: z.string().nullable() }),
   // An old owner drops its copies of partitions it owns in no live layout (their new owners have them all).
   z.object({ ...base, type: z.literal('partition_drop'), partitions: z.array(z.number().int().min(0).max(65535)).max(65536), epoch: z.number().int().min(1), limit: z.number().int().min(1).max(100_000) }),
@@ -239,8 +258,9 @@ export const messageSchema = z.discriminatedUnion('type', [
     /** The partitions this machine is taking in (see cron/transfer.ts), and the newest epoch whose data it holds. */
     transfers: transferStatusSchema.optional(),
     synced: z.number().int().min(0).optional(),
+    ae: antiEntropySchema.optional(),
     /** Each node's membership epochs from its heartbeat: held, acknowledged, synced. */
-    epochs: z.record(nodeId, z.object({ epoch: z.number().int().min(0), synced: z.number().int().min(0) })).optional(),
+    epochs: peerEpochs.optional(),
   }),
   z.object({ ...reply, type: z.literal('view_push_reply') }),
   z.object({ ...base, type: z.literal('view') }),
@@ -261,7 +281,7 @@ export const messageSchema = z.discriminatedUnion('type', [
     /** How many layouts are live in it: fewer once a move is done (the record is trimmed, the epoch stays). */
     live: z.number().int().min(1).optional(),
     transfers: transferStatusSchema.optional(),
-    epochs: z.record(nodeId, z.object({ epoch: z.number().int().min(0), synced: z.number().int().min(0) })).optional(),
+    epochs: peerEpochs.optional(),
   }),
 
   // Membership (ring/membership.ts): a node's record, asked for by a peer or process that knows an older epoch;
@@ -335,7 +355,7 @@ export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 /** The fields a caller supplies; v, id and sender are filled in by the transport. */
 export type Outgoing<T extends MessageType> = MessageOf<T> extends infer M ? (M extends unknown ? Omit<M, 'v' | 'id' | 'sender'> : never) : never;
 
-export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'list_page', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'membership_get', 'membership_put', 'partition_keys', 'partition_drop', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_read', 'paxos_watch', 'paxos_dump', 'paxos_adopt', 'hints', 'hint_drop'] as const;
+export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'list_page', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'membership_get', 'membership_put', 'partition_keys', 'partition_drop', 'merkle', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_read', 'paxos_watch', 'paxos_dump', 'paxos_adopt', 'hints', 'hint_drop'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
 /** Which reply answers which request. */
@@ -355,6 +375,7 @@ export interface ReplyTo {
   membership_put: 'membership_put_reply';
   partition_keys: 'partition_keys_reply';
   partition_drop: 'partition_drop_reply';
+  merkle: 'merkle_reply';
   paxos_prepare: 'paxos_prepare_reply';
   paxos_accept: 'paxos_accept_reply';
   paxos_commit: 'paxos_commit_reply';
@@ -420,6 +441,8 @@ export function declaredBodyBytes(m: Message): number {
     case 'partition_keys_reply':
     case 'partition_drop':
     case 'partition_drop_reply':
+    case 'merkle':
+    case 'merkle_reply':
     case 'paxos_prepare':
     case 'paxos_prepare_reply':
     case 'paxos_accept':

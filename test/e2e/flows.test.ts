@@ -146,7 +146,7 @@ t.test('GET /cluster shows N, R, W and every node', async (t) => {
   t.same([r.json.n, r.json.r, r.json.w], [3, 2, 2]);
   t.same(r.json.nodes.map((n: { id: string }) => n.id), ids);
   for (const n of r.json.nodes) {
-    t.same(Object.keys(n).sort(), ['host', 'id', 'partitions', 'port', 'restPort', 'role', 'status']);
+    t.same(Object.keys(n).sort(), ['anti_entropy', 'host', 'id', 'partitions', 'port', 'restPort', 'role', 'status']);
     t.equal(n.status, 'up');
   }
 });

@@ -7,6 +7,7 @@
 // is printed against the optimum. Bad requests get 400/404/409.
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { ROOT, TestCluster, waitFor } from '../helpers/cluster.js';
@@ -19,7 +20,7 @@ import { Ring } from '../../src/ring/ring.js';
 
 const run = promisify(execFile);
 const cli = async (args: string[]): Promise<string> => (await run(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args])).stdout;
-const c = await TestCluster.create(t, { cron: true, spares: 1, extra: { timeouts: { requestMs: 1500, connectMs: 500 }, gossip: { intervalMs: 1000, failureTimeoutMs: 3000 } } });
+const c = await TestCluster.create(t, { cron: true, spares: 1, extra: { timeouts: { requestMs: 1500, connectMs: 500 }, gossip: { intervalMs: 1000, failureTimeoutMs: 3000 }, antiEntropy: { intervalMs: 3000 } } });
 await c.startAll();
 await waitAllUp(c);
 const peers = peerClient(t);
@@ -166,4 +167,32 @@ t.test('bad membership requests get clear errors', async (t) => {
   const second = await call('DELETE', `${c.url('node1')}/cluster/members/node2`);
   t.equal(second.status, 409, 'a leave that would leave fewer members than N');
   t.equal(second.json.error.code, 'TOO_FEW_MEMBERS');
+});
+
+t.test('a wiped replica is repaired by anti-entropy alone, and comes back with the current membership', async (t) => {
+  const members = ['node1', 'node2', 'node5'];
+  await settled(members, 4);
+  await c.kill('node1');
+  rmSync(c.dataDir('node1'), { recursive: true, force: true });
+  const wiped = Date.now();
+  await c.restart('node1');
+  // Without any client read: only the replicas' own state, asked over the socket port.
+  const missing = async (): Promise<string[]> => {
+    const out: string[] = [];
+    for (const file of acked.keys()) if (!(await replicaState(peers, c.node('node1'), BUCKET, file).catch(() => null))) out.push(file);
+    return out;
+  };
+  await waitFor('node1 to hold every key again', async () => (await missing()).length === 0, 90_000, 500);
+  t.comment(`anti-entropy repaired the wiped node in ${Date.now() - wiped} ms (${acked.size} keys, round every 3 s)`);
+  const view = await call('GET', `${c.url('node1')}/cluster`);
+  t.equal(view.json.epoch, 4, 'it knows the current epoch again (it learned it from its peers)');
+  const me = view.json.nodes.find((n: { id: string }) => n.id === 'node1');
+  t.ok(me.anti_entropy.last_round, `GET /cluster shows its last anti-entropy round (${me.anti_entropy.last_round})`);
+  const repaired = await waitFor('node1 to report the keys it repaired', async () => {
+    const r = await call('GET', `${c.url('node2')}/cluster`);
+    const n = r.json.nodes.find((x: { id: string }) => x.id === 'node1');
+    return n?.anti_entropy?.last_round ? n : null;
+  });
+  t.type(repaired.anti_entropy.repaired, 'number', 'and other nodes see it too');
+  await readBack(t, members);
 });

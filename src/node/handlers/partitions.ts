@@ -8,6 +8,7 @@ import { ErrorCode, RingstoreError } from '../../errors.js';
 import type { HandlerResult } from '../../net/transport.js';
 import { BUCKETS_NS, type KeyState, type MessageOf } from '../../protocol/messages.js';
 import { objectKey, ringHash } from '../../ring/hash.js';
+import { LEAVES, MerkleForest, placeOf, rootOf } from '../../replica/merkle.js';
 import type { NodeContext } from '../context.js';
 
 /** Names looked at per page at most, matching or not: a page of a small partition in a big store stays short. */
@@ -30,9 +31,15 @@ function parseCursor(after: string | undefined): Cursor | null {
 }
 
 /** The keys of `partitions` (of Q) after the cursor: up to `limit` matches, scanning at most SCAN_PER_PAGE names. */
-async function scan(ctx: NodeContext, partitions: readonly number[], after: string | undefined, limit: number): Promise<{ found: Array<{ ns: string; key: string }>; next: string | null }> {
+async function scan(ctx: NodeContext, partitions: readonly number[], after: string | undefined, limit: number, leaves?: readonly number[]): Promise<{ found: Array<{ ns: string; key: string }>; next: string | null }> {
   const q = ctx.membership.record.partitions;
   const wanted = new Set(partitions);
+  const inLeaves = leaves ? new Set(leaves) : null;
+  const matches = (ns: string, key: string): boolean => {
+    if (!inLeaves) return wanted.has(Math.floor((ringHash(objectKey(ns, key)) * q) / 2 ** 32));
+    const { partition, leaf } = placeOf(ns, key, q);
+    return wanted.has(partition) && inLeaves.has(partition * LEAVES + leaf);
+  };
   const cursor = parseCursor(after);
   const spaces = (await ctx.store.namespaces()).filter((ns) => ns !== BUCKETS_NS && (!cursor || ns >= cursor.ns)).sort();
   const found: Array<{ ns: string; key: string }> = [];
@@ -43,7 +50,7 @@ async function scan(ctx: NodeContext, partitions: readonly number[], after: stri
       const { keys, truncated } = ctx.store.names(ns, from, Math.min(1000, SCAN_PER_PAGE - scanned + 1));
       for (const key of keys) {
         scanned++;
-        if (wanted.has(Math.floor((ringHash(objectKey(ns, key)) * q) / 2 ** 32))) found.push({ ns, key });
+        if (matches(ns, key)) found.push({ ns, key });
         if (found.length >= limit || scanned >= SCAN_PER_PAGE) return { found, next: JSON.stringify([ns, key]) };
       }
       if (!truncated || keys.length === 0) break;
@@ -54,7 +61,7 @@ async function scan(ctx: NodeContext, partitions: readonly number[], after: stri
 }
 
 export async function handlePartitionKeys(ctx: NodeContext, m: MessageOf<'partition_keys'>): Promise<HandlerResult> {
-  const { found, next } = await scan(ctx, m.partitions, m.after, m.limit);
+  const { found, next } = await scan(ctx, m.partitions, m.after, m.limit, m.leaves);
   const entries: Array<{ ns: string; key: string; state: KeyState }> = [];
   for (const { ns, key } of found) {
     const state = await ctx.store.read(ns, key);
@@ -80,4 +87,29 @@ export async function handlePartitionDrop(ctx: NodeContext, m: MessageOf<'partit
     if (dropped >= m.limit) return { reply: { type: 'partition_drop_reply', dropped, more: true } };
     after = next;
   }
+}
+
+/** This node's Merkle trees of some partitions, from its own replicas (not hinted copies): one pass over its keys. */
+export async function handleMerkle(ctx: NodeContext, m: MessageOf<'merkle'>): Promise<HandlerResult> {
+  const q = ctx.membership.record.partitions;
+  const wanted = new Set(m.partitions);
+  const forest = new MerkleForest(q);
+  for (const ns of (await ctx.store.namespaces()).filter((n) => n !== BUCKETS_NS)) {
+    let after: string | undefined;
+    for (;;) {
+      const { keys, truncated } = ctx.store.names(ns, after, 1000);
+      for (const key of keys) {
+        if (!wanted.has(placeOf(ns, key, q).partition)) continue;
+        const state = await ctx.store.read(ns, key);
+        if (state) forest.add(ns, key, state);
+      }
+      if (!truncated || keys.length === 0) break;
+      after = keys.at(-1);
+    }
+  }
+  const trees = m.partitions.map((partition) => {
+    const leaves = forest.leavesOf(partition);
+    return { partition, root: rootOf(leaves), leaves };
+  });
+  return { reply: { type: 'merkle_reply', trees } };
 }

@@ -9,7 +9,7 @@ import type { NodeContext } from '../context.js';
 export async function handleViewPush(ctx: NodeContext, m: MessageOf<'view_push'>): Promise<HandlerResult> {
   // Only this machine's own scheduler speaks for this machine's view.
   if (m.sender !== ctx.identity.node) throw new RingstoreError(ErrorCode.BAD_MESSAGE, `view_push from ${m.sender}: only this machine's scheduler pushes its view`);
-  ctx.schedulerView.push(m.statuses, m.disks, m.workers, m.counters, { transfers: m.transfers, synced: m.synced, epochs: m.epochs });
+  ctx.schedulerView.push(m.statuses, m.disks, m.workers, m.counters, { transfers: m.transfers, synced: m.synced, ae: m.ae, epochs: m.epochs });
   return { reply: { type: 'view_push_reply' } };
 }
 

@@ -10,7 +10,7 @@
 // scheduler running) each node is pinged instead (`status_from: "ping"`): `up`
 // if it answers now, `unknown` if not, since one missed ping is no verdict.
 import type { Cluster } from '../../coordinator/cluster.js';
-import type { DiskInfo, NodeStatus, TransferStatus } from '../../protocol/messages.js';
+import type { DiskInfo, NodeStatus, PeerEpochs, TransferStatus } from '../../protocol/messages.js';
 import { sendJson } from '../respond.js';
 import type { Route } from '../router.js';
 
@@ -38,12 +38,13 @@ export interface ClusterState {
     partitions: number;
     /** member: in this epoch; leaving: removed, its data still moving; joining: started, not yet added. */
     role: 'member' | 'leaving' | 'not a member';
+    anti_entropy: { last_round: string | null; repaired: number };
   }>;
   statusFrom: 'gossip' | 'ping';
   workers: unknown[];
   processes: unknown[] | null;
   transfers: TransferStatus | null;
-  epochs: Record<string, { epoch: number; synced: number }>;
+  epochs: Record<string, PeerEpochs>;
 }
 
 /** Every member with its status as this machine sees it now. */
@@ -68,7 +69,19 @@ export async function clusterState(cluster: Cluster): Promise<ClusterState> {
   const nodes = await Promise.all(
     listed.map(async ({ spec: n, role }) => {
       const disk = view.disks[n.id];
-      return { id: n.id, host: n.host, port: n.port, restPort: n.restPort, status: await statusOf(n.id), ...(disk ? { disk: { state: disk.state, free_bytes: disk.free } } : {}), partitions: held.get(n.id) ?? 0, role };
+      const ae = view.epochs?.[n.id]?.ae;
+      return {
+        id: n.id,
+        host: n.host,
+        port: n.port,
+        restPort: n.restPort,
+        status: await statusOf(n.id),
+        ...(disk ? { disk: { state: disk.state, free_bytes: disk.free } } : {}),
+        partitions: held.get(n.id) ?? 0,
+        role,
+        // Its last completed anti-entropy round and the keys it repaired then (from its heartbeat).
+        anti_entropy: { last_round: ae?.lastRound ?? null, repaired: ae?.repaired ?? 0 },
+      };
     }),
   );
   return { nodes, statusFrom: gossip ? 'gossip' : 'ping', workers: view.workers, processes: view.processes, transfers: view.transfers ?? null, epochs: view.epochs ?? {} };
