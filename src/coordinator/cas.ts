@@ -67,7 +67,10 @@ function proposerOf(c: Cluster): Proposer {
  * outright (the membership register: the members of the current epoch).
  */
 export async function compareAndSet<R>(c: Cluster, space: string, placement: { ns: string; key: string } | { acceptors: readonly string[]; key: string }, decide: (current: unknown) => Decision<R>): Promise<R> {
-  const owners = 'acceptors' in placement ? [...placement.acceptors] : c.preferenceList(placement.ns, placement.key);
+  // While partitions move, the owners in every live layout together (a majority of them), so that the new
+  // owners take part in every decision from the start of the move (they took in the earlier ones with the
+  // partition); see membership.ts.
+  const owners = 'acceptors' in placement ? [...placement.acceptors] : [...new Set(c.writeLists(placement.ns, placement.key).flat())];
   const majority = Math.floor(owners.length / 2) + 1;
   const proposer = proposerOf(c);
   const key = placement.key;

@@ -56,6 +56,8 @@ export async function listFiles(c: Cluster, bucket: string, q: ListQuery): Promi
   const files: FileInfo[] = [];
   const prefixes: string[] = [];
   let repairs = 0;
+  // Each answering node's states by key, looked up once per listed key (not a scan of its page per key).
+  const byNode = q0.ok.map((p) => ({ node: p.node, states: new Map(p.value.items.flatMap((i) => ('key' in i ? [[i.key, i.state] as const] : []))) }));
   for (const item of merged.items) {
     if ('prefix' in item) {
       prefixes.push(item.prefix);
@@ -69,7 +71,7 @@ export async function listFiles(c: Cluster, bucket: string, q: ListQuery): Promi
       const newest = live.reduce((a, b) => (b.ts > a.ts ? b : a));
       files.push({ name: item.key, size: newest.size, etag: newest.etag, last_modified: new Date(newest.ts).toISOString(), siblings: current.length, clock: state.context });
     }
-    if (repairs < REPAIRS_PER_PAGE) repairs += repairListed(c, bucket, item.key, q0.ok, state);
+    if (repairs < REPAIRS_PER_PAGE) repairs += repairListed(c, bucket, item.key, byNode, state);
   }
   const last = merged.items.at(-1);
   const next = merged.truncated && last ? ('prefix' in last ? last.prefix : last.key) : null;
@@ -77,14 +79,11 @@ export async function listFiles(c: Cluster, bucket: string, q: ListQuery): Promi
 }
 
 /** Read repair of one listed key: the owners that answered with a state other than the merged one get it. */
-function repairListed(c: Cluster, bucket: string, key: string, pages: ReadonlyArray<{ node: string; value: { items: ReadonlyArray<{ key: string; state: KeyState } | { prefix: string }> } }>, merged: KeyState): number {
+function repairListed(c: Cluster, bucket: string, key: string, pages: ReadonlyArray<{ node: string; states: ReadonlyMap<string, KeyState> }>, merged: KeyState): number {
   const owners = c.preferenceList(bucket, key);
   const answers = pages
     .filter((p) => owners.includes(p.node))
-    .map((p) => {
-      const found = p.value.items.find((i) => 'key' in i && i.key === key) as { state: KeyState } | undefined;
-      return { node: p.node, value: { state: found?.state ?? null, bodies: new Map() } as ReplicaRead };
-    });
+    .map((p) => ({ node: p.node, value: { state: p.states.get(key) ?? null, bodies: new Map() } as ReplicaRead }));
   const stale = answers.some((a) => a.value.state === null || JSON.stringify(a.value.state.context) !== JSON.stringify(merged.context) || a.value.state.siblings.length !== merged.siblings.length);
   if (!stale) return 0;
   void readRepair(c, bucket, key, answers, new Map(), owners);

@@ -46,7 +46,8 @@ export function membershipPush(ctx: SchedulerContext): { transfers: TransferStat
   const epochs: Record<string, PeerEpochs> = {};
   for (const n of ctx.view.nodes) {
     const hb = ctx.view.entry(n)?.heartbeat;
-    if (hb?.epoch !== undefined) epochs[n] = { epoch: hb.epoch, synced: n === ctx.self ? synced : (hb.synced ?? 0), ...(n === ctx.self ? { ae } : hb.ae ? { ae: hb.ae } : {}) };
+    const marks = ctx.view.epochsOf(n);
+    if (hb?.epoch !== undefined) epochs[n] = { epoch: marks.epoch, synced: n === ctx.self ? synced : marks.synced, ...(n === ctx.self ? { ae } : hb.ae ? { ae: hb.ae } : {}) };
   }
   return { transfers: status, synced, ae, epochs };
 }

@@ -97,7 +97,7 @@ export function plan(record: MembershipRecord, self: string): Task[] {
 /** Every node of the live layouts has taken up `epoch` (its heartbeat says so): no writer skips the new owners any more. */
 function everyoneAt(ctx: SchedulerContext, record: MembershipRecord, epoch: number): boolean {
   const nodes = new Set(record.layouts.flatMap((l) => l.replicas.flat()));
-  for (const n of nodes) if ((ctx.view.entry(n)?.heartbeat?.epoch ?? 0) < epoch) return false;
+  for (const n of nodes) if (ctx.view.epochsOf(n).epoch < epoch) return false;
   return true;
 }
 
@@ -254,7 +254,7 @@ function settle(ctx: SchedulerContext, record: MembershipRecord): number | null 
   for (const l of record.layouts.slice(1)) {
     const owners = new Set(l.replicas.flat());
     const synced = [...owners].every((n) => {
-      const e = n === ctx.self ? states.get(ctx)?.synced : ctx.view.entry(n)?.heartbeat?.synced;
+      const e = n === ctx.self ? states.get(ctx)?.synced : ctx.view.epochsOf(n).synced;
       return (e ?? 0) >= l.epoch;
     });
     if (synced) settled = l.epoch;

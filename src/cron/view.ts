@@ -27,6 +27,13 @@ export class GossipView {
   private readonly entries = new Map<string, ViewEntry>();
 
   private ids: string[] = [];
+  /**
+   * The highest membership epoch and synced epoch each node's heartbeats have
+   * told: both only grow on a node, and a heartbeat that is "newer" by the
+   * gossip order may still be an old one relayed after the node's clock and
+   * generation went back.
+   */
+  private readonly marks = new Map<string, { epoch: number; synced: number }>();
 
   constructor(
     nodes: readonly string[],
@@ -44,18 +51,33 @@ export class GossipView {
   /** Follow these nodes from now on (the membership changed): new ones start unknown, others are forgotten. */
   setNodes(nodes: readonly string[], now: number): void {
     const keep = new Set(nodes);
-    for (const n of this.entries.keys()) if (!keep.has(n)) this.entries.delete(n);
+    for (const n of this.entries.keys()) if (!keep.has(n)) this.entries.delete(n), this.marks.delete(n);
     // Nothing is known of a node until it is heard from: not up, and not yet a failure.
     for (const n of keep) if (!this.entries.has(n)) this.entries.set(n, { heartbeat: null, lastAdvanced: now, refusal: null });
     this.ids = [...keep];
   }
 
-  /** The node whose heartbeat tells the highest membership epoch, and that epoch (null if none is heard of). */
+  private mark(hb: Heartbeat): void {
+    if (!this.entries.has(hb.node)) return;
+    const m = this.marks.get(hb.node) ?? { epoch: 0, synced: 0 };
+    this.marks.set(hb.node, { epoch: Math.max(m.epoch, hb.epoch ?? 0), synced: Math.max(m.synced, hb.synced ?? 0) });
+  }
+
+  /** The highest membership epoch a node's heartbeats told, and the highest epoch it said it had synced. */
+  epochsOf(node: string): { epoch: number; synced: number } {
+    return this.marks.get(node) ?? { epoch: 0, synced: 0 };
+  }
+
+  /**
+   * Where to fetch the newest membership from: the node whose latest heartbeat
+   * holds the highest epoch (what it holds now: a node whose disk was wiped
+   * holds less than it once told).
+   */
   newestEpoch(): { node: string; epoch: number } | null {
     let best: { node: string; epoch: number } | null = null;
-    for (const [node, e] of this.entries) {
-      const epoch = e.heartbeat?.epoch;
-      if (epoch !== undefined && (!best || epoch > best.epoch)) best = { node, epoch };
+    for (const node of this.ids) {
+      const epoch = this.entries.get(node)?.heartbeat?.epoch ?? 0;
+      if (epoch > 0 && (!best || epoch > best.epoch)) best = { node, epoch };
     }
     return best;
   }
@@ -69,6 +91,7 @@ export class GossipView {
     for (const hb of table) {
       const e = this.entries.get(hb.node);
       if (!e) continue; // not a member of this cluster
+      this.mark(hb);
       if (!e.heartbeat || newer(hb, e.heartbeat)) {
         // A newer heartbeat advanced after the one we had, so its time cannot be earlier.
         e.lastAdvanced = e.heartbeat ? Math.max(now - hb.age, e.lastAdvanced) : Math.min(now, now - hb.age);
@@ -95,6 +118,7 @@ export class GossipView {
     if (!e) return;
     e.refusal = null;
     if (own && own.node === node) {
+      this.mark(own);
       if (!e.heartbeat || newer(own, e.heartbeat) || own.generation < e.heartbeat.generation) e.heartbeat = own;
       e.lastAdvanced = now;
     }

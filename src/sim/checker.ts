@@ -15,6 +15,9 @@ import { BUCKETS_NS, type KeyState } from '../protocol/messages.js';
 import { incarnationEnded, liveUids, visible } from '../replica/records.js';
 import type { RunningNode } from '../node/server.js';
 import type { SimCluster, SimNode } from './cluster.js';
+import { ownsNow } from './membership.js';
+import { objectKey } from '../ring/hash.js';
+import { Ring } from '../ring/ring.js';
 import type { AckedWrite, History } from './workload.js';
 
 export async function ownState(n: SimNode, ns: string, key: string, node: RunningNode | undefined = n.running?.node): Promise<KeyState | null> {
@@ -62,6 +65,8 @@ export async function checkAcknowledged(cluster: SimCluster, history: History): 
     for (const { node, as, hintOn } of holders) {
       const n = cluster.node(node);
       if (wipedAfter(n, w.sentAt)) continue;
+      // A membership change moved the key away from it (and it dropped it once the new owners had it): checkFinalOwners.
+      if (!ownsNow(cluster, n, w.ns, w.key)) continue;
       if (hintOn !== undefined && wipedAfter(cluster.node(hintOn), w.sentAt)) continue;
       const state = await ownState(n, w.ns, w.key);
       if (!holds(state, w)) {
@@ -77,6 +82,7 @@ export async function auditBoot(cluster: SimCluster, n: SimNode, running: Runnin
   const problems: string[] = [];
   for (const w of history.acked) {
     if (!w.written.includes(n.id) || !w.preferenceList.includes(n.id) || wipedAfter(n, w.sentAt)) continue;
+    if (w.ns !== BUCKETS_NS && !ownedIn(running, n.id, w.ns, w.key)) continue; // moved away by a membership change
     const state = await ownState(n, w.ns, w.key, running);
     if (holds(state, w)) continue;
     // Files of an incarnation that has ended are purged legitimately, and the purge travels with the states
@@ -88,6 +94,45 @@ export async function auditBoot(cluster: SimCluster, n: SimNode, running: Runnin
       if (incarnationEnded(merged, w.uid)) continue;
     }
     problems.push(`${n.id} restarted without the version ${w.version} of ${w.ns}/${w.key} it acknowledged at ${w.at.toFixed(1)} ms: it has ${state ? describe(state) : 'nothing'}`);
+  }
+  return problems;
+}
+
+/** Whether the node owns the key in one of the layouts its socket server holds live. */
+function ownedIn(running: RunningNode, id: string, ns: string, key: string): boolean {
+  const k = objectKey(ns, key);
+  return running.ctx.membership.layouts.some((l) => new Ring({ version: l.epoch, replicas: l.replicas }).preferenceList(k).includes(id));
+}
+
+/**
+ * After a membership change has settled and every key was read (read repair):
+ * every acknowledged write is held, or superseded, by every owner of the key
+ * in the final layout. The partitions moved under the writes; none may have
+ * been left behind.
+ */
+export async function checkFinalOwners(cluster: SimCluster, history: History, beforeRepair = false): Promise<string[]> {
+  const problems: string[] = [];
+  const c = cluster.upNodes().find((n) => n.running?.cluster.membership.has(n.id))?.running?.cluster;
+  if (!c) return ['no member is running'];
+  for (const w of history.acked) {
+    if (w.ns === BUCKETS_NS || (await excused(cluster, w))) continue;
+    const owners = c.preferenceList(w.ns, w.key);
+    if (beforeRepair) {
+      // Before any read repair: the move kept as many copies as the write was acknowledged with (W; one if a
+      // disk was wiped since), on the owners of the final layout. Read repair would hide a partition left behind.
+      const wiped = cluster.nodes.some((n) => wipedAfter(n, w.sentAt));
+      const need = wiped ? 1 : Math.min(cluster.config.replication.w, owners.length);
+      const holders: string[] = [];
+      for (const o of owners) if (holds(await ownState(cluster.node(o), w.ns, w.key), w)) holders.push(o);
+      if (holders.length < need) problems.push(`left behind in the move: ${w.op} ${w.ns}/${w.key} version ${w.version} (acknowledged at ${w.at.toFixed(1)} ms on ${w.written.join(',')}) is on ${holders.length} of its owners in epoch ${c.membership.epoch} [${holders.join(',')}] of [${owners.join(',')}], W=${need}`);
+      continue;
+    }
+    for (const owner of owners) {
+      const state = await ownState(cluster.node(owner), w.ns, w.key);
+      if (!holds(state, w)) {
+        problems.push(`lost in the move: ${w.op} ${w.ns}/${w.key} version ${w.version} (acknowledged at ${w.at.toFixed(1)} ms, written ${w.written.join(',')}) is not on ${owner}, its owner in epoch ${c.membership.epoch}: it has ${state ? describe(state) : 'nothing'}`);
+      }
+    }
   }
   return problems;
 }
@@ -160,7 +205,8 @@ export function viewsNotUp(cluster: SimCluster): string[] {
     const sched = n.running?.scheduler.ctx;
     if (!sched) continue;
     const now = sched.rt.clock.monotonic();
-    const wrong = cluster.nodes.filter((m) => sched.view.status(m.id, now) !== 'up').map((m) => `${m.id} ${sched.view.status(m.id, now)}`);
+    // The nodes its view follows: the membership it holds (a spare that never joined follows the seeds and itself).
+    const wrong = sched.view.nodes.filter((m) => sched.view.status(m, now) !== 'up').map((m) => `${m} ${sched.view.status(m, now)}`);
     if (wrong.length > 0) problems.push(`${n.id} sees ${wrong.join(', ')}`);
   }
   return problems;
@@ -179,7 +225,9 @@ export function hintsLeft(cluster: SimCluster): string[] {
 export function bucketDisagreements(cluster: SimCluster, buckets: readonly string[]): string[] {
   const problems: string[] = [];
   for (const b of buckets) {
-    const views = cluster.nodes.map((n) => [n.id, [...liveUids(n.running?.node.ctx.buckets.get(b))].sort().join(',')] as const);
+    // Members only: a machine that left (or never joined) holds no data of the cluster's.
+    const members = cluster.nodes.filter((n) => n.running?.cluster.membership.has(n.id) ?? true);
+    const views = members.map((n) => [n.id, [...liveUids(n.running?.node.ctx.buckets.get(b))].sort().join(',')] as const);
     if (new Set(views.map(([, v]) => v)).size > 1) problems.push(`bucket ${b} differs: ${views.map(([id, v]) => `${id} [${v || 'none'}]`).join('; ')}`);
   }
   return problems;

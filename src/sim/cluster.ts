@@ -58,6 +58,8 @@ export class SimCluster {
   readonly nodes: SimNode[];
   readonly config: ClusterConfig;
   readonly membership: Membership;
+  /** Every machine's address: the seeds', then the spares'. */
+  readonly specs: Map<string, MemberSpec>;
   readonly logs: LogBuffer;
   private readonly rootLog: Logger;
   /** While set, no disk fault is injected: the checker's own reads through a node's store. */
@@ -72,8 +74,12 @@ export class SimCluster {
     size: number,
     replication: { n: number; r: number; w: number },
     inject: (host: string, op: string, path: string) => string | null,
+    /** Machines beyond the seeds, not in the config: they start, and join when a membership change adds them. */
+    spares = 0,
   ) {
     const members: MemberSpec[] = Array.from({ length: size }, (_, i) => ({ id: `n${i + 1}`, host: `n${i + 1}`, port: 7000, restPort: 6000 }));
+    const extra: MemberSpec[] = Array.from({ length: spares }, (_, i) => ({ id: `n${size + i + 1}`, host: `n${size + i + 1}`, port: 7000, restPort: 6000 }));
+    this.specs = new Map([...members, ...extra].map((m) => [m.id, m]));
     this.config = parseConfig(
       {
         replication,
@@ -92,7 +98,7 @@ export class SimCluster {
     this.membership = Membership.initial(members, this.config.ringSize, this.config.replication.n);
     this.logs = new LogBuffer(loop);
     this.rootLog = winston.createLogger({ level: 'warn', format: winston.format.json(), transports: [this.logs.transport] });
-    this.nodes = members.map((m) => ({
+    this.nodes = [...members, ...extra].map((m) => ({
       id: m.id,
       machine: new SimMachine(m.host, loop, net, prng.fork(`machine-${m.id}`), (op, path) => (this.auditing ? null : inject(m.id, op, path))),
       process: null,
@@ -122,7 +128,7 @@ export class SimCluster {
     n.running = null;
     n.machine.net.power(n.machine.host, true);
     this.loop.trace(`start ${proc.name}`);
-    const self = this.membership.get(id) as MemberSpec;
+    const self = this.specs.get(id) as MemberSpec;
     // Each start of a machine has its own membership, from the seeds, as a real process does; its socket server reads membership.json.
     const membership = Membership.initial(this.config.nodes, this.config.ringSize, this.config.replication.n);
     const env: NodeEnv = { rt: proc.rt, config: this.config, self, membership, secret: SIM_SECRET, log: this.logger(proc.name), dir: `/data/${id}` };

@@ -7,7 +7,8 @@
 // bucket anti-entropy) and the checker looks at every replica.
 import { readQuorum } from '../coordinator/read.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
-import { auditBoot, bucketDisagreements, checkAcknowledged, checkReplicas, hintsLeft, reusedDots, viewsNotUp } from './checker.js';
+import { auditBoot, bucketDisagreements, checkAcknowledged, checkFinalOwners, checkReplicas, hintsLeft, reusedDots, viewsNotUp } from './checker.js';
+import { currentMembers, membershipPlan, scheduleChanges, unsettled } from './membership.js';
 import { SimCluster } from './cluster.js';
 import { SimLoop } from './loop.js';
 import { CALM, SimNetwork, type NetFaults } from './network.js';
@@ -70,7 +71,10 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
   const r = setup.between(1, n);
   const w = setup.between(1, n);
   const disks = new DiskFaults(loop, prng.fork('disk-faults'));
-  const cluster = new SimCluster(loop, net, prng.fork('cluster'), size, { n, r, w }, (host, op) => disks.inject(host, op));
+  // Membership changes draw from their own stream, so a seed's other choices are what they were without them.
+  const changes = prng.fork('membership');
+  const plan = membershipPlan(changes);
+  const cluster = new SimCluster(loop, net, prng.fork('cluster'), size, { n, r, w }, (host, op) => disks.inject(host, op), plan.join ? 1 : 0);
   const history = emptyHistory();
   const problems: string[] = [];
   cluster.onBoot = (node, running) => {
@@ -94,7 +98,7 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
         split: setup.float() * 0.05,
       };
   const faultCount = setup.between(0, 10);
-  const description = `${size} nodes, N=${n} R=${r} W=${w}, ${faultCount} faults, network ${faults === CALM ? 'calm' : `loss ${(faults.loss * 100).toFixed(2)}%`}`;
+  const description = `${size} nodes, N=${n} R=${r} W=${w}, ${faultCount} faults${plan.join ? ', a join' : ''}${plan.leave ? ', a leave' : ''}, network ${faults === CALM ? 'calm' : `loss ${(faults.loss * 100).toFixed(2)}%`}`;
   loop.trace(`setup ${description}`);
 
   for (const node of cluster.nodes) cluster.start(node.id);
@@ -108,6 +112,7 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
   const casClients = Array.from({ length: setup.between(2, 4) }, (_, i) => new RegisterClient(`x${i + 1}`, loop, cluster, prng.fork(`register-client-${i}`), registers, i + 1));
   for (const c of casClients) c.run(end);
   scheduleFaults(cluster, net, disks, prng.fork('faults'), faultCount, w, BOOT_MS, end);
+  scheduleChanges(cluster, changes, plan, plan.join ? `n${size + 1}` : undefined, BOOT_MS, end);
   await loop.runUntil(end);
   // The clients' last calls end (answered, or timed out with their machine).
   await loop.runUntil(end + 9000, () => clients.every((c) => c.idle) && casClients.every((c) => c.idle));
@@ -123,15 +128,18 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
   // Bytes a partition held back arrive (TCP retransmits them), then: every machine up, seen up by every other,
   // and every hint handed off.
   await step(3000);
-  while (loop.now < deadline && (cluster.upNodes().length < size || viewsNotUp(cluster).length > 0 || hintsLeft(cluster).length > 0)) await step(1000);
-  if (cluster.upNodes().length < size) problems.push(`machines did not come back: ${cluster.nodes.filter((x) => !x.running).map((x) => x.id).join(', ')}`);
+  const machines = cluster.nodes.length;
+  while (loop.now < deadline && (cluster.upNodes().length < machines || viewsNotUp(cluster).length > 0 || hintsLeft(cluster).length > 0 || unsettled(cluster).length > 0)) await step(1000);
+  problems.push(...unsettled(cluster).map((u) => `membership not settled within ${SETTLE_DEADLINE_MS / 1000} s: ${u}`));
+  if (cluster.upNodes().length < machines) problems.push(`machines did not come back: ${cluster.nodes.filter((x) => !x.running).map((x) => x.id).join(', ')}`);
   problems.push(...viewsNotUp(cluster).map((v) => `gossip views still wrong after ${SETTLE_DEADLINE_MS / 1000} s: ${v}`));
   problems.push(...hintsLeft(cluster).map((h) => `hints not drained within ${SETTLE_DEADLINE_MS / 1000} s: ${h}`));
   problems.push(...(await checkAcknowledged(cluster, history)));
+  if (currentMembers(cluster).epoch > 1) problems.push(...(await checkFinalOwners(cluster, history, true)));
 
   // A read of every key repairs its stale replicas; bucket anti-entropy brings every node's records together.
   const keys = [...BUCKETS.flatMap((b) => KEYS.map((k) => ({ ns: b, key: k }))), ...BUCKETS.map((b) => ({ ns: BUCKETS_NS, key: b }))];
-  const coordinator = cluster.upNodes()[0]?.running?.cluster;
+  const coordinator = cluster.upNodes().find((x) => x.running?.cluster.membership.has(x.id))?.running?.cluster;
   if (coordinator) {
     for (const { ns, key } of keys) {
       // A read that fails (a connection that died with a restart) is tried again.
@@ -149,6 +157,7 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
   problems.push(...bucketDisagreements(cluster, BUCKETS));
   await opts.inspect?.(cluster);
   problems.push(...(await checkReplicas(cluster, history, keys)));
+  if (currentMembers(cluster).epoch > 1) problems.push(...(await checkFinalOwners(cluster, history)));
   const registerCheck = await checkRegisters(cluster, registers);
   problems.push(...registerCheck.problems);
   problems.push(...history.unexpected.map((u) => `unexpected error: ${u}`));

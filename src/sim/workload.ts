@@ -203,7 +203,9 @@ export class Client implements Owner {
       // checks it. One whose disk was wiped since the write was sent may have held it before.
       const wiped = n.wipes.some((t) => t >= w.sentAt);
       if (!ctx || wiped) {
-        if (w.written.includes(n.id)) holders.push(`${n.id} (${wiped ? 'wiped since' : 'down'})`);
+        // Also the owner of a hinted copy: handoff may have delivered it (and the copy been dropped) before the owner
+        // went down; the final check (checkAcknowledged) requires it there once the owner is back.
+        if (w.written.includes(n.id) || w.hinted.some((h) => h.for === n.id)) holders.push(`${n.id} (${wiped ? 'wiped since' : 'down'})`);
         continue;
       }
       const copies = [await ctx.store.read(w.ns, w.key), ...(await Promise.all(ctx.hints.holders(w.ns, w.key).map((o) => ctx.hints.store(o).read(w.ns, w.key))))];
