@@ -27,6 +27,7 @@ class NewerEpoch {
 /** Make the change; resolves with the epoch that has it, once a majority of the old members accepted it. */
 export async function changeMembership(c: Cluster, change: Change): Promise<MembershipRecord> {
   await c.health.current();
+  if ('join' in change) await reachable(c, change.join);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const known = c.membership.record;
     const outcome = await compareAndSet<MembershipRecord | NewerEpoch>(c, MEMBERSHIP_SPACE, { acceptors: known.members.map((m) => m.id), key: MEMBERSHIP_KEY }, (current) => {
@@ -48,6 +49,19 @@ export async function changeMembership(c: Cluster, change: Change): Promise<Memb
     return outcome;
   }
   throw new RingstoreError(ErrorCode.CONFLICT, 'the membership kept changing while this change was proposed; try again');
+}
+
+/** A machine is added only once it answers at the address given, as the node it is said to be. */
+async function reachable(c: Cluster, m: MemberSpec): Promise<void> {
+  try {
+    const { reply } = await c.transport.request({ id: m.id, host: m.host, port: m.port }, { type: 'ping' }, [], { timeoutMs: c.config.timeouts.requestMs });
+    if (reply.node !== m.id) throw new RingstoreError(ErrorCode.BAD_REQUEST, `the node at ${m.host}:${m.port} is ${reply.node}, not ${m.id}`);
+  } catch (err) {
+    if (err instanceof RingstoreError && err.code === ErrorCode.BAD_REQUEST) throw err;
+    throw new RingstoreError(ErrorCode.NO_SUCH_MEMBER, `no ringstore node answers as ${m.id} at ${m.host}:${m.port}: start it first (scripts/start-node.sh ${m.id} --host ${m.host} --port ${m.port} --rest-port ${m.restPort})`, {
+      details: { reason: (err as Error).message },
+    });
+  }
 }
 
 /** The member set after the change, or the reason it cannot be made. */

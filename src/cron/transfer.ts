@@ -40,8 +40,9 @@ interface Task {
 }
 
 interface TransferState {
-  /** The epoch this plan is for (the newest live layout's). */
+  /** The epoch this plan is for (the newest live layout's), and the oldest live layout it copies from. */
   epoch: number;
+  base?: number;
   /** The newest epoch whose partitions are all in. */
   synced: number;
   tasks: Task[];
@@ -113,9 +114,13 @@ export async function transferRound(ctx: SchedulerContext, signal: AbortSignal):
     }
     return dropUnowned(ctx, record);
   }
-  if (s.epoch !== newest) {
-    // A new epoch: a new plan (a crash mid-plan of the same epoch resumes it instead).
-    Object.assign(s, { epoch: newest, tasks: plan(record, ctx.self) });
+  const base = record.layouts[0]?.epoch ?? newest;
+  if (s.epoch !== newest || s.base !== base) {
+    // A new epoch, or an older layout trimmed (its owners may have left): a new plan. What a source already
+    // gave for the same partitions is kept; a crash mid-plan resumes it as it was.
+    const before = new Map(s.tasks.map((t) => [`${t.source} ${t.partitions.join(',')}`, t]));
+    const tasks = plan(record, ctx.self).map((t) => before.get(`${t.source} ${t.partitions.join(',')}`) ?? t);
+    Object.assign(s, { epoch: newest, base, tasks });
     await save(ctx, s);
   }
   if (s.synced < newest && !everyoneAt(ctx, record, newest)) return `epoch ${newest}: waiting for every node to take it up`;

@@ -119,7 +119,8 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
       try {
         const auth = validateHandshake(decoded.json, 'auth');
         if (auth.type !== 'auth') return;
-        // Any node id that proves it knows the cluster secret: a machine about to join is not a member yet.
+        // Members only (the membership held now): a machine started to join is let in once it has been added.
+        if (opts.admit && !opts.admit(auth.node)) return refuse(`${auth.node} is not a member of this cluster`);
         if (!proofMatches(clientProof(opts.secret, self, serverNonce, auth.node, auth.nonce), auth.mac)) {
           return refuse(`${auth.node} did not prove it knows the cluster secret`);
         }

@@ -47,6 +47,11 @@ export interface TransportOptions {
   /** This process's node id: what it authenticates as, and the `sender` of its messages. */
   self: string;
   secret: Buffer;
+  /**
+   * Which node ids a server lets in (after they prove the secret): the members
+   * of the membership it holds now, and itself. Absent: any id with the secret.
+   */
+  admit?: (node: string) => boolean;
   maxFrameBytes: number;
   requestTimeoutMs: number;
   connectTimeoutMs: number;

@@ -63,7 +63,8 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
     timers: rt.timers,
     log,
   };
-  const listener = await listen(rt, { ...envTransportOptions(env), host: self.host, port: self.port }, dispatcher(ctx));
+  const admit = (id: string): boolean => id === self.id || env.membership.knows(id);
+  const listener = await listen(rt, { ...envTransportOptions(env), admit, host: self.host, port: self.port }, dispatcher(ctx));
   // Free space for the heartbeat, and the probe that lifts a read-only state.
   void disk.check();
   const diskTimer = rt.timers.setInterval(() => void disk.check(), 2000, { background: true });

@@ -15,7 +15,7 @@ import { BUCKETS_NS, type KeyState } from '../protocol/messages.js';
 import { incarnationEnded, liveUids, visible } from '../replica/records.js';
 import type { RunningNode } from '../node/server.js';
 import type { SimCluster, SimNode } from './cluster.js';
-import { ownsNow } from './membership.js';
+import { currentMembers, ownsNow } from './membership.js';
 import { objectKey } from '../ring/hash.js';
 import { Ring } from '../ring/ring.js';
 import type { AckedWrite, History } from './workload.js';
@@ -166,7 +166,7 @@ export function reusedDots(history: History): string[] {
 /** Owners agree, and the versions left are concurrent client writes. */
 export async function checkReplicas(cluster: SimCluster, history: History, keys: ReadonlyArray<{ ns: string; key: string }>): Promise<string[]> {
   const problems: string[] = [];
-  const c = cluster.upNodes()[0]?.running?.cluster;
+  const c = (cluster.upNodes().find((x) => x.running?.cluster.membership.has(x.id)) ?? cluster.upNodes()[0])?.running?.cluster;
   if (!c) return ['no node is running'];
   for (const { ns, key } of keys) {
     const rec = ns === BUCKETS_NS ? null : await record(cluster, ns);
@@ -201,9 +201,11 @@ export async function checkReplicas(cluster: SimCluster, history: History, keys:
 /** Every machine's gossip view calls every machine up (once healed, nothing else is true). */
 export function viewsNotUp(cluster: SimCluster): string[] {
   const problems: string[] = [];
+  // Members only: the members no longer let in a machine that left, nor one that was never added, so those see them down.
+  const { members } = currentMembers(cluster);
   for (const n of cluster.nodes) {
     const sched = n.running?.scheduler.ctx;
-    if (!sched) continue;
+    if (!sched || (members.length > 0 && !members.includes(n.id))) continue;
     const now = sched.rt.clock.monotonic();
     // The nodes its view follows: the membership it holds (a spare that never joined follows the seeds and itself).
     const wrong = sched.view.nodes.filter((m) => sched.view.status(m, now) !== 'up').map((m) => `${m} ${sched.view.status(m, now)}`);

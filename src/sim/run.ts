@@ -190,7 +190,8 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
 async function checkRegisters(cluster: SimCluster, registers: Map<string, RegisterOp[]>): Promise<{ problems: string[]; unchecked: number }> {
   const problems: string[] = [];
   let unchecked = 0;
-  const c = cluster.upNodes()[0]?.running?.cluster;
+  // A member's coordinator: a machine that left (or never joined) is no longer let in by the members.
+  const c = (cluster.upNodes().find((x) => x.running?.cluster.membership.has(x.id)) ?? cluster.upNodes()[0])?.running?.cluster;
   for (const key of REGISTERS) {
     const history = registers.get(key) ?? [];
     if (c) {

@@ -155,6 +155,10 @@ t.test('bad membership requests get clear errors', async (t) => {
   t.match(malformed.json.error.message, /port/);
   const notJson = await call('POST', `${c.url('node1')}/cluster/members`, 'nope');
   t.equal(notJson.status, 400);
+  const nobody = await call('POST', `${c.url('node1')}/cluster/members`, JSON.stringify({ id: 'node9', host: '127.0.0.1', port: 1, restPort: 2 }));
+  t.equal(nobody.status, 404, 'joining a machine that does not answer');
+  t.equal(nobody.json.error.code, 'NO_SUCH_MEMBER');
+  t.match(nobody.json.error.message, /no ringstore node answers as node9/);
   const unknown = await call('DELETE', `${c.url('node1')}/cluster/members/node42`);
   t.equal(unknown.status, 404);
   t.equal(unknown.json.error.code, 'NO_SUCH_MEMBER');
