@@ -29,7 +29,8 @@ import { quorum } from './quorum.js';
 /** What the caller decides from the committed value: write a new one (and answer), or only answer. */
 export type Decision<R> = { write: unknown; result: R } | { result: R };
 
-const MAX_ROUNDS = 30;
+// Enough for 16 proposers contending on one register on a loaded 2-core machine (CI saw 30 run out).
+const MAX_ROUNDS = 60;
 
 /** The ballots of one proposing process: higher each time, and past every ballot it has seen refused. */
 export class Proposer {
@@ -78,7 +79,7 @@ export async function compareAndSet<R>(c: Cluster, space: string, placement: { n
   // Our write, once decided: its value, the slot it is for, and what to answer once it is chosen.
   let ours: { result: R; proposal: Omit<Proposal, 'ballot'>; mayBeAccepted: boolean } | null = null;
   for (let round = 0; round < MAX_ROUNDS; round++) {
-    if (round > 0) await c.rt.timers.sleep(Math.floor(c.rt.random.float() * Math.min(250, 5 * 2 ** round)));
+    if (round > 0) await c.rt.timers.sleep(Math.floor(c.rt.random.float() * Math.min(400, 5 * 2 ** round)));
     const ballot = proposer.next();
     const prepared = await quorum(owners, majority, async (node) => {
       const { reply } = await c.transport.request(c.peer(node), { type: 'paxos_prepare', space, key, ballot });
