@@ -108,7 +108,8 @@ t.test('read repair brings a stale replica up to date', async (t) => {
   await c.kill(stale);
   const w = await put(c.url(pl[0]), 'docs', file, 'new');
   t.equal(w.status, 200, JSON.stringify(w.json));
-  t.ok(w.json.replicas_written.includes(pl[0]) && w.json.replicas_written.includes(pl[1]));
+  // W=2: the answer comes after the first two acknowledgements, which may be a hint's and not pl[1]'s.
+  t.ok(w.json.replicas_written.length >= 2, 'written on W replicas');
   t.notOk(w.json.replicas_written.includes(stale));
   await c.restart(stale);
   const before = await replicaState(peers, c.node(stale), 'docs', file);
