@@ -37,7 +37,7 @@ const percentile = (xs: number[], p: number): number => {
 };
 const name = (i: number): string => `k-${String(i).padStart(7, '0')}`;
 
-/** A client load of half reads, half writes of existing keys, until stopped: its latencies and failures. */
+/** A client load of half reads of existing files, half writes of new ones, until stopped: its latencies and failures. */
 function load(urls: string[]): { stop: () => Promise<{ ops: number; errors: Record<string, number>; p50: number; p99: number }> } {
   let running = true;
   const ms: number[] = [];
@@ -47,7 +47,8 @@ function load(urls: string[]): { stop: () => Promise<{ ops: number; errors: Reco
   const workers = Array.from({ length: CONCURRENCY }, async () => {
     while (running) {
       const i = n++;
-      const key = name(Math.floor(Math.random() * KEYS));
+      // Writes make new files: a write without a context to an existing one would add a sibling each time.
+      const key = i % 2 === 0 ? name(Math.floor(Math.random() * KEYS)) : `new-${process.pid}-${i}`;
       const url = `${urls[i % urls.length]}/buckets/moving/${key}`;
       const t0 = performance.now();
       const status = i % 2 === 0 ? await request('GET', url) : await request('PUT', url, body);
@@ -111,7 +112,7 @@ async function main(): Promise<void> {
         if ((await request('PUT', `${urls[i % urls.length]}/buckets/moving/${name(i)}`, body)) !== 200) throw new Error(`could not write ${name(i)}`);
       }
     }));
-    console.log(`${KEYS} files of 1 KiB written in ${((performance.now() - filled) / 1000).toFixed(1)} s; load during the changes: ${CONCURRENCY} clients, half reads, half writes`);
+    console.log(`${KEYS} files of 1 KiB written in ${((performance.now() - filled) / 1000).toFixed(1)} s; load during the changes: ${CONCURRENCY} clients, half reads of these, half writes of new files`);
     await c.startNode('node5');
     // A baseline of the same load, 5 s, before anything changes.
     let l = load(urls);

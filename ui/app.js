@@ -1,5 +1,6 @@
 // The dashboard's page: polls /ui/api/overview every 2 s and draws the nodes,
-// the ring, this node's requests and background work; the file browser uses
+// the ring, membership changes and anti-entropy, this node's requests and
+// background work; the file browser uses
 // the usual REST routes (GET /buckets, GET /buckets/<b>, GET /buckets/<b>/<f>,
 // POST /buckets/<b>, POST /buckets/<b>/files). Plain JavaScript, no build step.
 const POLL_MS = 2000;
@@ -42,6 +43,7 @@ function drawNodes(o) {
       el('div', { class: 'id' }, n.id, n.id === o.node ? ' (this node)' : ''),
       el('div', { class: 'status' }, n.status),
       el('div', { class: 'addr' }, `${n.host}:${n.restPort}`),
+      el('div', { class: 'role' }, n.role === 'member' ? `${n.partitions} partitions` : n.role),
       el('div', { class: 'hints' }, o.hints[n.id] ? `${o.hints[n.id]} hinted copies held here` : ''),
     ),
   );
@@ -80,9 +82,29 @@ function drawRing(o) {
   svg.replaceChildren(...parts);
   const counts = new Map();
   for (const owner of o.ring.owners) counts.set(owner, (counts.get(owner) ?? 0) + 1);
+  // Coloured by each partition's first owner; a member holds N replicas in all (the count GET /cluster shows).
   $('#legend').replaceChildren(
-    ...ids.map((id) => el('li', {}, el('i', { style: `background:${colorOf.get(id)}` }), `${id}: ${counts.get(id) ?? 0} partitions`)),
+    ...o.nodes.map((n) => el('li', { title: `first owner of ${counts.get(n.id) ?? 0} partitions` }, el('i', { style: `background:${colorOf.get(n.id)}` }), `${n.id}: ${n.partitions} partitions`)),
   );
+}
+
+const ago = (iso) => {
+  if (!iso) return 'not yet';
+  const s = Math.max(0, Math.round((Date.now() - Date.parse(iso)) / 1000));
+  return s < 120 ? `${s} s ago` : `${Math.round(s / 60)} min ago`;
+};
+const mib = (bytes) => `${(bytes / 2 ** 20).toFixed(1)} MiB`;
+
+function drawChange(o) {
+  const t = o.transfers;
+  const layouts = o.live_layouts.length > 1 ? `; layouts ${o.live_layouts.join(', ')} live while partitions move` : '';
+  $('#change').dataset.settled = String(o.settled);
+  $('#change').textContent = `epoch ${o.epoch}, ${o.settled ? 'settled' : 'moving partitions'}${layouts}`;
+  $('#transfers').textContent = `transfers into this node: ${t.pending} pending, ${t.done} done, ${t.keys} keys, ${mib(t.bytes)}${t.epoch ? ` (epoch ${t.epoch})` : ''}`;
+  const rows = o.nodes.map((n) =>
+    el('tr', {}, el('td', {}, n.id), el('td', {}, n.role), el('td', { class: 'num' }, n.partitions), el('td', {}, ago(n.anti_entropy.last_round)), el('td', { class: 'num' }, n.anti_entropy.repaired)),
+  );
+  $('#repair tbody').replaceChildren(...rows);
 }
 
 function drawRequests(o) {
@@ -105,9 +127,10 @@ async function refresh() {
   try {
     const { status, body } = await json('/ui/api/overview');
     if (status !== 200 || !body) throw new Error(`overview answered ${status}`);
-    $('#summary').textContent = `as seen by ${body.node} · N=${body.n} R=${body.r} W=${body.w} · ${body.nodes.filter((n) => n.status === 'up').length} of ${body.nodes.length} nodes up · membership ${body.epoch}`;
+    $('#summary').textContent = `as seen by ${body.node} · N=${body.n} R=${body.r} W=${body.w} · ${body.nodes.filter((n) => n.status === 'up').length} of ${body.nodes.length} nodes up · epoch ${body.epoch}${body.settled ? '' : ' (moving)'}`;
     drawNodes(body);
     drawRing(body);
+    drawChange(body);
     drawRequests(body);
     drawWorkers(body);
     $('#updated').textContent = `updated ${new Date().toLocaleTimeString()}`;

@@ -71,7 +71,7 @@ export async function compareAndSet<R>(c: Cluster, space: string, placement: { n
   // While partitions move, the owners in every live layout together (a majority of them), so that the new
   // owners take part in every decision from the start of the move (they took in the earlier ones with the
   // partition); see membership.ts.
-  const owners = 'acceptors' in placement ? [...placement.acceptors] : [...new Set(c.writeLists(placement.ns, placement.key).flat())];
+  const owners = 'acceptors' in placement ? [...placement.acceptors] : c.registerOwners(placement.ns, placement.key);
   const majority = Math.floor(owners.length / 2) + 1;
   const proposer = proposerOf(c);
   const key = placement.key;

@@ -128,6 +128,15 @@ export class Cluster {
   }
 
   /**
+   * The acceptors of a key's register (a lock's): the owners in every live
+   * layout together, so that the new owners take part in every decision from
+   * the start of a move, and any majority of them meets any other.
+   */
+  registerOwners(ns: string, key: string): string[] {
+    return [...new Set(this.writeLists(ns, key).flat())];
+  }
+
+  /**
    * Where a write goes: one owner list per live layout, oldest first. A write
    * is acknowledged once W owners of each have it, so that readers of the old
    * layout and of the new one both find it.

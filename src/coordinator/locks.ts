@@ -111,7 +111,9 @@ export interface LockState {
  * `ever` says whether any answer knew of a lock on the file at all.
  */
 async function gather(c: Cluster, bucket: string, file: string): Promise<LockState & { majority: number; failed: ReplicaFailure[]; ever: boolean }> {
-  const owners = c.preferenceList(bucket, file);
+  // The register's acceptors as compareAndSet decides among them (both layouts' owners while partitions
+  // move): a majority of the read layout's owners alone might miss a grant made by the others.
+  const owners = c.registerOwners(bucket, file);
   const majority = Math.floor(owners.length / 2) + 1;
   // A majority is asked first (owners believed up first): every write checks the lock, and a majority's
   // answers are enough (any majority holds every answered grant). The others only when that falls short.
@@ -155,7 +157,7 @@ export async function readLock(c: Cluster, bucket: string, file: string): Promis
 
 /** Wait until an owner's committed lock record changes from `ballot`, or `ms` pass. */
 async function waitForChange(c: Cluster, bucket: string, file: string, ballot: Ballot | null, ms: number): Promise<void> {
-  const owners = c.preferenceList(bucket, file);
+  const owners = c.registerOwners(bucket, file);
   const waitMs = Math.max(1, Math.min(ms, 30_000));
   await new Promise<void>((resolve) => {
     let pending = owners.length;
@@ -319,7 +321,7 @@ export async function describeLock(c: Cluster, bucket: string, file: string): Pr
  */
 export async function checkLock(c: Cluster, bucket: string, file: string, token: number | undefined): Promise<void> {
   const state = await gather(c, bucket, file);
-  if (state.answered < state.majority && (state.ever || token !== undefined || state.failed.length === c.preferenceList(bucket, file).length)) throw tooFew(file, state);
+  if (state.answered < state.majority && (state.ever || token !== undefined || state.failed.length === c.registerOwners(bucket, file).length)) throw tooFew(file, state);
   const r = state.record;
   const now = c.rt.clock.now();
   const held = r.holder && r.holder.expiresAt > now ? r.holder : null;

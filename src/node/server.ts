@@ -63,7 +63,10 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
     timers: rt.timers,
     log,
   };
-  const admit = (id: string): boolean => id === self.id || env.membership.knows(id);
+  // Peers that prove the cluster secret are let in when they are members of the epoch this node holds. A
+  // machine started to join and not yet added lets in any of them: it holds nothing yet, and the membership
+  // it knows may be the seeds' alone, while the member that adds it (and pings it first) may have joined since.
+  const admit = (id: string): boolean => id === self.id || env.membership.knows(id) || !env.membership.knows(self.id);
   const listener = await listen(rt, { ...envTransportOptions(env), admit, host: self.host, port: self.port }, dispatcher(ctx));
   // Free space for the heartbeat, and the probe that lifts a read-only state.
   void disk.check();

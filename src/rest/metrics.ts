@@ -63,6 +63,8 @@ export class Metrics {
       registers,
     });
     this.quorumFailures = new client.Counter({ name: 'ringstore_quorum_failures_total', help: 'Requests that could not reach their quorum, by operation', labelNames: ['op'], registers });
+    // Zero from the start, so that a scrape (and a rate() over it) sees each series before its first failure.
+    for (const op of ['read', 'write', 'list']) this.quorumFailures.inc({ op }, 0);
     this.siblings = new client.Histogram({ name: 'ringstore_siblings_per_read', help: 'Concurrent versions a file read found', buckets: [1, 2, 3, 5, 10, 25, 100], registers });
     // The other processes' figures: fetched once per scrape (collects run together and share one refresh).
     const self = this;
@@ -74,6 +76,8 @@ export class Metrics {
       async collect() {
         await self.refresh();
         this.reset();
+        // Every member has a series (0 when nothing waits for it), plus any owner hints are still held for.
+        for (const owner of self.cluster.nodeIds) this.set({ owner }, 0);
         for (const [owner, n] of Object.entries(self.remote.hints)) this.set({ owner }, n);
       },
     });

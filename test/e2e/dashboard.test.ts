@@ -58,6 +58,9 @@ t.test('/metrics: Prometheus text whose counters move with traffic', async (t) =
   t.match(before, /^# TYPE ringstore_siblings_per_read histogram/m);
   t.match(before, /^# TYPE ringstore_quorum_failures_total counter/m);
   t.match(before, /^# TYPE ringstore_hints_pending gauge/m);
+  // Labelled series exist from the start, at 0, so that a scrape sees them before anything fails.
+  for (const op of ['read', 'write', 'list']) t.equal(metric(before, 'ringstore_quorum_failures_total', { op }), 0, `quorum failures of ${op}s: 0`);
+  for (const n of c.nodes) t.equal(metric(before, 'ringstore_hints_pending', { owner: n.id }), 0, `no hints pending for ${n.id}`);
   for (const n of c.nodes) t.equal(metric(before, 'ringstore_node_up', { node: n.id }), 1, `${n.id} up`);
   t.equal((await call('POST', `${c.url('node1')}/buckets/metered`)).status, 200);
   for (let i = 0; i < 5; i++) t.equal((await put(c.url('node1'), 'metered', `f${i}`, `body ${i}`)).status, 200);
@@ -106,13 +109,23 @@ t.test('the dashboard in a browser', async (t) => {
   await page.waitForSelector('#versions .version code');
   t.match(await page.textContent('#versions'), /clock/, 'its version with its clock');
   await page.waitForFunction(() => document.querySelectorAll('#requests tbody tr td').length > 1, undefined, { timeout: 10_000 });
-  await page.screenshot({ path: join(ROOT, 'docs', 'dashboard.png') });
+  t.match(await page.textContent('#change'), /epoch 1, settled/, 'the membership epoch, settled');
+  t.equal(await page.locator('#repair tbody tr').count(), 4, 'and each member\'s anti-entropy rounds');
+  // At 1280x800 nothing is cut off: no panel is wider inside than it shows.
+  const clipped = await page.$$eval('.panel', (els) => els.filter((e) => (e as unknown as { scrollWidth: number; clientWidth: number }).scrollWidth > (e as unknown as { clientWidth: number }).clientWidth + 1).map((e) => (e as unknown as { id: string }).id));
+  t.same(clipped, [], 'every panel fits at 1280x800');
+  await page.screenshot({ path: join(ROOT, 'docs', 'dashboard.png'), fullPage: true });
 
   // kill -9 one machine: its card turns down.
   await c.kill('node3');
   const killed = Date.now();
   await page.waitForSelector('[data-node="node3"][data-status="down"]', { timeout: 15_000 });
   t.comment(`node3 shown down ${Date.now() - killed} ms after kill -9`);
+  const scraped = await waitFor('ringstore_node_up{node="node3"} 0', async () => {
+    const text = await (await fetch(`${c.url('node1')}/metrics`)).text();
+    return metric(text, 'ringstore_node_up', { node: 'node3' }) === 0 ? text : null;
+  }, 15_000, 500);
+  t.equal(metric(scraped, 'ringstore_node_up', { node: 'node1' }), 1, '/metrics: node3 down (0), node1 up (1)');
 
   // A phone-sized screen: everything fits its width.
   await page.setViewportSize({ width: 390, height: 844 });

@@ -4,7 +4,8 @@
 // started again; then a member leaves the same way. After each change has
 // settled, every acknowledged write reads back, every key's replicas sit on
 // exactly the owners of the final layout, and the share of replicas that moved
-// is printed against the optimum. Bad requests get 400/404/409.
+// is printed against the optimum. Bad requests get 400/404/409. Two joins
+// asked at once of different members both land, in consecutive epochs.
 import t, { type Test } from 'tap';
 import { execFile } from 'node:child_process';
 import { rmSync } from 'node:fs';
@@ -20,7 +21,7 @@ import { Ring } from '../../src/ring/ring.js';
 
 const run = promisify(execFile);
 const cli = async (args: string[]): Promise<string> => (await run(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), ...args])).stdout;
-const c = await TestCluster.create(t, { cron: true, spares: 1, extra: { timeouts: { requestMs: 1500, connectMs: 500 }, gossip: { intervalMs: 1000, failureTimeoutMs: 3000 }, antiEntropy: { intervalMs: 3000 } } });
+const c = await TestCluster.create(t, { cron: true, spares: 3, extra: { timeouts: { requestMs: 1500, connectMs: 500 }, gossip: { intervalMs: 1000, failureTimeoutMs: 3000 }, antiEntropy: { intervalMs: 3000 } } });
 await c.startAll();
 await waitAllUp(c);
 const peers = peerClient(t);
@@ -204,4 +205,25 @@ t.test('a wiped replica is repaired by anti-entropy alone, and comes back with t
   });
   t.type(repaired.anti_entropy.repaired, 'number', 'and other nodes see it too');
   await readBack(t, members);
+});
+
+t.test('two changes asked at once of different members end in one agreed membership', async (t) => {
+  await Promise.all([c.startNode('node6'), c.startNode('node7')]);
+  const spec = (id: string): string => JSON.stringify({ id, host: '127.0.0.1', port: c.node(id).port, restPort: c.node(id).restPort });
+  const [a, b] = await Promise.all([
+    call('POST', `${c.url('node1')}/cluster/members`, spec('node6')),
+    call('POST', `${c.url('node5')}/cluster/members`, spec('node7')),
+  ]);
+  t.same([a.status, b.status], [202, 202], `both changes are made: ${JSON.stringify([a.json, b.json])}`);
+  t.same([a.json.epoch, b.json.epoch].sort(), [5, 6], 'one after the other, in consecutive epochs');
+  const members = ['node1', 'node2', 'node5', 'node6', 'node7'];
+  await settled(members, 6);
+  const layouts = await Promise.all(members.map(async (id) => JSON.stringify(await layoutOf(id))));
+  t.equal(new Set(layouts).size, 1, 'every member computes the same layout for epoch 6');
+  const views = await Promise.all(members.map(async (id) => (await call('GET', `${c.url(id)}/cluster`)).json));
+  for (const v of views) {
+    t.same(v.nodes.filter((n: { role: string }) => n.role === 'member').map((n: { id: string }) => n.id), members, 'and the same members');
+  }
+  await readBack(t, members);
+  await replicasWhereTheRingSays(t, members, await layoutOf('node6'));
 });

@@ -87,17 +87,26 @@ export async function clusterState(cluster: Cluster): Promise<ClusterState> {
   return { nodes, statusFrom: gossip ? 'gossip' : 'ping', workers: view.workers, processes: view.processes, transfers: view.transfers ?? null, epochs: view.epochs ?? {} };
 }
 
-export const clusterRoute: Route = async ({ cluster, res }) => {
-  const { nodes, statusFrom, workers, processes, transfers, epochs } = await clusterState(cluster);
+/** The membership change as this node sees it: its epoch, whether it has settled, the partitions it takes in. */
+export function changeState(cluster: Cluster, state: ClusterState) {
   const m = cluster.membership;
-  sendJson(res, 200, {
-    success: true,
-    coordinator: cluster.self,
+  const { transfers, epochs } = state;
+  return {
     epoch: m.epoch,
     // No partition is moving anywhere this node knows of: one live layout, and every node heard from has synced it.
     settled: m.layouts.length === 1 && (transfers?.pending ?? 0) === 0 && m.ids.every((id) => (epochs[id]?.epoch ?? m.epoch) === m.epoch),
     live_layouts: m.layouts.map((l) => l.epoch),
     transfers: transfers ? { pending: transfers.pending, done: transfers.done, bytes: transfers.bytes, keys: transfers.keys, epoch: transfers.epoch } : { pending: 0, done: 0, bytes: 0, keys: 0, epoch: m.epoch },
+  };
+}
+
+export const clusterRoute: Route = async ({ cluster, res }) => {
+  const state = await clusterState(cluster);
+  const { nodes, statusFrom, workers, processes } = state;
+  sendJson(res, 200, {
+    success: true,
+    coordinator: cluster.self,
+    ...changeState(cluster, state),
     n: cluster.n,
     r: cluster.r,
     w: cluster.w,

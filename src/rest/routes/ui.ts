@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import { ErrorCode, RingstoreError } from '../../errors.js';
 import { sendJson } from '../respond.js';
 import type { Route } from '../router.js';
-import { clusterState } from './cluster.js';
+import { changeState, clusterState } from './cluster.js';
 
 /** The project's ui/ folder: three levels up from src/rest/routes/ (or dist/rest/routes/). */
 const UI_DIR = fileURLToPath(new URL('../../../ui/', import.meta.url));
@@ -44,7 +44,7 @@ export const uiOverviewRoute: Route = async ({ cluster, metrics, res }) => {
     n: cluster.n,
     r: cluster.r,
     w: cluster.w,
-    epoch: cluster.membership.version,
+    ...changeState(cluster, state),
     statusFrom: state.statusFrom,
     ring: { partitions: cluster.ring.partitions, owners: cluster.ring.owners },
     nodes: state.nodes,
