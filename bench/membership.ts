@@ -6,6 +6,7 @@
 // replicas moved against the optimum, and the client operations during the
 // change (count, errors, p50/p99 latency) next to the same load before it.
 //   npx tsx bench/membership.ts [--keys 10000] [--concurrency 8] [--quick]
+// (--concurrency 0: the changes alone, with no client load)
 import http from 'node:http';
 import { TestCluster } from '../test/helpers/cluster.js';
 import { call } from '../test/helpers/http.js';
@@ -93,7 +94,7 @@ async function transfers(c: TestCluster, ids: string[]): Promise<{ keys: number;
 }
 
 const fmt = (l: { ops: number; errors: Record<string, number>; p50: number; p99: number }, seconds: number): string =>
-  `${l.ops} ops in ${seconds.toFixed(1)} s, errors ${JSON.stringify(l.errors)}, p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms`;
+  l.ops === 0 ? 'no client load' : `${l.ops} ops in ${seconds.toFixed(1)} s, errors ${JSON.stringify(l.errors)}, p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms`;
 
 async function main(): Promise<void> {
   const cleanups: Array<() => unknown> = [];

@@ -130,3 +130,8 @@ export function equalStates<S extends Dotted>(a: DvvState<S>, b: DvvState<S>): b
   if (a.siblings.length !== b.siblings.length) return false;
   return a.siblings.every((s) => b.siblings.some((o) => sameDot(o.dot, s.dot)));
 }
+
+/** Whether merging b into a changes a: a copy that would not (a replica has it all already) can be skipped. */
+export function syncChanges<S extends Dotted>(a: DvvState<S>, b: DvvState<S>): boolean {
+  return !equalStates(sync(a, b), a);
+}

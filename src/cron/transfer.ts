@@ -17,7 +17,7 @@
 // old owner drops the partitions it owns in no live layout.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { dotId } from '../clock/dvv.js';
+import { dotId, syncChanges } from '../clock/dvv.js';
 import type { KeyState, TransferStatus } from '../protocol/messages.js';
 import { collectBodies, deliverState } from '../replica/deliver.js';
 import { registerKey, ringHash } from '../ring/hash.js';
@@ -163,14 +163,16 @@ async function copyFrom(ctx: SchedulerContext, s: TransferState, task: Task, sig
     const started = ctx.rt.clock.monotonic();
     const { reply } = await ctx.transport.request(source, { type: 'partition_keys', partitions: task.partitions, limit: PAGE, ...(task.cursor !== null ? { after: task.cursor } : {}) });
     let bytes = 0;
+    let keys = 0;
     for (const e of reply.entries) {
       const got = await copyKey(ctx, source, self, e.ns, e.key, e.state);
       bytes += got.bytes;
+      if (got.copied) keys++;
       if (got.corrupt) s.corrupt++;
     }
-    s.keys += reply.entries.length;
+    s.keys += keys;
     s.bytes += bytes;
-    copied.keys += reply.entries.length;
+    copied.keys += keys;
     copied.bytes += bytes;
     task.cursor = reply.next;
     const keysDone = reply.next === null;
@@ -214,7 +216,11 @@ export async function copyKey(
   ns: string,
   key: string,
   listed: KeyState,
-): Promise<{ bytes: number; corrupt: boolean }> {
+): Promise<{ bytes: number; corrupt: boolean; copied: boolean }> {
+  // This node may have it all already: from another old owner of the partition, or from writes that reached
+  // it directly (a write goes to the owners of every live layout). Then the contents are not read again.
+  const { reply: here } = await ctx.transport.request(self, { type: 'read', ns, key, bodies: 'none' });
+  if (here.state && !syncChanges(here.state, listed)) return { bytes: 0, corrupt: false, copied: false };
   const bodies = new Map<string, Buffer>();
   let corrupt = false;
   let bytes = 0;
@@ -241,10 +247,10 @@ export async function copyKey(
     // Keep only the versions whose content checked out; the others come from another source.
     const good = { ...state, siblings: state.siblings.filter((x) => !hasBody(x) || bodies.has(dotId(x.dot))) };
     if (good.siblings.length > 0) await deliverState(ctx.transport, self, ctx.config.maxFrameBytes, { ns, key, state: good }, bodyOf, initial);
-    return { bytes, corrupt };
+    return { bytes, corrupt, copied: true };
   }
   await deliverState(ctx.transport, self, ctx.config.maxFrameBytes, { ns, key, state }, bodyOf, initial);
-  return { bytes, corrupt };
+  return { bytes, corrupt, copied: true };
 }
 
 /**

@@ -1,6 +1,7 @@
 // The state of this machine's disk as its socket server finds it: `ok`; `full`
 // once a write failed with ENOSPC or EDQUOT (writes are still tried, and the
-// first that succeeds makes it ok again, so space freed is used at once);
+// first that succeeds makes it ok again, so space freed is used at once; a
+// probe write every check does the same while no write comes);
 // `read-only` after repeated disk errors (EIO and the like) within a minute,
 // when writes are refused without trying until a probe write succeeds. The
 // state travels with the node's heartbeat, so every machine's /cluster shows it.
@@ -68,7 +69,7 @@ export class DiskHealth {
     }
   }
 
-  /** Measure the free space; while read-only, try a probe write. Runs on a timer. */
+  /** Measure the free space; while full or read-only, try a probe write. Runs on a timer. */
   check(): Promise<void> {
     this.probing ??= this.measure().finally(() => (this.probing = null));
     return this.probing;
@@ -81,14 +82,15 @@ export class DiskHealth {
     } catch {
       // unknown this time
     }
-    if (this.state !== 'read-only') return;
+    // A full disk is tried too: space freed shows in /cluster within a check even while no write arrives.
+    if (this.state === 'ok') return;
     const probe = `${this.dir}/.disk-probe`;
     try {
       await disk.writeFileDurable(probe, 'probe\n');
       await disk.unlink(probe);
       this.errors = [];
+      this.log.info(this.state === 'full' ? 'disk has room again: taking writes' : 'disk probe succeeded: taking writes again', { free: this.free });
       this.state = 'ok';
-      this.log.info('disk probe succeeded: taking writes again');
     } catch {
       // still failing
     }

@@ -69,12 +69,19 @@ runProcess('supervisor', async () => {
     const c = children.get(role) as Child;
     c.timer = null;
     if (stopping) return;
-    // Each process writes its log lines to its own file in the node's folder, as before; without it, nowhere.
+    // Each process writes its log lines to its own file in the node's folder. One that cannot be opened
+    // (an unwritable folder) fails every line as a full disk does: /dev/full in its place, so the process
+    // drops and counts them (ringstore_log_lines_dropped_total) and carries on; its next start tries again.
     let out: number | 'ignore' = 'ignore';
     try {
       out = openSync(join(dir, `${role}.log`), 'a');
     } catch (err) {
-      log.warn('log file not opened', { role, error: (err as Error).message });
+      log.warn('log file not opened: its lines are dropped and counted', { role, error: (err as Error).message });
+      try {
+        out = openSync('/dev/full', 'w');
+      } catch {
+        // no /dev/full: nowhere
+      }
     }
     const proc = spawn(process.execPath, [...process.execArgv, join(DIST, role, 'main.js'), ...argv], { stdio: ['ignore', out, out] });
     if (typeof out === 'number') closeSync(out);

@@ -3,6 +3,7 @@
 import t from 'tap';
 import fc from 'fast-check';
 import {
+  syncChanges,
   compare,
   covers,
   dominates,
@@ -169,6 +170,25 @@ t.test('sync is commutative, associative and idempotent (property)', async (t) =
     { numRuns: 500 },
   );
   t.pass('holds');
+});
+
+t.test('a copy is skipped exactly when it would change nothing (property)', async (t) => {
+  fc.assert(
+    fc.property(fc.array(opArb, { maxLength: 40 }), fc.nat(), fc.nat(), (ops, i, j) => {
+      const r = run(ops);
+      const pool = [...r.states, ...r.snapshots];
+      const a = pool[i % pool.length] as S;
+      const b = pool[j % pool.length] as S;
+      // Skipping b at a is safe only when a already is what the merge would make it.
+      return syncChanges(a, b) === !equalStates(sync(a, b), a) && !syncChanges(sync(a, b), b) && !syncChanges(sync(a, b), a);
+    }),
+    { numRuns: 500 },
+  );
+  // A replica whose sibling the other has superseded is changed by the copy, though it has seen every dot.
+  const old: S = { context: { x: 1 }, siblings: [{ dot: ['x', 1], v: 'old' }] };
+  const newer: S = { context: { x: 2 }, siblings: [{ dot: ['x', 2], v: 'new' }] };
+  t.ok(syncChanges(old, newer), 'a superseding version is copied');
+  t.notOk(syncChanges(newer, old), 'a superseded one is not');
 });
 
 t.test('an update with a read\'s context supersedes exactly what that read returned (property)', async (t) => {
