@@ -60,6 +60,11 @@ export class Journal {
   private busy: Promise<void> | null = null;
   private checkpointing: Promise<void> = Promise.resolve();
   private closed = false;
+  /**
+   * Records a replay could not write (a full disk at start-up). Until a start replays every log whole, no
+   * log is dropped: a checkpoint would lose them, and a later replay must apply them before the later logs.
+   */
+  private unreplayed = 0;
   /** Changes made durable, and the fdatasyncs that did it (their ratio is the group commit's effect). */
   readonly stats = { changes: 0, syncs: 0, checkpoints: 0 };
   private readonly checkpointBytes: number;
@@ -85,7 +90,9 @@ export class Journal {
     const logs = await j.logs();
     let replayed = 0;
     for (const seq of logs) replayed += await j.replay(seq);
-    if (logs.length > 0) {
+    if (j.unreplayed > 0) {
+      log.error('journal records not replayed for want of space: the logs are kept until a start replays them all; restart this node once its disk has room', { records: j.unreplayed });
+    } else if (logs.length > 0) {
       await j.checkpoint(logs.at(-1) as number);
       if (replayed > 0) log.info('journal replayed', { logs: logs.length, changes: replayed });
     }
@@ -245,6 +252,7 @@ export class Journal {
    * logs, all of them: an older log left by a failed checkpoint must never outlive a later one.
    */
   private async checkpoint(seq: number): Promise<void> {
+    if (this.unreplayed > 0) return;
     await this.vol.disk.syncfs(this.dir);
     for (const s of await this.logs()) if (s <= seq) await this.vol.disk.unlink(this.path(s));
     await this.vol.disk.fsyncDir(this.dir);
@@ -288,11 +296,11 @@ export class Journal {
         applyChange(this.vol, { root: join(this.base, h.r), ns: h.n, key: h.k, state: h.s, inline, blobs, atomic: true }, { unlessSame: true });
         count++;
       } catch (err) {
-        // A full disk: the node must still start, to serve reads. A record whose files cannot be written
-        // now is most likely one whose files failed the first time (so it was never acknowledged); an
-        // acknowledged one lost with its files in a power loss still lives on the other replicas.
+        // A full disk: the node must still start, to serve reads. The record may be an acknowledged write
+        // whose files a power loss took: it is kept (see unreplayed), not dropped.
         if (!isErrno(err, 'ENOSPC') && !isErrno(err, 'EDQUOT')) throw err;
         skipped++;
+        this.unreplayed++;
       }
       pos = end;
     }

@@ -244,3 +244,30 @@ t.test('regression: a small body received in a large frame is cached as a copy, 
   await one.journal.close();
   await journal.close();
 });
+
+t.test('a replay on a full disk keeps the logs it could not apply, and the next start with room applies them', async (t) => {
+  // A real full disk: a 1 MiB tmpfs (root, as in CI).
+  const dir = tmp(t);
+  execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'ringstore-journal-test', dir]);
+  t.teardown(() => execFileSync('umount', ['-l', dir]));
+  const { store } = await open(dir);
+  const written = [];
+  for (let i = 0; i < 10; i++) written.push(await store.update('b1', `f${i}`, {}, { deleted: false, body: body(i) }));
+  // A power loss takes the files (written without fsync); the journal was fsynced. Then the disk fills up.
+  const folder = nsDir(dir, 'b1');
+  for (const name of readdirSync(folder)) unlinkSync(join(folder, name));
+  const filler = join(dir, 'filler');
+  try {
+    writeFileSync(filler, Buffer.alloc(2 << 20));
+  } catch {
+    // ENOSPC: as full as it gets
+  }
+  const full = await open(dir);
+  t.equal(await full.store.read('b1', 'f0'), null, 'nothing could be replayed');
+  await full.journal.close();
+  t.ok(readdirSync(join(dir, 'journal')).some((n) => n.endsWith('.log') && statSync(join(dir, 'journal', n)).size > 0), 'the logs are kept, closed and all');
+  rmSync(filler);
+  const { store: again, journal } = await open(dir);
+  for (let i = 0; i < 10; i++) t.same(await again.read('b1', `f${i}`), written[i]?.state, `f${i} replayed once there was room`);
+  await journal.close();
+});
