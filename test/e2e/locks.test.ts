@@ -10,6 +10,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, TestCluster, waitFor } from '../helpers/cluster.js';
 import { call } from '../helpers/http.js';
+import { objectKey } from '../../src/ring/hash.js';
+import { Ring } from '../../src/ring/ring.js';
 
 // With the schedulers: a node that starts on an empty disk takes part in Paxos once its scheduler has
 // brought it every peer's acceptor state, as in a cluster started by the README's commands.
@@ -248,11 +250,15 @@ t.test('16 clients contend for one lock: never two holders, tokens in grant orde
 });
 
 t.test('a replica is killed -9 and restarted while clients contend', async (t) => {
+  // One of the file's N owners: an acceptor of its lock's Paxos.
+  const owners = new Ring({ version: 1, nodes: c.nodes.map((n) => n.id) }, 256).preferenceList(objectKey('locks', 'faulty.txt'), 3);
+  const victim = owners[0] as string;
+  t.comment(`faulty.txt is owned by ${owners.join(', ')}; ${victim} is killed`);
   await contend(t, 'faulty.txt', 6, 5, async (holds) => {
     await waitFor('a few grants', () => holds() >= 3, 60_000);
-    await c.kill('node3');
+    await c.kill(victim);
     const before = holds();
-    await waitFor('grants while node3 is down', () => holds() >= before + 3, 60_000);
-    await c.startNode('node3');
+    await waitFor(`grants while ${victim} is down`, () => holds() >= before + 3, 60_000);
+    await c.startNode(victim);
   });
 });
