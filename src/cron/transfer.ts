@@ -28,6 +28,7 @@ import { adopt } from './membership.js';
 
 export const TRANSFERS_JSON = 'transfers.json';
 const PAGE = 128;
+const COPY_CONCURRENCY = 8;
 
 interface Task {
   source: string;
@@ -168,14 +169,15 @@ async function copyFrom(ctx: SchedulerContext, s: TransferState, task: Task, sig
     const held = new Map(here.reply.entries.map((e) => [`${e.ns}/${e.key}`, e.state]));
     let bytes = 0;
     let keys = 0;
-    for (const e of reply.entries) {
+    // Keys of a page are copied several at a time: each costs a read there and an fsynced write here.
+    await eachLimit(reply.entries, COPY_CONCURRENCY, async (e) => {
       // Not among this node's keys of the stretch: it has none, unless its own page stopped short.
       const mine = held.get(`${e.ns}/${e.key}`) ?? (here.reply.next === null ? null : undefined);
       const got = await copyKey(ctx, source, self, e.ns, e.key, e.state, mine);
       bytes += got.bytes;
       if (got.copied) keys++;
       if (got.corrupt) s.corrupt++;
-    }
+    });
     s.keys += keys;
     s.bytes += bytes;
     copied.keys += keys;
@@ -306,4 +308,13 @@ async function dropUnowned(ctx: SchedulerContext, record: MembershipRecord): Pro
   s.cleaned = record.epoch;
   await save(ctx, s);
   return dropped > 0 ? `dropped ${dropped} keys of partitions this node no longer owns` : undefined;
+}
+
+/** fn over every item, at most `limit` at a time. */
+async function eachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < items.length) await fn(items[next++] as T);
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
 }
