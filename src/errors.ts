@@ -48,6 +48,8 @@ export const ErrorCode = {
   TOO_FEW_MEMBERS: 'TOO_FEW_MEMBERS',
   /** A replica knows a newer membership epoch than the coordinator that wrote to it: fetch it and write again. */
   STALE_EPOCH: 'STALE_EPOCH',
+  /** This machine is not a member (started to join and not yet added, or left): it coordinates no writes. */
+  NOT_A_MEMBER: 'NOT_A_MEMBER',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -88,6 +90,7 @@ export const httpStatus: Record<ErrorCode, number> = {
   MEMBER_EXISTS: 409,
   TOO_FEW_MEMBERS: 409,
   STALE_EPOCH: 503,
+  NOT_A_MEMBER: 503,
   INTERNAL: 500,
 };
 

@@ -128,6 +128,18 @@ export class Cluster {
   }
 
   /**
+   * Writes are coordinated by members only. A machine outside the membership (started to join and not yet
+   * added, or left) owns nothing and is let in by no member: a write it coordinated would end as a hint kept
+   * on it that nobody takes (the simulator found one stranded on a machine that had left).
+   */
+  requireMember(): void {
+    if (this.membership.knows(this.self)) return;
+    throw new RingstoreError(ErrorCode.NOT_A_MEMBER, `${this.self} is not a member of this cluster (epoch ${this.membership.epoch}): write through a member`, {
+      details: { epoch: this.membership.epoch, members: this.membership.ids },
+    });
+  }
+
+  /**
    * The acceptors of a key's register (a lock's): the owners in every live
    * layout together, so that the new owners take part in every decision from
    * the start of a move, and any majority of them meets any other.

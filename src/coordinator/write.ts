@@ -66,6 +66,7 @@ interface Stored {
  * reaches the owners of every live layout.
  */
 export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: BucketCheck): Promise<WriteOutcome> {
+  c.requireMember();
   const once = { ...req, wid: req.wid ?? c.rt.random.uuid() };
   for (let attempt = 0; ; attempt++) {
     let stale: string | undefined;
@@ -152,8 +153,10 @@ async function writeOnce(c: Cluster, req: WriteRequest & { wid: string }, bucket
     }
     for (;;) {
       // When no healthy node is left outside the list (always, for bucket records, which live on every
-      // node), the minter keeps the hint: the owner still gets its copy back by handoff.
-      const node = fallbacks.shift() ?? m.node;
+      // node), the minter keeps the hint: the owner still gets its copy back by handoff. Not a minter that
+      // is leaving: once the change settles no member lets it in, and the hint would never be delivered.
+      const node = fallbacks.shift() ?? (c.membership.has(m.node) ? m.node : undefined);
+      if (node === undefined) throw new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `${owner} is down and no member can keep its hinted copy (${m.node} is leaving)`);
       try {
         return await push(node, owner);
       } catch (err) {

@@ -2,6 +2,8 @@
 // data dir and is the only process that writes into it.
 import { envTransportOptions, type NodeEnv } from '../node-env.js';
 import { listen } from '../net/server.js';
+import type { RequestHandler } from '../net/transport.js';
+import { ErrorCode, RingstoreError } from '../errors.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
 import { Identity } from '../storage/identity.js';
 import { Journal } from '../storage/journal.js';
@@ -17,6 +19,9 @@ import { GossipRelay } from './gossip-relay.js';
 import { HintStores } from './hints.js';
 import { MembershipKeeper } from './membership-keeper.js';
 import { SchedulerView } from './scheduler-view.js';
+
+/** What a machine outside the membership may ask of one that is not a member either: the join's ping and the record. */
+const JOINING: ReadonlySet<string> = new Set(['ping', 'membership_get', 'membership_put']);
 
 export interface RunningNode {
   ctx: NodeContext;
@@ -64,10 +69,20 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
     log,
   };
   // Peers that prove the cluster secret are let in when they are members of the epoch this node holds. A
-  // machine started to join and not yet added lets in any of them: it holds nothing yet, and the membership
-  // it knows may be the seeds' alone, while the member that adds it (and pings it first) may have joined since.
+  // machine that is not a member itself (started to join, or left) lets in any of them, because the member
+  // that adds it may have joined after the seeds it knows; but from a peer outside its membership it answers
+  // only what joining needs. Anything else could hand a stale coordinator state that has moved on (the
+  // simulator found a register read served by a machine that had left, asked by one not yet added).
   const admit = (id: string): boolean => id === self.id || env.membership.knows(id) || !env.membership.knows(self.id);
-  const listener = await listen(rt, { ...envTransportOptions(env), admit, host: self.host, port: self.port }, dispatcher(ctx));
+  const handle = dispatcher(ctx);
+  const serve: RequestHandler = (m, body) => {
+    if (m.sender !== self.id && !env.membership.knows(m.sender) && !JOINING.has(m.type)) {
+      // As a refused connection was before: this machine takes no part in the asker's request.
+      return Promise.reject(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `${self.id} takes no part: ${m.sender} is not a member of this cluster as ${self.id} knows it (epoch ${env.membership.epoch}); only ${[...JOINING].join(', ')} are answered`));
+    }
+    return handle(m, body);
+  };
+  const listener = await listen(rt, { ...envTransportOptions(env), admit, host: self.host, port: self.port }, serve);
   // Free space for the heartbeat, and the probe that lifts a read-only state.
   void disk.check();
   const diskTimer = rt.timers.setInterval(() => void disk.check(), 2000, { background: true });

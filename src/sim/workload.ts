@@ -64,6 +64,7 @@ const EXPECTED = new Set<string>([
   ErrorCode.INSUFFICIENT_STORAGE,
   ErrorCode.DISK_ERROR,
   ErrorCode.READ_ONLY,
+  ErrorCode.NOT_A_MEMBER,
   'CLIENT_TIMEOUT',
   'NODE_DOWN',
 ]);

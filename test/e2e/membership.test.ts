@@ -99,6 +99,9 @@ t.test('a machine that is not in nodes.json joins under a write load with a kill
   const view = await call('GET', `${c.url('node5')}/cluster`);
   t.equal(view.json.nodes.find((n: { id: string }) => n.id === 'node5')?.role, 'not a member', 'node5 runs and knows it is not a member yet');
   t.equal(view.json.epoch, 1);
+  const early = await put(c.url('node5'), BUCKET, 'too-early', Buffer.from('x'));
+  t.equal(early.status, 503, 'a write through a machine not yet added is refused');
+  t.equal(early.json.error.code, 'NOT_A_MEMBER');
 
   // Through the machines that stay up (a client of the killed one would see its port closed).
   const load = writeSome('during', 160, ['node1', 'node2', 'node4']);

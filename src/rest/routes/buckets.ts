@@ -11,6 +11,7 @@ export const listBucketsRoute: Route = async ({ cluster, res }) => {
 };
 
 export const createBucketRoute: Route = async ({ cluster, res, bucket }) => {
+  cluster.requireMember();
   const { created, outcome } = await createBucket(cluster, bucket);
   if (!outcome) {
     sendJson(res, 200, { success: true, coordinator: cluster.self, bucket, created: false, message: `bucket ${bucket} already exists` });
@@ -20,6 +21,7 @@ export const createBucketRoute: Route = async ({ cluster, res, bucket }) => {
 };
 
 export const deleteBucketRoute: Route = async ({ cluster, res, bucket }) => {
+  cluster.requireMember();
   const outcome = await deleteBucket(cluster, bucket);
   sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, deleted: true }));
 };

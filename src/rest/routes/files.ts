@@ -16,6 +16,7 @@ import { lockToken, parseLockToken } from './locks.js';
 
 async function store(args: RouteArgs, file: string, body: Buffer, context: string | undefined, contentType: string | undefined, token: number | undefined): Promise<void> {
   const { cluster, res, bucket } = args;
+  cluster.requireMember();
   const outcome = await putFile(cluster, bucket, file, body, decodeContext(cluster.contextKey, context), contentType, token);
   sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, file, size: body.length }), { 'x-context': encodeContext(cluster.contextKey, outcome.state.context) });
 }
@@ -103,6 +104,7 @@ export const getFileRoute: Route = async (args) => {
 /** DELETE /buckets/<bucket>/<file>: writes a tombstone, so a stale replica cannot bring the file back. */
 export const deleteFileRoute: Route = async (args) => {
   const { cluster, res, bucket, file } = args;
+  cluster.requireMember();
   const outcome = await deleteFile(cluster, bucket, file, decodeContext(cluster.contextKey, header(args, CONTEXT_HEADER)), lockToken(args));
   sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, file, deleted: true }));
 };
