@@ -68,6 +68,14 @@ export class GossipView {
     return this.marks.get(node) ?? { epoch: 0, synced: 0 };
   }
 
+  /** Every node followed has a heartbeat here, and none tells of a membership epoch newer than `epoch`. */
+  caughtUp(epoch: number): boolean {
+    return this.ids.every((node) => {
+      const hb = this.entries.get(node)?.heartbeat;
+      return hb != null && (hb.epoch ?? 0) <= epoch;
+    });
+  }
+
   /**
    * Where to fetch the newest membership from: the node whose latest heartbeat
    * holds the highest epoch (what it holds now: a node whose disk was wiped
