@@ -28,12 +28,16 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
 /** One request; sent once more when a pooled keep-alive socket turns out closed by the server (the idle-timeout race). */
 async function request(method: string, url: string, body?: Buffer): Promise<number> {
-  try {
-    return await requestOnce(method, url, body);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code !== 'ECONNRESET' && code !== 'EPIPE') throw e;
-    return requestOnce(method, url, body);
+  // A kept-alive socket the server closed meanwhile, or one dropped by a starved machine (CI runs the quick
+  // bench beside the whole suite): tried again, a few times, after a pause.
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await requestOnce(method, url, body);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if ((code !== 'ECONNRESET' && code !== 'EPIPE') || attempt >= 4) throw e;
+      await new Promise((r) => setTimeout(r, 100 * 2 ** attempt));
+    }
   }
 }
 
