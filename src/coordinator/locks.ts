@@ -110,7 +110,7 @@ export interface LockState {
  * that can vouch for it (not one that started on an empty disk and is still taking in its peers' state);
  * `ever` says whether any answer knew of a lock on the file at all.
  */
-async function gather(c: Cluster, bucket: string, file: string): Promise<LockState & { majority: number; failed: ReplicaFailure[]; ever: boolean }> {
+async function gather(c: Cluster, bucket: string, file: string): Promise<LockState & { owners: number; majority: number; failed: ReplicaFailure[]; ever: boolean }> {
   // The register's acceptors as compareAndSet decides among them (both layouts' owners while partitions
   // move): a majority of the read layout's owners alone might miss a grant made by the others.
   const owners = c.registerOwners(bucket, file);
@@ -135,7 +135,7 @@ async function gather(c: Cluster, bucket: string, file: string): Promise<LockSta
   // Owners that disagree: the newest commit may have reached only some of them so far. It is written back
   // to a majority before it is used (as ABD's reads do), so that every later read sees it too.
   if (best && answers.some((a) => a.value.committed?.w !== best?.w)) await commitToMajority(c, owners, majority, spaceOf(bucket), file, best);
-  return { record: asRecord(committedValue(best)), ballot: best?.ballot ?? null, answered, majority, failed, ever: answers.some((a) => a.value.committed !== null || a.value.accepted !== null) };
+  return { record: asRecord(committedValue(best)), ballot: best?.ballot ?? null, answered, owners: owners.length, majority, failed, ever: answers.some((a) => a.value.committed !== null || a.value.accepted !== null) };
 }
 
 function tooFew(file: string, s: { answered: number; majority: number; failed: ReplicaFailure[] }): RingstoreError {
@@ -321,7 +321,7 @@ export async function describeLock(c: Cluster, bucket: string, file: string): Pr
  */
 export async function checkLock(c: Cluster, bucket: string, file: string, token: number | undefined): Promise<void> {
   const state = await gather(c, bucket, file);
-  if (state.answered < state.majority && (state.ever || token !== undefined || state.failed.length === c.registerOwners(bucket, file).length)) throw tooFew(file, state);
+  if (state.answered < state.majority && (state.ever || token !== undefined || state.failed.length === state.owners)) throw tooFew(file, state);
   const r = state.record;
   const now = c.rt.clock.now();
   const held = r.holder && r.holder.expiresAt > now ? r.holder : null;
