@@ -23,7 +23,7 @@ export async function readReplica(c: Cluster, node: string, ns: string, key: str
 export async function updateReplica(
   c: Cluster,
   node: string,
-  req: { ns: string; key: string; context: KeyState['context']; deleted: boolean; body: Buffer; contentType?: string | undefined; uid?: string | undefined; hint?: string | undefined; wid?: string | undefined },
+  req: { ns: string; key: string; context: KeyState['context']; deleted: boolean; body: Buffer; contentType?: string | undefined; uid?: string | undefined; hint?: string | undefined; wid?: string | undefined; epoch?: number | undefined },
 ): Promise<{ state: KeyState; dot: readonly [string, number] }> {
   const msg = {
     type: 'update' as const,
@@ -36,7 +36,8 @@ export async function updateReplica(
     ...(req.uid ? { uid: req.uid } : {}),
     ...(req.hint ? { hint: req.hint } : {}),
     ...(req.wid ? { wid: req.wid } : {}),
-    epoch: c.membership.epoch,
+    // The epoch the write was placed under (see writeOnce), else the one known now.
+    epoch: req.epoch ?? c.membership.epoch,
   };
   const { reply } = await c.transport.request(c.peer(node), msg, req.deleted ? [] : [req.body]);
   return { state: reply.state, dot: reply.dot };
@@ -100,6 +101,8 @@ export async function pushState(
   targetState?: KeyState | null,
   /** Store it on `node` as a hinted copy for this owner. */
   hint?: string,
+  /** The membership epoch the target was chosen under, if not the one known now. */
+  epoch: number = c.membership.epoch,
 ): Promise<KeyState | null> {
   const held = new Set((targetState?.siblings ?? []).map((s) => dotId(s.dot)));
   // Unknown target state: send what we have in hand; it says if it lacks more.
@@ -110,5 +113,5 @@ export async function pushState(
     if (!have.has(dot)) for (const [d, b] of await fetchBodies(c, ns, key, [dot], sources)) have.set(d, b);
     return have.get(dot);
   };
-  return deliverState(c.transport, c.peer(node), c.config.maxFrameBytes, { ns, key, state, hint, epoch: c.membership.epoch }, bodyOf, initial);
+  return deliverState(c.transport, c.peer(node), c.config.maxFrameBytes, { ns, key, state, hint, epoch }, bodyOf, initial);
 }

@@ -84,8 +84,13 @@ export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: Buck
 
 async function writeOnce(c: Cluster, req: WriteRequest & { wid: string }, bucketCheck?: BucketCheck): Promise<WriteOutcome> {
   await c.health.current(); // the membership too, if this machine's socket server knows a newer one
-  // While partitions move, the owners in every live layout (see Cluster.writeLists).
+  // While partitions move, the owners in every live layout (see Cluster.writeLists). Every message of this
+  // write carries the epoch they were chosen under, not the one known when it is sent: a replica that has
+  // taken up a newer epoch refuses it (STALE_EPOCH) and the write is made again, so that it cannot land
+  // only on old owners after a new owner has copied their partition (simulator seed 2103).
+  const epoch = c.membership.epoch;
   const lists = c.writeLists(req.ns, req.key);
+  const walk = c.walk(req.ns, req.key);
   const owners = [...new Set(lists.flat())];
   const w = Math.min(c.w, (lists[0] as string[]).length);
   const moving = lists.length > 1;
@@ -104,14 +109,14 @@ async function writeOnce(c: Cluster, req: WriteRequest & { wid: string }, bucket
   const downOwners = new Set(owners.filter((n) => known.has(n)));
   // Fall-backs for down owners: the next healthy nodes clockwise, outside the preference list;
   // then those believed down (the belief may be out of date) before the minter keeps the hint.
-  const outside = c.walk(req.ns, req.key).slice(owners.length);
+  const outside = walk.slice(owners.length);
   const fallbacks = [...outside.filter((n) => !known.has(n)), ...outside.filter((n) => known.has(n))];
   const failed: ReplicaFailure[] = [];
 
   // 1. Mint on the first healthy owner that accepts; if none does, on a fall-back as a hint for an owner.
   let minted: { node: string; hintFor?: string; state: KeyState; dot: readonly [string, number] } | null = null;
   // One id for this client write, on every mint attempt: if a replica that timed out stored it after all, readers see one version.
-  const full = { ...req, context, uid };
+  const full = { ...req, context, uid, epoch };
   for (const node of owners.filter((n) => !downOwners.has(n))) {
     try {
       minted = { node, ...(await mintWithBucketRetry(c, node, full, bucketCheck)) };
@@ -139,7 +144,7 @@ async function writeOnce(c: Cluster, req: WriteRequest & { wid: string }, bucket
   const bodies: Bodies = new Map();
   if (!req.deleted && req.body.length > 0) bodies.set(dotId(m.dot), req.body);
   const push = async (node: string, hint?: string): Promise<Stored> => {
-    const state = await pushState(c, node, req.ns, req.key, m.state, bodies, [m.node], undefined, hint);
+    const state = await pushState(c, node, req.ns, req.key, m.state, bodies, [m.node], undefined, hint, epoch);
     return { node, ...(hint ? { hintFor: hint } : {}), clock: state?.context ?? {} };
   };
   const slot = async (owner: string): Promise<Stored> => {

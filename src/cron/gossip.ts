@@ -5,10 +5,17 @@
 // tick instead of after the failure timeout. Then hand the merged view to the
 // socket server (for the REST app and for peers pulling from it) and write it
 // for people: gossip.txt, down_system.json.
+import { RingstoreError } from '../errors.js';
 import { isRefusal } from '../net/transport.js';
 import { catchUpMembership, membershipPush } from './membership.js';
 import { DOWN_SYSTEM_JSON, GOSSIP_TXT, writeState } from './files.js';
 import { peerAddress, type SchedulerContext } from './context.js';
+
+/** The epoch a peer that refused this machine as a non-member holds, if that is what the error says. */
+function notMemberOf(err: unknown): { epoch: number } | null {
+  const d = err instanceof RingstoreError ? err.details : undefined;
+  return d?.notMember === true && typeof d.epoch === 'number' ? { epoch: d.epoch } : null;
+}
 
 /** Exchanges still waiting on a slow peer: the next round does not pile another on. */
 const pending = new WeakMap<SchedulerContext, Set<string>>();
@@ -18,6 +25,8 @@ export async function gossipRound(ctx: SchedulerContext): Promise<string> {
   const timeoutMs = ctx.config.timeouts.requestMs;
   const busy = pending.get(ctx) ?? new Set<string>();
   pending.set(ctx, busy);
+  // A member that no longer counts this machine as one answers it only with its epoch (node/server.ts).
+  let refusedBy: { node: string; epoch: number } | null = null;
   const exchange = async (id: string): Promise<'ok' | 'refused' | 'failed'> => {
     busy.add(id);
     try {
@@ -27,6 +36,8 @@ export async function gossipRound(ctx: SchedulerContext): Promise<string> {
       ctx.view.answered(id, reply.table[0], ctx.rt.clock.monotonic());
       return 'ok';
     } catch (err) {
+      const told = notMemberOf(err);
+      if (told && told.epoch > (refusedBy?.epoch ?? ctx.env.membership.epoch)) refusedBy = { node: id, epoch: told.epoch };
       if (!isRefusal(err)) return 'failed';
       ctx.view.refused(id, ctx.rt.clock.monotonic());
       return 'refused';
@@ -41,7 +52,7 @@ export async function gossipRound(ctx: SchedulerContext): Promise<string> {
   // a late answer is merged when it comes and published next round.
   const results = await Promise.race([remote, ctx.rt.timers.sleep(Math.max(100, ctx.config.gossip.intervalMs * 0.8)).then(() => null)]);
   // A newer membership told by a heartbeat is fetched and taken before the view is published.
-  const caught = await catchUpMembership(ctx).catch((err: unknown) => {
+  const caught = await catchUpMembership(ctx, refusedBy).catch((err: unknown) => {
     ctx.log.warn('could not fetch a newer membership', { error: (err as Error).message });
     return null;
   });

@@ -17,9 +17,13 @@ export function gossipNodes(ctx: SchedulerContext): string[] {
   return [...new Set([...ctx.env.membership.everyone, ctx.self])];
 }
 
-/** After a gossip round: take a newer membership that a heartbeat told of. Returns the epoch taken, if any. */
-export async function catchUpMembership(ctx: SchedulerContext): Promise<number | null> {
-  const newest = ctx.view.newestEpoch();
+/**
+ * After a gossip round: take a newer membership that a heartbeat told of, or that a member told in refusing
+ * this machine (it left while it could not hear of it). Returns the epoch taken, if any.
+ */
+export async function catchUpMembership(ctx: SchedulerContext, refusedBy: { node: string; epoch: number } | null = null): Promise<number | null> {
+  const heard = ctx.view.newestEpoch();
+  const newest = refusedBy && refusedBy.epoch > (heard?.epoch ?? 0) ? refusedBy : heard;
   const m = ctx.env.membership;
   if (!newest || newest.epoch <= m.epoch) return null;
   const timeoutMs = ctx.config.timeouts.requestMs;

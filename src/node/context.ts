@@ -35,22 +35,63 @@ export interface NodeContext {
   logDropped: () => number;
   /** Paxos acceptor state (compare-and-set registers: locks, transaction decisions). */
   paxos: PaxosStore;
+  /** Writes let in and not yet stored, by the epoch their coordinator placed them under. */
+  inflight: InflightWrites;
   /** For requests that wait (a Paxos watch). */
   timers: Timers;
   log: Logger;
 }
 
 /**
+ * Writes let in under an epoch and not yet stored. A node tells in its
+ * heartbeat the epoch it has taken up: not its membership's while a write
+ * placed under an older one is still being stored here, since a new owner
+ * starts copying a partition once every node has taken up the new epoch, and
+ * must find every such write on the old owners (Garage's layout "ack" waits
+ * for in-flight writes the same way).
+ */
+export class InflightWrites {
+  private readonly byEpoch = new Map<number, number>();
+
+  /** Count a write placed under `epoch` until the returned function is called. */
+  admit(epoch: number): () => void {
+    this.byEpoch.set(epoch, (this.byEpoch.get(epoch) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
+      const left = (this.byEpoch.get(epoch) ?? 1) - 1;
+      if (left > 0) this.byEpoch.set(epoch, left);
+      else this.byEpoch.delete(epoch);
+    };
+  }
+
+  /** The epoch taken up: `held`, or the oldest epoch a write still being stored was placed under. */
+  takenUp(held: number): number {
+    let e = held;
+    for (const k of this.byEpoch.keys()) e = Math.min(e, k);
+    return e;
+  }
+}
+
+/**
  * A write from a coordinator that knows an older membership epoch than this
  * node is refused: it may not reach the owners of the newer layout, and a
  * partition being copied to them would miss it. The coordinator fetches the
- * newer membership from this node and writes again.
+ * newer membership from this node and writes again. A write let in is counted
+ * until `store` has finished (see InflightWrites).
  */
-export function checkEpoch(ctx: NodeContext, epoch: number | undefined): void {
+export async function admitWrite<T>(ctx: NodeContext, epoch: number | undefined, store: () => Promise<T>): Promise<T> {
   if (epoch !== undefined && epoch < ctx.membership.epoch) {
     throw new RingstoreError(ErrorCode.STALE_EPOCH, `${ctx.identity.node} holds membership epoch ${ctx.membership.epoch}, newer than the writer's ${epoch}`, {
       details: { node: ctx.identity.node, epoch: ctx.membership.epoch },
     });
+  }
+  const stored = ctx.inflight.admit(epoch ?? ctx.membership.epoch);
+  try {
+    return await store();
+  } finally {
+    stored();
   }
 }
 

@@ -12,7 +12,7 @@ import { Store, type StorageEnv } from '../storage/store.js';
 import { Volume } from '../storage/volume.js';
 import { BucketRegistry } from './buckets.js';
 import { DiskHealth } from './disk-health.js';
-import type { NodeContext } from './context.js';
+import { InflightWrites, type NodeContext } from './context.js';
 import { dispatcher } from './dispatch.js';
 import { purgeEnded } from './handlers/records.js';
 import { GossipRelay } from './gossip-relay.js';
@@ -51,6 +51,7 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
   const keeper = new MembershipKeeper(vol, dir, env.membership, log);
   const schedulerView = new SchedulerView(rt.clock);
   await keeper.load();
+  const inflight = new InflightWrites();
   const ctx: NodeContext = {
     config,
     membership: env.membership,
@@ -60,25 +61,32 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
     store,
     buckets,
     hints,
-    gossip: new GossipRelay(self.id, rt.clock, identity.generation, () => ({ disk: { state: disk.state, free: disk.free }, epoch: env.membership.epoch, ...(schedulerView.synced !== undefined ? { synced: schedulerView.synced } : {}), ...(schedulerView.ae ? { ae: schedulerView.ae } : {}) })),
+    gossip: new GossipRelay(self.id, rt.clock, identity.generation, () => ({ disk: { state: disk.state, free: disk.free }, epoch: inflight.takenUp(env.membership.epoch), ...(schedulerView.synced !== undefined ? { synced: schedulerView.synced } : {}), ...(schedulerView.ae ? { ae: schedulerView.ae } : {}) })),
     disk,
     schedulerView,
     logDropped: () => env.logDropped?.() ?? 0,
     paxos,
+    inflight,
     timers: rt.timers,
     log,
   };
-  // Peers that prove the cluster secret are let in when they are members of the epoch this node holds. A
-  // machine that is not a member itself (started to join, or left) lets in any of them, because the member
-  // that adds it may have joined after the seeds it knows; but from a peer outside its membership it answers
-  // only what joining needs. Anything else could hand a stale coordinator state that has moved on (the
-  // simulator found a register read served by a machine that had left, asked by one not yet added).
-  const admit = (id: string): boolean => id === self.id || env.membership.knows(id) || !env.membership.knows(self.id);
+  // Peers that prove the cluster secret are let in when they are members of the epoch this node holds, or
+  // ever were; a machine that is not a member itself (started to join, or left) lets in any of them, because
+  // the member that adds it may have joined after the seeds it knows. From a peer outside its membership a
+  // node answers only what joining needs: anything else could hand a stale coordinator state that has moved
+  // on (the simulator found a register read served by a machine that had left, asked by one not yet added).
+  // The refusal tells this node's epoch: a machine that left while it was down learns so from it at its
+  // next gossip round, instead of going on as a member of the epoch it last held (simulator seed 3125).
+  const admit = (id: string): boolean => id === self.id || env.membership.everKnew(id) || !env.membership.knows(self.id);
   const handle = dispatcher(ctx);
   const serve: RequestHandler = (m, body) => {
     if (m.sender !== self.id && !env.membership.knows(m.sender) && !JOINING.has(m.type)) {
       // As a refused connection was before: this machine takes no part in the asker's request.
-      return Promise.reject(new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `${self.id} takes no part: ${m.sender} is not a member of this cluster as ${self.id} knows it (epoch ${env.membership.epoch}); only ${[...JOINING].join(', ')} are answered`));
+      return Promise.reject(
+        new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `${self.id} takes no part: ${m.sender} is not a member of this cluster as ${self.id} knows it (epoch ${env.membership.epoch}); only ${[...JOINING].join(', ')} are answered`, {
+          details: { notMember: true, node: self.id, epoch: env.membership.epoch },
+        }),
+      );
     }
     return handle(m, body);
   };

@@ -145,6 +145,7 @@ export const membershipRecordSchema = z.object({
   epoch: z.number().int().min(1),
   members: z.array(memberSpec).min(1).max(1000),
   leaving: z.array(memberSpec).max(1000),
+  left: z.array(nodeId).max(1000).optional(),
   partitions: z.number().int().min(1).max(65536),
   n: z.number().int().min(1).max(64),
   layouts: z.array(z.object({ epoch: z.number().int().min(1), replicas: z.array(z.array(nodeId).max(64)).max(65536) })).min(1).max(64),

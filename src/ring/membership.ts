@@ -34,6 +34,11 @@ export interface MembershipRecord {
   members: MemberSpec[];
   /** Members of older live layouts that have left: still reachable until their data has moved. */
   leaving: MemberSpec[];
+  /**
+   * Every member that has left, by id (absent in records written before it was kept). Such a machine is
+   * let in to be told it left: one that was down while it was removed learns so when it comes back.
+   */
+  left?: string[];
   /** Partitions (Q) and replicas per partition (N): fixed for the cluster's life. */
   partitions: number;
   n: number;
@@ -61,7 +66,9 @@ export function nextRecord(cur: MembershipRecord, members: readonly MemberSpec[]
   const epoch = cur.epoch + 1;
   const layout = rebalance(layoutOf(cur, cur.layouts.at(-1) as EpochLayout), sorted.map((m) => m.id));
   const layouts = [...trimLayouts(cur.layouts, settled), { epoch, replicas: layout.replicas.map((r) => [...r]) }];
-  return { epoch, members: sorted.map((m) => ({ ...m })), leaving: leavers(cur, sorted, layouts), partitions: cur.partitions, n: cur.n, layouts };
+  const staying = new Set(sorted.map((m) => m.id));
+  const left = [...new Set([...(cur.left ?? []), ...cur.members.map((m) => m.id)])].filter((id) => !staying.has(id)).sort().slice(-1000);
+  return { epoch, members: sorted.map((m) => ({ ...m })), leaving: leavers(cur, sorted, layouts), ...(left.length > 0 ? { left } : {}), partitions: cur.partitions, n: cur.n, layouts };
 }
 
 /** The same record with the layouts at or before `settled` dropped (the newest always stays). */
@@ -174,6 +181,11 @@ export class Membership {
   /** A member of this epoch, or one that left and still holds data of a live layout. */
   knows(id: string): boolean {
     return this.byId.has(id);
+  }
+
+  /** A member of this epoch, or one that ever was (a machine that left). */
+  everKnew(id: string): boolean {
+    return this.byId.has(id) || (this.rec.left?.includes(id) ?? false);
   }
 
   get(id: string): MemberSpec | undefined {

@@ -5,13 +5,16 @@ import { equalStates } from '../../clock/dvv.js';
 import { splitBodies } from '../../protocol/codec.js';
 import { BUCKETS_NS, type MessageOf } from '../../protocol/messages.js';
 import type { HandlerResult } from '../../net/transport.js';
-import { checkEpoch, targetStore, type NodeContext } from '../context.js';
+import { admitWrite, targetStore, type NodeContext } from '../context.js';
 import { validateKey } from '../namespace.js';
 import { applyBucketRecord } from './records.js';
 
 export async function handleSync(ctx: NodeContext, m: MessageOf<'sync'>, body: Buffer): Promise<HandlerResult> {
   validateKey(m.ns, m.key);
-  checkEpoch(ctx, m.epoch);
+  return admitWrite(ctx, m.epoch, () => sync(ctx, m, body));
+}
+
+async function sync(ctx: NodeContext, m: MessageOf<'sync'>, body: Buffer): Promise<HandlerResult> {
   const parts = splitBodies(m.bodies, body);
   const bodies = new Map<string, Buffer>();
   m.bodies.forEach((ref, i) => bodies.set(ref.dot, parts[i] as Buffer));

@@ -4,13 +4,16 @@
 import { ErrorCode, RingstoreError } from '../../errors.js';
 import { BUCKETS_NS, type MessageOf } from '../../protocol/messages.js';
 import type { HandlerResult } from '../../net/transport.js';
-import { checkEpoch, targetStore, type NodeContext } from '../context.js';
+import { admitWrite, targetStore, type NodeContext } from '../context.js';
 import { applyBucketRecord } from './records.js';
 import { validateKey } from '../namespace.js';
 
 export async function handleUpdate(ctx: NodeContext, m: MessageOf<'update'>, body: Buffer): Promise<HandlerResult> {
   validateKey(m.ns, m.key);
-  checkEpoch(ctx, m.epoch);
+  return admitWrite(ctx, m.epoch, () => update(ctx, m, body));
+}
+
+async function update(ctx: NodeContext, m: MessageOf<'update'>, body: Buffer): Promise<HandlerResult> {
   let uid: string | undefined;
   if (m.ns !== BUCKETS_NS) {
     // The coordinator says which incarnation it found at quorum; a node that does not know it as live
