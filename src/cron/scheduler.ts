@@ -43,7 +43,7 @@ export async function startScheduler(env: NodeEnv, transport: Transport, ticker:
     workers: () => workers.map((w) => w.status()),
     counters: { gossipRounds: 0, hintsDelivered: 0, logDropped: 0 },
   };
-  // In the simulator the processes of a machine share one membership object: the view follows it either way.
+  // The view follows the membership, however this process came to take a newer one.
   env.membership.onChange(() => ctx.view.setNodes(gossipNodes(ctx), rt.clock.monotonic()));
   const every = config.gossip.intervalMs;
   const worker = (name: string, timeoutMs: number, run: (signal: AbortSignal) => Promise<string | void>): Worker => new Worker(name, every, timeoutMs, run, log, rt, ticker);

@@ -15,7 +15,7 @@ import { BUCKETS_NS, type KeyState } from '../protocol/messages.js';
 import { incarnationEnded, liveUids, visible } from '../replica/records.js';
 import type { RunningNode } from '../node/server.js';
 import type { SimCluster, SimNode } from './cluster.js';
-import { currentMembers, ownsNow } from './membership.js';
+import { currentMembers, memberCoordinator, ownsNow } from './membership.js';
 import { objectKey } from '../ring/hash.js';
 import { Ring } from '../ring/ring.js';
 import type { AckedWrite, History } from './workload.js';
@@ -112,7 +112,7 @@ function ownedIn(running: RunningNode, id: string, ns: string, key: string): boo
  */
 export async function checkFinalOwners(cluster: SimCluster, history: History, beforeRepair = false): Promise<string[]> {
   const problems: string[] = [];
-  const c = cluster.upNodes().find((n) => n.running?.cluster.membership.has(n.id))?.running?.cluster;
+  const c = memberCoordinator(cluster);
   if (!c) return ['no member is running'];
   for (const w of history.acked) {
     if (w.ns === BUCKETS_NS || (await excused(cluster, w))) continue;
@@ -166,7 +166,7 @@ export function reusedDots(history: History): string[] {
 /** Owners agree, and the versions left are concurrent client writes. */
 export async function checkReplicas(cluster: SimCluster, history: History, keys: ReadonlyArray<{ ns: string; key: string }>): Promise<string[]> {
   const problems: string[] = [];
-  const c = (cluster.upNodes().find((x) => x.running?.cluster.membership.has(x.id)) ?? cluster.upNodes()[0])?.running?.cluster;
+  const c = memberCoordinator(cluster, true);
   if (!c) return ['no node is running'];
   for (const { ns, key } of keys) {
     const rec = ns === BUCKETS_NS ? null : await record(cluster, ns);
@@ -228,7 +228,7 @@ export function bucketDisagreements(cluster: SimCluster, buckets: readonly strin
   const problems: string[] = [];
   for (const b of buckets) {
     // Members only: a machine that left (or never joined) holds no data of the cluster's.
-    const members = cluster.nodes.filter((n) => n.running?.cluster.membership.has(n.id) ?? true);
+    const members = cluster.nodes.filter((n) => n.running?.node.ctx.membership.has(n.id) ?? true);
     const views = members.map((n) => [n.id, [...liveUids(n.running?.node.ctx.buckets.get(b))].sort().join(',')] as const);
     if (new Set(views.map(([, v]) => v)).size > 1) problems.push(`bucket ${b} differs: ${views.map(([id, v]) => `${id} [${v || 'none'}]`).join('; ')}`);
   }

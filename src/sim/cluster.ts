@@ -129,16 +129,17 @@ export class SimCluster {
     n.machine.net.power(n.machine.host, true);
     this.loop.trace(`start ${proc.name}`);
     const self = this.specs.get(id) as MemberSpec;
-    // Each start of a machine has its own membership, from the seeds, as a real process does; its socket server reads membership.json.
-    const membership = Membership.initial(this.config.nodes, this.config.ringSize, this.config.replication.n);
-    const env: NodeEnv = { rt: proc.rt, config: this.config, self, membership, secret: SIM_SECRET, log: this.logger(proc.name), dir: `/data/${id}` };
+    // Each of a machine's processes has its own membership, from the seeds, as the real ones do: the socket
+    // server reads membership.json; the REST app and the scheduler learn newer epochs from it by messages.
+    const seeds = (): Membership => Membership.initial(this.config.nodes, this.config.ringSize, this.config.replication.n);
+    const env: NodeEnv = { rt: proc.rt, config: this.config, self, membership: seeds(), secret: SIM_SECRET, log: this.logger(proc.name), dir: `/data/${id}` };
     void (async () => {
       const node = await startNode(env);
       if (!proc.alive) return;
       this.onBoot(n, node);
       const transport = new PipeTransport(proc.rt, envTransportOptions(env));
-      const cluster = new Cluster(env, transport);
-      const scheduler = await startScheduler(env, transport, (ms, fn) => proc.rt.timers.setInterval(fn, ms));
+      const cluster = new Cluster({ ...env, membership: seeds() }, transport);
+      const scheduler = await startScheduler({ ...env, membership: seeds() }, transport, (ms, fn) => proc.rt.timers.setInterval(fn, ms));
       if (proc.alive) n.running = { node, cluster, scheduler };
     })().catch((err: unknown) => {
       if (!proc.alive) return;

@@ -4,6 +4,7 @@
 // operator would. The checker then waits until the change has settled on
 // every member and requires every acknowledged write on every owner of the
 // final layout (checker.ts: checkFinalOwners).
+import type { Cluster } from '../coordinator/cluster.js';
 import { changeMembership, type Change } from '../coordinator/membership.js';
 import { transferStatus } from '../cron/transfer.js';
 import { objectKey } from '../ring/hash.js';
@@ -25,7 +26,7 @@ export function membershipPlan(prng: Prng): MembershipPlan {
 export function scheduleChanges(cluster: SimCluster, prng: Prng, plan: MembershipPlan, spare: string | undefined, from: number, to: number): void {
   const loop = cluster.loop;
   const attempt = (change: Change, what: string, tries: number): void => {
-    const members = cluster.upNodes().filter((n) => n.running?.cluster.membership.has(n.id));
+    const members = cluster.upNodes().filter((n) => n.running?.node.ctx.membership.has(n.id));
     const via = members.length > 0 ? prng.pick(members) : undefined;
     if (!via?.running) {
       if (tries > 0) loop.schedule(2000, () => attempt(change, what, tries - 1));
@@ -58,7 +59,7 @@ export function scheduleChanges(cluster: SimCluster, prng: Prng, plan: Membershi
 export function currentMembers(cluster: SimCluster): { epoch: number; members: string[] } {
   let best = { epoch: 0, members: [] as string[] };
   for (const n of cluster.upNodes()) {
-    const m = n.running?.cluster.membership;
+    const m = n.running?.node.ctx.membership;
     if (m && m.epoch > best.epoch) best = { epoch: m.epoch, members: m.ids };
   }
   return best;
@@ -70,7 +71,7 @@ export function unsettled(cluster: SimCluster): string[] {
   const problems: string[] = [];
   for (const id of members) {
     const n = cluster.node(id);
-    const m = n.running?.cluster.membership;
+    const m = n.running?.node.ctx.membership;
     const sched = n.running?.scheduler.ctx;
     if (!m || !sched) {
       problems.push(`${id} is not running`);
@@ -84,12 +85,25 @@ export function unsettled(cluster: SimCluster): string[] {
 
 /** Whether the node owns the key in a layout live now, as the members that know the newest epoch hold it (a node that left may have dropped it). */
 export function ownsNow(cluster: SimCluster, n: SimNode, ns: string, key: string): boolean {
-  let m = n.running?.cluster.membership;
+  let m = n.running?.node.ctx.membership;
   for (const x of cluster.upNodes()) {
-    const o = x.running?.cluster.membership;
+    const o = x.running?.node.ctx.membership;
     if (o && o.has(x.id) && (!m || o.epoch > m.epoch || (o.epoch === m.epoch && o.layouts.length < m.layouts.length))) m = o;
   }
   if (!m) return true;
   const k = objectKey(ns, key);
   return m.layouts.some((l) => new Ring({ version: l.epoch, replicas: l.replicas }).preferenceList(k).includes(n.id));
+}
+
+/**
+ * A running member's coordinator, holding the membership its socket server holds (the REST app takes it
+ * on its next request; the checker, which asks it directly, does not wait for one). With `anyNode`, any
+ * running machine's when no member runs.
+ */
+export function memberCoordinator(cluster: SimCluster, anyNode = false): Cluster | undefined {
+  const n = cluster.upNodes().find((x) => x.running?.node.ctx.membership.has(x.id)) ?? (anyNode ? cluster.upNodes()[0] : undefined);
+  const r = n?.running;
+  if (!r) return undefined;
+  r.cluster.membership.adopt(r.node.ctx.membership.record);
+  return r.cluster;
 }

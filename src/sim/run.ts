@@ -8,7 +8,7 @@
 import { readQuorum } from '../coordinator/read.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
 import { auditBoot, bucketDisagreements, checkAcknowledged, checkFinalOwners, checkReplicas, hintsLeft, reusedDots, viewsNotUp } from './checker.js';
-import { currentMembers, membershipPlan, scheduleChanges, unsettled } from './membership.js';
+import { currentMembers, memberCoordinator, membershipPlan, scheduleChanges, unsettled } from './membership.js';
 import { SimCluster } from './cluster.js';
 import { SimLoop } from './loop.js';
 import { CALM, SimNetwork, type NetFaults } from './network.js';
@@ -139,7 +139,7 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
 
   // A read of every key repairs its stale replicas; bucket anti-entropy brings every node's records together.
   const keys = [...BUCKETS.flatMap((b) => KEYS.map((k) => ({ ns: b, key: k }))), ...BUCKETS.map((b) => ({ ns: BUCKETS_NS, key: b }))];
-  const coordinator = cluster.upNodes().find((x) => x.running?.cluster.membership.has(x.id))?.running?.cluster;
+  const coordinator = memberCoordinator(cluster);
   if (coordinator) {
     for (const { ns, key } of keys) {
       // A read that fails (a connection that died with a restart) is tried again.
@@ -191,7 +191,7 @@ async function checkRegisters(cluster: SimCluster, registers: Map<string, Regist
   const problems: string[] = [];
   let unchecked = 0;
   // A member's coordinator: a machine that left (or never joined) is no longer let in by the members.
-  const c = (cluster.upNodes().find((x) => x.running?.cluster.membership.has(x.id)) ?? cluster.upNodes()[0])?.running?.cluster;
+  const c = memberCoordinator(cluster, true);
   for (const key of REGISTERS) {
     const history = registers.get(key) ?? [];
     if (c) {
