@@ -30,18 +30,30 @@ export async function changeMembership(c: Cluster, change: Change): Promise<Memb
   if ('join' in change) await reachable(c, change.join);
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     const known = c.membership.record;
-    const outcome = await compareAndSet<MembershipRecord | NewerEpoch>(c, MEMBERSHIP_SPACE, { acceptors: known.members.map((m) => m.id), key: MEMBERSHIP_KEY }, (current) => {
-      // Nothing written yet: the register stands for the cluster's first epoch, which every node computes alike.
-      const base = (current as MembershipRecord | null) ?? initialRecord(c.config.nodes, c.config.ringSize, c.config.replication.n);
-      if (base.epoch > known.epoch) return { result: new NewerEpoch(base) };
-      if (base.epoch < known.epoch) {
-        throw new RingstoreError(ErrorCode.CONFLICT, `the membership register holds epoch ${base.epoch}, older than the ${known.epoch} this node knows; try again`);
-      }
-      const next = nextRecord(base, membersAfter(c, base, change), settledEpoch(base, c.membership.record));
-      return { write: next, result: next };
-    });
+    let outcome: MembershipRecord | NewerEpoch;
+    try {
+      outcome = await compareAndSet<MembershipRecord | NewerEpoch>(c, MEMBERSHIP_SPACE, { acceptors: known.members.map((m) => m.id), key: MEMBERSHIP_KEY }, (current) => {
+        // Nothing written yet: the register stands for the cluster's first epoch, which every node computes alike.
+        const base = (current as MembershipRecord | null) ?? initialRecord(c.config.nodes, c.config.ringSize, c.config.replication.n);
+        if (base.epoch > known.epoch) return { result: new NewerEpoch(base) };
+        if (base.epoch < known.epoch) {
+          throw new RingstoreError(ErrorCode.CONFLICT, `the membership register holds epoch ${base.epoch}, older than the ${known.epoch} this node knows; try again`);
+        }
+        const next = nextRecord(base, membersAfter(c, base, change), settledEpoch(base, c.membership.record));
+        return { write: next, result: next };
+      });
+    } catch (err) {
+      // The change is in the register already (an earlier attempt that seemed to fail): make sure the epoch
+      // that has it is told, then say so.
+      if (err instanceof RingstoreError && (err.code === ErrorCode.MEMBER_EXISTS || err.code === ErrorCode.NO_SUCH_MEMBER)) await announce(c, known);
+      throw err;
+    }
     if (outcome instanceof NewerEpoch) {
+      // A change chosen in the register that its proposer may never have told anyone of (it failed after
+      // a majority accepted, or another proposer's recovery finished it): told now, or no socket server
+      // would ever hold it and gossip could not spread it (simulator seed 3555).
       c.membership.adopt(outcome.record);
+      await announce(c, outcome.record);
       continue;
     }
     c.membership.adopt(outcome);
