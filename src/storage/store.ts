@@ -397,11 +397,12 @@ export class Store {
   }
 
   /**
-   * A key's state for a listing: from the writer's cache, else its manifest
-   * read without decoding the bodies kept inline and without taking it into
-   * the cache (a page walks a thousand keys that are not read again soon).
+   * A key's state for a scan (a listing page, a Merkle tree): from the
+   * writer's cache, else its manifest read without decoding the bodies kept
+   * inline and without taking it into the cache (a scan walks keys that are
+   * not read again soon).
    */
-  private peek(ns: string, key: string): KeyState | null {
+  peek(ns: string, key: string): KeyState | null {
     const cached = this.cache?.get(`${ns}\0${key}`);
     if (cached !== undefined) return cached?.state ?? null;
     return this.readManifest(ns, key)?.state ?? null;
