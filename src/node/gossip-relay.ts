@@ -29,7 +29,7 @@ export class GossipRelay {
     /** This start's generation (identity.ts keeps it increasing across restarts); the monotonic clock counts its versions. */
     generation: number,
     /** This node's disk and membership epochs, told with each heartbeat. */
-    private readonly state: () => { disk: DiskInfo; epoch?: number; synced?: number; acked?: number } = () => ({ disk: { state: 'ok', free: null } }),
+    private readonly state: () => { disk: DiskInfo; epoch?: number; synced?: number } = () => ({ disk: { state: 'ok', free: null } }),
   ) {
     this.generation = generation;
     this.now = () => clock.monotonic();

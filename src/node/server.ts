@@ -84,7 +84,7 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
       // As a refused connection was before: this machine takes no part in the asker's request.
       return Promise.reject(
         new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `${self.id} takes no part: ${m.sender} is not a member of this cluster as ${self.id} knows it (epoch ${env.membership.epoch}); only ${[...JOINING].join(', ')} are answered`, {
-          details: { notMember: true, node: self.id, epoch: env.membership.epoch },
+          details: { notMember: true, epoch: env.membership.epoch },
         }),
       );
     }

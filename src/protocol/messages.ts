@@ -75,14 +75,14 @@ export const heartbeatSchema = z.object({
   status: z.enum(['up', 'down']).optional(),
   /** The node's disk, as its socket server found it when it minted this heartbeat. */
   disk: diskInfoSchema.optional(),
-  /** The membership epoch the node's socket server holds: a peer that knows an older one fetches the newer. */
-  epoch: z.number().int().min(1).optional(),
   /**
-   * The newest epoch for which this node holds all its data (transfers done); and the newest it has
-   * taken up (writes of older epochs no longer land on it). See coordinator/membership.ts.
+   * The membership epoch the node's socket server has taken up: the one it holds, or an older one while
+   * writes placed under that are still being stored (node/context.ts, InflightWrites). A peer that knows
+   * an older one fetches the newer.
    */
+  epoch: z.number().int().min(1).optional(),
+  /** The newest epoch for which this node holds all its data (transfers done). See cron/transfer.ts. */
   synced: z.number().int().min(0).optional(),
-  acked: z.number().int().min(0).optional(),
   /** The node's last completed anti-entropy round (ISO 8601) and how many keys it repaired. */
   ae: antiEntropySchema.optional(),
 });
