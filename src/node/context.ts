@@ -8,6 +8,7 @@ import type { Timers } from '../runtime/runtime.js';
 import type { Identity } from '../storage/identity.js';
 import type { Journal } from '../storage/journal.js';
 import type { PaxosStore } from '../storage/paxos-store.js';
+import type { MerkleIndex } from '../replica/merkle-index.js';
 import type { Store } from '../storage/store.js';
 import type { BucketRegistry } from './buckets.js';
 import type { DiskHealth } from './disk-health.js';
@@ -24,6 +25,8 @@ export interface NodeContext {
   identity: Identity;
   journal: Journal;
   store: Store;
+  /** The Merkle leaves of `store`, kept as it changes (anti-entropy). */
+  merkle: MerkleIndex;
   buckets: BucketRegistry;
   hints: HintStores;
   gossip: GossipRelay;

@@ -7,6 +7,7 @@ import { ErrorCode, RingstoreError } from '../errors.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
 import { Identity } from '../storage/identity.js';
 import { Journal } from '../storage/journal.js';
+import { MerkleIndex } from '../replica/merkle-index.js';
 import { PaxosStore } from '../storage/paxos-store.js';
 import { Store, type StorageEnv } from '../storage/store.js';
 import { Volume } from '../storage/volume.js';
@@ -42,7 +43,8 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
   const writer = { identity, journal };
   // Writes without a context are refused past siblings.max by the coordinator; writes with a
   // stale context may go past it, up to a hard cap that keeps every key readable.
-  const store = new Store(storage, dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max });
+  const merkle = new MerkleIndex(env.membership.record.partitions, rt.timers, log);
+  const store = new Store(storage, dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, observer: merkle });
   const buckets = new BucketRegistry();
   for (const { key, state } of await store.list(BUCKETS_NS)) buckets.set(key, state);
   const hints = new HintStores(storage, dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, oneOffActors: true });
@@ -59,6 +61,7 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
     identity,
     journal,
     store,
+    merkle,
     buckets,
     hints,
     gossip: new GossipRelay(self.id, rt.clock, identity.generation, () => ({ disk: { state: disk.state, free: disk.free }, epoch: inflight.takenUp(env.membership.epoch), ...(schedulerView.synced !== undefined ? { synced: schedulerView.synced } : {}), ...(schedulerView.ae ? { ae: schedulerView.ae } : {}) })),
@@ -91,6 +94,8 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
     return handle(m, body);
   };
   const listener = await listen(rt, { ...envTransportOptions(env), admit, host: self.host, port: self.port }, serve);
+  // In the background, once serving: anti-entropy is refused here until the walk ends.
+  merkle.start(store);
   // Free space for the heartbeat, and the probe that lifts a read-only state.
   void disk.check();
   const diskTimer = rt.timers.setInterval(() => void disk.check(), 2000, { background: true });
@@ -107,6 +112,7 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
     port: listener.port,
     stop: async () => {
       diskTimer.cancel();
+      merkle.stop();
       await listener.close();
       await journal.close();
     },

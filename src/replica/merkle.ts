@@ -27,13 +27,14 @@ export function placeOf(ns: string, key: string, q: number): { partition: number
   return { partition: Math.floor(scaled / LEAVES), leaf: scaled % LEAVES };
 }
 
-/** The leaves of some partitions, built from their keys. */
+/** The leaves of some partitions, from their keys' entries. */
 export class MerkleForest {
   private readonly leaves = new Map<number, Buffer[]>();
 
-  constructor(private readonly q: number) {}
+  constructor(readonly q: number) {}
 
-  add(ns: string, key: string, state: KeyState): void {
+  /** Count a key's entry in, or out if it is in: XOR is its own inverse. */
+  toggle(ns: string, key: string, state: KeyState): void {
     const { partition, leaf } = placeOf(ns, key, this.q);
     let row = this.leaves.get(partition);
     if (!row) this.leaves.set(partition, (row = Array.from({ length: LEAVES }, () => Buffer.alloc(16))));

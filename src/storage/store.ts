@@ -63,6 +63,21 @@ export interface StoreOptions {
    * writer never saw. A one-off actor covers nothing but itself.
    */
   oneOffActors?: boolean;
+  /** Told of every change of a key's state (the Merkle leaves kept up to date, replica/merkle-index.ts). */
+  observer?: CommitObserver;
+}
+
+/**
+ * Follows a store's changes. Each commit calls `changing` first, then
+ * `changed` with the state before and after (at the instant the new state
+ * becomes the one reads see; after a failed commit, the state its files hold),
+ * or `unknown` when a failed commit left a state that cannot be read. Calls
+ * for one key never overlap (its lock).
+ */
+export interface CommitObserver {
+  changing(ns: string, key: string): void;
+  changed(ns: string, key: string, was: KeyState | null, next: KeyState | null): void;
+  unknown(ns: string, key: string): void;
 }
 
 /** Manifests the writing process keeps in memory (least recently used go first), by count and by bytes of bodies. */
@@ -311,6 +326,7 @@ export class Store {
       if (b.length <= MANIFEST_INLINE_MAX) inline.set(id, b.length === b.buffer.byteLength ? b : Buffer.from(b));
       else (b.length > JOURNAL_INLINE_MAX ? large : blobs).set(id, b);
     }
+    this.opts.observer?.changing(ns, key);
     try {
       if (next) await this.writeBlobsDurable(ns, key, next, large);
       // A manifest is written in place only when it is new: rewriting one in place could tear the
@@ -319,9 +335,11 @@ export class Store {
     } catch (err) {
       // Whether the change reached the files is not known here: forget the key, the next read goes to disk.
       this.forget(k);
+      this.tellUnsure(ns, key, was?.state ?? null);
       throw err;
     }
     this.remember(k, next ? { state: next, inline: inline.size > 0 ? inline : NO_BODIES } : null);
+    this.opts.observer?.changed(ns, key, was?.state ?? null, next);
     for (const s of current.siblings) {
       const id = dotId(s.dot);
       if (!after.has(id) && hasBody(s) && !wasKept.has(id)) await this.vol.disk.unlink(this.blobPath(ns, key, s.dot)).catch(() => undefined);
@@ -330,6 +348,20 @@ export class Store {
     if (live > (this.opts.siblingWarn ?? Infinity)) {
       this.log.warn('many siblings on one file: resolve them with a write that carries the context', { ns, key, siblings: live });
     }
+  }
+
+  /** A commit failed: the observer is told the state the files hold now, whichever it is. */
+  private tellUnsure(ns: string, key: string, was: KeyState | null): void {
+    const o = this.opts.observer;
+    if (!o) return;
+    let now: KeyState | null;
+    try {
+      now = this.peek(ns, key);
+    } catch {
+      o.unknown(ns, key);
+      return;
+    }
+    o.changed(ns, key, was, now);
   }
 
   /** The namespaces that hold anything: bucket names, and $buckets if records are stored. */

@@ -8,7 +8,7 @@ import { ErrorCode, RingstoreError } from '../../errors.js';
 import type { HandlerResult } from '../../net/transport.js';
 import { BUCKETS_NS, type KeyState, type MessageOf } from '../../protocol/messages.js';
 import { objectKey, ringHash } from '../../ring/hash.js';
-import { LEAVES, MerkleForest, placeOf, rootOf } from '../../replica/merkle.js';
+import { LEAVES, placeOf, rootOf } from '../../replica/merkle.js';
 import type { NodeContext } from '../context.js';
 
 /** Names looked at per page at most, matching or not: a page of a small partition in a big store stays short. */
@@ -89,31 +89,18 @@ export async function handlePartitionDrop(ctx: NodeContext, m: MessageOf<'partit
   }
 }
 
-/** This node's Merkle trees of some partitions, from its own replicas (not hinted copies): one pass over its keys. */
-export async function handleMerkle(ctx: NodeContext, m: MessageOf<'merkle'>): Promise<HandlerResult> {
-  const q = ctx.membership.record.partitions;
-  const wanted = new Set(m.partitions);
-  const forest = new MerkleForest(q);
-  for (const ns of (await ctx.store.namespaces()).filter((n) => n !== BUCKETS_NS)) {
-    let after: string | undefined;
-    for (;;) {
-      const { keys, truncated } = ctx.store.names(ns, after, 200);
-      for (const key of keys) {
-        if (!wanted.has(placeOf(ns, key, q).partition)) continue;
-        const state = ctx.store.peek(ns, key);
-        if (state) forest.add(ns, key, state);
-      }
-      if (!truncated || keys.length === 0) break;
-      after = keys.at(-1);
-      // The reads are synchronous: between pages of 200 the node serves its other requests. At a million keys
-      // one pass is minutes of reads (about 3,300 manifests/s here), and without this a round of anti-entropy
-      // left the node answering nothing. It is still a full pass per request: see the closing note.
-      await ctx.timers.sleep(0);
-    }
+/** This node's Merkle trees of some partitions, from its own replicas (not hinted copies), as kept by ctx.merkle. */
+export function handleMerkle(ctx: NodeContext, m: MessageOf<'merkle'>): Promise<HandlerResult> {
+  const { merkle } = ctx;
+  if (merkle.q !== ctx.membership.record.partitions) {
+    throw new RingstoreError(ErrorCode.CONFIG, `this node keeps Merkle trees over ${merkle.q} partitions, its membership has ${ctx.membership.record.partitions}`);
+  }
+  if (!merkle.ready) {
+    throw new RingstoreError(ErrorCode.OVERLOADED, `${ctx.identity.node} is still building its Merkle trees (${merkle.progress} keys so far): anti-entropy with it waits for a later round`);
   }
   const trees = m.partitions.map((partition) => {
-    const leaves = forest.leavesOf(partition);
+    const leaves = merkle.leavesOf(partition);
     return { partition, root: rootOf(leaves), leaves };
   });
-  return { reply: { type: 'merkle_reply', trees } };
+  return Promise.resolve({ reply: { type: 'merkle_reply', trees } });
 }
