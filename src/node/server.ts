@@ -43,7 +43,7 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
   const writer = { identity, journal };
   // Writes without a context are refused past siblings.max by the coordinator; writes with a
   // stale context may go past it, up to a hard cap that keeps every key readable.
-  const merkle = new MerkleIndex(env.membership.record.partitions, rt.timers, log);
+  const merkle = new MerkleIndex(env.membership.record.partitions, rt.timers, rt.clock, log);
   const store = new Store(storage, dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, observer: merkle });
   const buckets = new BucketRegistry();
   for (const { key, state } of await store.list(BUCKETS_NS)) buckets.set(key, state);

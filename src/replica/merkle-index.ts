@@ -16,13 +16,17 @@
 // name leaves the index before the commit ends): every key counts once.
 import type { Logger } from '../log.js';
 import { BUCKETS_NS, type KeyState } from '../protocol/messages.js';
-import type { Timers } from '../runtime/runtime.js';
+import type { Clock, Timers } from '../runtime/runtime.js';
 import { compareUtf8 } from '../storage/name-index.js';
 import type { CommitObserver, Store } from '../storage/store.js';
 import { MerkleForest } from './merkle.js';
 
-/** Keys read per slice of the walk; the node serves its other requests between slices. */
-const WALK_SLICE = 64;
+/**
+ * Keys read per slice of the walk (about 10 ms of reads at ~3,300 manifests/s);
+ * after each slice the walk rests as long as it took, so that it never takes
+ * more than half the node's time.
+ */
+const WALK_SLICE = 32;
 
 /** What the walk reads of a store. */
 export type WalkedStore = Pick<Store, 'namespaces' | 'names' | 'peek'>;
@@ -51,6 +55,7 @@ export class MerkleIndex implements CommitObserver {
     /** Partitions of the ring (fixed for a cluster's life). */
     readonly q: number,
     private readonly timers: Timers,
+    private readonly clock: Clock,
     private readonly log: Logger,
     /** Keys per slice of the walk (small in tests, to interleave commits finely). */
     private readonly slice = WALK_SLICE,
@@ -150,6 +155,7 @@ export class MerkleIndex implements CommitObserver {
       let after: string | undefined;
       for (;;) {
         // Names and states are read synchronously: no commit lands within a slice.
+        const began = this.clock.monotonic();
         const { keys, truncated } = store.names(ns, after, this.slice);
         for (const key of keys) {
           // A key mid-commit is skipped: its files may hold either state, and its commit counts it in.
@@ -162,7 +168,7 @@ export class MerkleIndex implements CommitObserver {
         }
         if (!truncated || keys.length === 0) break;
         after = keys.at(-1);
-        await this.timers.sleep(0);
+        await this.timers.sleep(Math.max(1, this.clock.monotonic() - began));
         if (walk !== this.walks) return;
       }
       this.pending.delete(ns);

@@ -63,7 +63,7 @@ t.test('leaves kept through commits during and after the walk equal leaves built
   const dir = mkdtempSync(join(tmpdir(), 'ringstore-merkle-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
   const writer = await openWriter(dir);
-  const index = new MerkleIndex(Q, nodeRuntime.timers, silentLogger());
+  const index = new MerkleIndex(Q, nodeRuntime.timers, nodeRuntime.clock, silentLogger());
   const store = newStore(dir, writer, silentLogger(), { observer: index });
   const rnd = lcg(7);
   const KEYS = 400;
@@ -95,7 +95,7 @@ t.test('leaves kept through commits during and after the walk equal leaves built
 t.test('an empty store is ready at once, and a first key shows in its partition', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ringstore-merkle-'));
   t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  const index = new MerkleIndex(Q, nodeRuntime.timers, silentLogger());
+  const index = new MerkleIndex(Q, nodeRuntime.timers, nodeRuntime.clock, silentLogger());
   const store = newStore(dir, await openWriter(dir), silentLogger(), { observer: index });
   index.start(store);
   await until(() => index.ready, 'the walk');
@@ -151,7 +151,7 @@ async function modelRun(seed: number): Promise<{ kept: string[][]; expected: str
   for (const ns of spaces.slice(0, 3)) for (const key of names) if (rnd() < 0.7) store.show(ns, key, stateOf(++version));
   const sleeps: Array<() => void> = [];
   const timers = { sleep: () => new Promise<void>((r) => sleeps.push(r)) } as unknown as Timers;
-  const index = new MerkleIndex(Q, timers, silentLogger(), 3);
+  const index = new MerkleIndex(Q, timers, nodeRuntime.clock, silentLogger(), 3);
   const inflight: Inflight[] = [];
   const step = (): void => {
     const r = rnd();
