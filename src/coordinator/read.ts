@@ -111,7 +111,7 @@ export async function readRepair(c: Cluster, ns: string, key: string, answers: A
     if (equalStates(state, merged)) continue;
     const sources = [...new Set(merged.siblings.flatMap((s) => holdersOf(answers, dotId(s.dot))))];
     try {
-      await pushState(c, a.node, ns, key, merged, bodies, sources, a.value.state);
+      await pushState(c, a.node, ns, key, merged, bodies, sources, { targetState: a.value.state });
       c.log.info('read repair', { ns, key, node: a.node });
     } catch (err) {
       c.log.warn('read repair failed', { ns, key, node: a.node, error: (err as Error).message });

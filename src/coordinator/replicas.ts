@@ -89,21 +89,18 @@ export async function fetchBodies(c: Cluster, ns: string, key: string, dots: rea
   return out;
 }
 
-/** deliverState from a coordinator: bodies from `have`, else fetched from `sources`. */
-export async function pushState(
-  c: Cluster,
-  node: string,
-  ns: string,
-  key: string,
-  state: KeyState,
-  have: Bodies,
-  sources: readonly string[],
-  targetState?: KeyState | null,
+export interface PushOptions {
+  /** What `node` holds of the key, if known (null: nothing); unknown, only the bodies in hand go first. */
+  targetState?: KeyState | null;
   /** Store it on `node` as a hinted copy for this owner. */
-  hint?: string,
+  hint?: string;
   /** The membership epoch the target was chosen under, if not the one known now. */
-  epoch: number = c.membership.epoch,
-): Promise<KeyState | null> {
+  epoch?: number;
+}
+
+/** deliverState from a coordinator: bodies from `have`, else fetched from `sources`. */
+export async function pushState(c: Cluster, node: string, ns: string, key: string, state: KeyState, have: Bodies, sources: readonly string[], opts: PushOptions = {}): Promise<KeyState | null> {
+  const { targetState, hint, epoch = c.membership.epoch } = opts;
   const held = new Set((targetState?.siblings ?? []).map((s) => dotId(s.dot)));
   // Unknown target state: send what we have in hand; it says if it lacks more.
   const initial = state.siblings

@@ -144,7 +144,7 @@ async function writeOnce(c: Cluster, req: WriteRequest & { wid: string }, bucket
   const bodies: Bodies = new Map();
   if (!req.deleted && req.body.length > 0) bodies.set(dotId(m.dot), req.body);
   const push = async (node: string, hint?: string): Promise<Stored> => {
-    const state = await pushState(c, node, req.ns, req.key, m.state, bodies, [m.node], undefined, hint, epoch);
+    const state = await pushState(c, node, req.ns, req.key, m.state, bodies, [m.node], { ...(hint !== undefined ? { hint } : {}), epoch });
     return { node, ...(hint ? { hintFor: hint } : {}), clock: state?.context ?? {} };
   };
   const slot = async (owner: string): Promise<Stored> => {
