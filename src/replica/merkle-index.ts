@@ -5,7 +5,7 @@
 // A leaf is the XOR of its keys' entry hashes: each commit of the store XORs
 // the key's old entry out and its new one in (CommitObserver).
 //
-// After a start (or a commit whose outcome is unknown) the leaves are built in
+// After a start (or a failed commit whose key cannot be read) they are built in
 // the background by one walk over the keys in name order, a few at a time, with
 // the node serving in between; until it ends, `merkle` is refused and the round
 // tries again later. During the walk a commit updates the leaves only for keys
@@ -160,7 +160,7 @@ export class MerkleIndex implements CommitObserver {
         for (const key of keys) {
           // A key mid-commit is skipped: its files may hold either state, and its commit counts it in.
           if (!this.committing.has(keyOf(ns, key))) {
-            const state = store.peek(ns, key);
+            const state = this.read(store, ns, key);
             if (state) this.xor(ns, key, state);
           }
           this.at.key = key;
@@ -176,6 +176,20 @@ export class MerkleIndex implements CommitObserver {
     this.walking = false;
     this.at = null;
     this.log.info('Merkle leaves built', { keys: this.walked });
+  }
+
+  /**
+   * A key's state for the walk. One that cannot be read (a manifest damaged
+   * outside the store) counts as absent rather than stopping the walk: its
+   * leaf then differs from the other replicas', and the warning names it.
+   */
+  private read(store: WalkedStore, ns: string, key: string): KeyState | null {
+    try {
+      return store.peek(ns, key);
+    } catch (err) {
+      this.log.warn('a key the Merkle walk cannot read counts as absent', { ns, key, error: (err as Error).message });
+      return null;
+    }
   }
 
   private xor(ns: string, key: string, state: KeyState): void {
