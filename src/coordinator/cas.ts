@@ -71,8 +71,13 @@ export async function compareAndSet<R>(c: Cluster, space: string, placement: { n
   // While partitions move, the owners in every live layout together (a majority of them), so that the new
   // owners take part in every decision from the start of the move (they took in the earlier ones with the
   // partition); see membership.ts.
-  const owners = 'acceptors' in placement ? [...placement.acceptors] : c.registerOwners(placement.ns, placement.key);
-  const majority = Math.floor(owners.length / 2) + 1;
+  // Registers placed by key: the acceptors are chosen under this REST app's epoch, told in each prepare; an
+  // acceptor that holds a newer one refuses, and the round starts again among the owners of that epoch.
+  const byKey = 'acceptors' in placement ? null : placement;
+  if (byKey) await c.health.current(); // the membership too, if this machine's socket server knows a newer one
+  let epoch = c.membership.epoch;
+  let owners = byKey ? c.registerOwners(byKey.ns, byKey.key) : [...(placement as { acceptors: readonly string[] }).acceptors];
+  let majority = Math.floor(owners.length / 2) + 1;
   const proposer = proposerOf(c);
   const key = placement.key;
   let lastFailures: ReplicaFailure[] = [];
@@ -82,11 +87,24 @@ export async function compareAndSet<R>(c: Cluster, space: string, placement: { n
     if (round > 0) await c.rt.timers.sleep(Math.floor(c.rt.random.float() * Math.min(400, 5 * 2 ** round)));
     const ballot = proposer.next();
     const prepared = await quorum(owners, majority, async (node) => {
-      const { reply } = await c.transport.request(c.peer(node), { type: 'paxos_prepare', space, key, ballot });
+      const { reply } = await c.transport.request(c.peer(node), { type: 'paxos_prepare', space, key, ballot, ...(byKey ? { epoch } : {}) });
       proposer.saw(reply.promised);
       if (!reply.ok) throw new RingstoreError(ErrorCode.CONFLICT, `${node} promised a higher ballot`);
       return reply;
     });
+    const stale = byKey ? prepared.failed.find((f) => f.code === ErrorCode.STALE_EPOCH) : undefined;
+    if (byKey && stale) {
+      // Nothing of this round is accepted anywhere yet: take the newer membership and prepare again among its
+      // owners (a write of ours from an earlier round stays ours: its slot is settled as before).
+      await c.refreshMembership(stale.node).catch(() => undefined);
+      if (c.membership.epoch > epoch) {
+        epoch = c.membership.epoch;
+        owners = c.registerOwners(byKey.ns, byKey.key);
+        majority = Math.floor(owners.length / 2) + 1;
+      }
+      lastFailures = prepared.failed;
+      continue;
+    }
     const promises = prepared.ok.map((a) => a.value);
     if (promises.length < majority) {
       lastFailures = prepared.failed;

@@ -310,7 +310,9 @@ export const messageSchema = z.discriminatedUnion('type', [
 
   // Paxos, one decree per round, on a key's N owners (Cassandra's lightweight transactions): a compare-and-set
   // register per key of a space (a lock table, transaction decisions). See coordinator/cas.ts.
-  z.object({ ...base, type: z.literal('paxos_prepare'), space, key, ballot }),
+  // `epoch`: the membership epoch the proposer chose the acceptors under (registers placed by key); an acceptor
+  // that holds a newer one refuses (STALE_EPOCH), as a replica refuses a write.
+  z.object({ ...base, type: z.literal('paxos_prepare'), space, key, ballot, epoch: z.number().int().min(0).optional() }),
   z.object({ ...reply, type: z.literal('paxos_prepare_reply'), ok: z.boolean(), promised: ballot.nullable(), accepted: proposal.nullable(), committed: proposal.nullable(), recent: recentCommits }),
   // `base`: the committed proposal it follows (its prev), committed here too if this acceptor missed it.
   z.object({ ...base, type: z.literal('paxos_accept'), space, key, proposal, base: proposal.nullable() }),

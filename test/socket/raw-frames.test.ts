@@ -113,3 +113,17 @@ t.test('garbage bytes never crash the node', async (t) => {
   t.equal((await check.reply('alive')).json.type, 'pong');
   t.equal(proc.exitCode, null);
 });
+
+t.test('a Paxos prepare chosen under an older membership epoch is refused with STALE_EPOCH and the epoch held', async (t) => {
+  const a = await conn();
+  const ballot = { n: 1, actor: 'tester' };
+  a.send(msg('x0', 'paxos_prepare', { space: 'locks', key: 'k', ballot, epoch: 0 }));
+  const refused = (await a.reply('x0')).json;
+  t.equal(refused.type, 'error');
+  t.equal(refused.code, 'STALE_EPOCH');
+  t.equal(refused.details?.epoch, 1);
+  a.send(msg('x1', 'paxos_prepare', { space: 'locks', key: 'k', ballot, epoch: 1 }));
+  // This lone node has no scheduler to take in its peers' Paxos state, so it answers that it is recovering.
+  const taken = (await a.reply('x1')).json;
+  t.not(taken.code, 'STALE_EPOCH', 'the epoch the node holds is not refused');
+});

@@ -37,6 +37,14 @@ export async function handlePaxosAdopt(ctx: NodeContext, m: MessageOf<'paxos_ado
 }
 
 export async function handlePaxosPrepare(ctx: NodeContext, m: MessageOf<'paxos_prepare'>): Promise<HandlerResult> {
+  if (m.epoch !== undefined && m.epoch < ctx.membership.epoch) {
+    // A proposer that has not heard of the newer epoch would choose its acceptors among the old owners alone, and
+    // could decide what the new owners never see (simulator seed 1435: a REST app restarted with the seeds'
+    // epoch decided a register on the owner that had left).
+    throw new RingstoreError(ErrorCode.STALE_EPOCH, `${ctx.identity.node} holds membership epoch ${ctx.membership.epoch}, newer than the proposer's ${m.epoch}`, {
+      details: { node: ctx.identity.node, epoch: ctx.membership.epoch },
+    });
+  }
   ready(ctx);
   return ctx.paxos.change(m.space, m.key, (s) => {
     const ok = compareBallots(m.ballot, s.promised) > 0;
