@@ -3,6 +3,7 @@
 import type { ClusterConfig } from '../config.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
+import { objectKey, ringHash } from '../ring/hash.js';
 import type { Membership } from '../ring/membership.js';
 import type { Timers } from '../runtime/runtime.js';
 import type { Identity } from '../storage/identity.js';
@@ -96,6 +97,27 @@ export async function admitWrite<T>(ctx: NodeContext, epoch: number | undefined,
   } finally {
     stored();
   }
+}
+
+/**
+ * Before this node mints a version of a file into its own data: it must own
+ * the key in a live layout of its membership, unless the coordinator placed
+ * the write under a newer epoch (this node has yet to hear of it). A
+ * coordinator of the same epoch whose record still has the layout this node
+ * has trimmed (and whose partitions it has dropped) is refused like an older
+ * one: a version minted here over a dropped key would have a context that
+ * claims this node's earlier dots of it, and hide them wherever it is synced
+ * (simulator seed 1778: a write acknowledged before the move was lost so).
+ */
+export function requireOwner(ctx: NodeContext, ns: string, key: string, epoch: number | undefined): void {
+  if (epoch === undefined || epoch > ctx.membership.epoch) return;
+  const rec = ctx.membership.record;
+  const partition = Math.floor((ringHash(objectKey(ns, key)) * rec.partitions) / 2 ** 32);
+  const self = ctx.identity.node;
+  if (rec.layouts.some((l) => l.replicas[partition]?.includes(self))) return;
+  throw new RingstoreError(ErrorCode.STALE_EPOCH, `${ctx.identity.node} owns ${key} in no live layout of epoch ${rec.epoch} (${rec.layouts.length} live): the coordinator's membership is older`, {
+    details: { node: self, epoch: rec.epoch },
+  });
 }
 
 /** Where a write goes: the node's own data, or the hint store of the owner it stands in for. */

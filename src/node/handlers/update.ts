@@ -4,7 +4,7 @@
 import { ErrorCode, RingstoreError } from '../../errors.js';
 import { BUCKETS_NS, type MessageOf } from '../../protocol/messages.js';
 import type { HandlerResult } from '../../net/transport.js';
-import { admitWrite, targetStore, type NodeContext } from '../context.js';
+import { admitWrite, requireOwner, targetStore, type NodeContext } from '../context.js';
 import { applyBucketRecord } from './records.js';
 import { validateKey } from '../namespace.js';
 
@@ -32,6 +32,7 @@ async function update(ctx: NodeContext, m: MessageOf<'update'>, body: Buffer): P
     throw new RingstoreError(ErrorCode.TOO_LARGE, `file of ${body.length} bytes is over the limit of ${ctx.config.maxObjectBytes}`);
   }
   const hinted = m.hint !== undefined && m.hint !== ctx.identity.node;
+  if (!hinted && m.ns !== BUCKETS_NS) requireOwner(ctx, m.ns, m.key, m.epoch);
   const { state, dot } = await targetStore(ctx, m.hint).update(m.ns, m.key, m.context, {
     deleted: m.deleted,
     body,
