@@ -29,7 +29,7 @@ class PeerConnection {
   private readonly openTimer: Timer;
   private idleTimer: Timer | null = null;
   private lastUsed: number;
-  /** When anything last arrived on this connection (monotonic ms). */
+  /** When a whole frame last arrived on this connection (monotonic ms). */
   private lastHeard: number;
   closed = false;
 
@@ -84,7 +84,7 @@ class PeerConnection {
   }
 
   private onData(chunk: Buffer): void {
-    this.lastUsed = this.lastHeard = this.rt.clock.monotonic();
+    this.lastUsed = this.rt.clock.monotonic();
     let payloads: Buffer[];
     try {
       payloads = this.decoder.pushRaw(chunk);
@@ -92,6 +92,10 @@ class PeerConnection {
       this.fail(asRingstoreError(err));
       return;
     }
+    // Heard from only once a whole frame is in: bytes that never complete one (a stream out of step, whose
+    // length prefix promises a frame that never comes) must not keep a dead connection looking alive. The
+    // simulator found one: split halves of a frame swapped, and every later request timed out on it.
+    if (payloads.length > 0) this.lastHeard = this.lastUsed;
     for (const payload of payloads) {
       if (this.closed) return;
       if (!this.sealer) {
