@@ -20,7 +20,7 @@ import { join } from 'node:path';
 import { dotId, syncChanges } from '../clock/dvv.js';
 import type { KeyState, TransferStatus } from '../protocol/messages.js';
 import { collectBodies, deliverState } from '../replica/deliver.js';
-import { registerKey, ringHash } from '../ring/hash.js';
+import { partitionOf, registerKey } from '../ring/hash.js';
 import { trimRecord, type MembershipRecord } from '../ring/membership.js';
 import { hasBody } from '../storage/layout.js';
 import { peerAddress, type SchedulerContext } from './context.js';
@@ -208,7 +208,7 @@ async function copyRegisters(ctx: SchedulerContext, source: { id: string; host: 
     const { reply } = await ctx.transport.request(source, { type: 'paxos_dump', limit: 500, ...(task.paxosCursor ? { after: task.paxosCursor } : {}) });
     const records = reply.records.filter((r) => {
       const at = registerKey(r.space, r.key);
-      return at !== null && wanted.has(Math.floor((ringHash(at) * q) / 2 ** 32));
+      return at !== null && wanted.has(partitionOf(at, q));
     });
     if (records.length > 0) await ctx.transport.request(self, { type: 'paxos_adopt', records, complete: false, merge: true });
     task.paxosCursor = reply.next;

@@ -3,7 +3,7 @@
 import type { ClusterConfig } from '../config.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { objectKey, ringHash } from '../ring/hash.js';
+import { objectKey, partitionOf } from '../ring/hash.js';
 import type { Membership } from '../ring/membership.js';
 import type { Timers } from '../runtime/runtime.js';
 import type { Identity } from '../storage/identity.js';
@@ -112,7 +112,7 @@ export async function admitWrite<T>(ctx: NodeContext, epoch: number | undefined,
 export function requireOwner(ctx: NodeContext, ns: string, key: string, epoch: number | undefined): void {
   if (epoch === undefined || epoch > ctx.membership.epoch) return;
   const rec = ctx.membership.record;
-  const partition = Math.floor((ringHash(objectKey(ns, key)) * rec.partitions) / 2 ** 32);
+  const partition = partitionOf(objectKey(ns, key), rec.partitions);
   const self = ctx.identity.node;
   if (rec.layouts.some((l) => l.replicas[partition]?.includes(self))) return;
   throw new RingstoreError(ErrorCode.STALE_EPOCH, `${ctx.identity.node} owns ${key} in no live layout of epoch ${rec.epoch} (${rec.layouts.length} live): the coordinator's membership is older`, {

@@ -6,6 +6,11 @@ export function ringHash(key: string): number {
   return createHash('md5').update(key, 'utf8').digest().readUInt32BE(0);
 }
 
+/** Which of q partitions a ring key falls in: its hash scaled onto [0, q). */
+export function partitionOf(ringKey: string, q: number): number {
+  return Math.floor((ringHash(ringKey) * q) / 2 ** 32);
+}
+
 /** The ring key of a file: bucket and name, separated by a byte no bucket name has. */
 export function objectKey(bucket: string, file: string): string {
   return `${bucket}/${file}`;

@@ -7,7 +7,7 @@
 import { ErrorCode, RingstoreError } from '../../errors.js';
 import type { HandlerResult } from '../../net/transport.js';
 import { BUCKETS_NS, type KeyState, type MessageOf } from '../../protocol/messages.js';
-import { objectKey, ringHash } from '../../ring/hash.js';
+import { objectKey, partitionOf } from '../../ring/hash.js';
 import { LEAVES, placeOf, rootOf } from '../../replica/merkle.js';
 import type { NodeContext } from '../context.js';
 
@@ -36,7 +36,7 @@ async function scan(ctx: NodeContext, partitions: readonly number[], after: stri
   const wanted = new Set(partitions);
   const inLeaves = leaves ? new Set(leaves) : null;
   const matches = (ns: string, key: string): boolean => {
-    if (!inLeaves) return wanted.has(Math.floor((ringHash(objectKey(ns, key)) * q) / 2 ** 32));
+    if (!inLeaves) return wanted.has(partitionOf(objectKey(ns, key), q));
     const { partition, leaf } = placeOf(ns, key, q);
     return wanted.has(partition) && inLeaves.has(partition * LEAVES + leaf);
   };
