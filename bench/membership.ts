@@ -21,13 +21,26 @@ const KEYS = arg('keys', quick ? 1000 : 10_000);
 const CONCURRENCY = arg('concurrency', 8);
 const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
 
-function request(method: string, url: string, body?: Buffer): Promise<number> {
+/** One request: its status, and for a failure the error code and message the node gave (0: no answer). */
+function request(method: string, url: string, body?: Buffer): Promise<{ status: number; error?: string }> {
   return new Promise((resolve) => {
     const req = http.request(url, { method, agent, headers: body ? { 'content-length': body.length } : {} }, (res) => {
-      res.resume();
-      res.on('end', () => resolve(res.statusCode ?? 0));
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => res.statusCode !== 200 && chunks.push(c));
+      res.on('end', () => {
+        const status = res.statusCode ?? 0;
+        if (status === 200) return resolve({ status });
+        let error = '';
+        try {
+          const e = (JSON.parse(Buffer.concat(chunks).toString('utf8')) as { error?: { code?: string; message?: string } }).error;
+          error = `${e?.code ?? '?'}: ${e?.message ?? ''}`;
+        } catch {
+          // not JSON
+        }
+        resolve({ status, error });
+      });
     });
-    req.on('error', () => resolve(0));
+    req.on('error', (e) => resolve({ status: 0, error: e.message }));
     req.end(body);
   });
 }
@@ -39,10 +52,11 @@ const percentile = (xs: number[], p: number): number => {
 const name = (i: number): string => `k-${String(i).padStart(7, '0')}`;
 
 /** A client load of half reads of existing files, half writes of new ones, until stopped: its latencies and failures. */
-function load(urls: string[]): { stop: () => Promise<{ ops: number; errors: Record<string, number>; p50: number; p99: number }> } {
+function load(urls: string[]): { stop: () => Promise<{ ops: number; errors: Record<string, number>; p50: number; p99: number; messages: string[] }> } {
   let running = true;
   const ms: number[] = [];
   const errors: Record<string, number> = {};
+  const messages: string[] = [];
   const body = Buffer.alloc(1024, 3);
   let n = 0;
   const workers = Array.from({ length: CONCURRENCY }, async () => {
@@ -52,16 +66,19 @@ function load(urls: string[]): { stop: () => Promise<{ ops: number; errors: Reco
       const key = i % 2 === 0 ? name(Math.floor(Math.random() * KEYS)) : `new-${process.pid}-${i}`;
       const url = `${urls[i % urls.length]}/buckets/moving/${key}`;
       const t0 = performance.now();
-      const status = i % 2 === 0 ? await request('GET', url) : await request('PUT', url, body);
+      const { status, error } = i % 2 === 0 ? await request('GET', url) : await request('PUT', url, body);
       ms.push(performance.now() - t0);
-      if (status !== 200) errors[String(status)] = (errors[String(status)] ?? 0) + 1;
+      if (status !== 200) {
+        errors[String(status)] = (errors[String(status)] ?? 0) + 1;
+        if (messages.length < 5) messages.push(`${i % 2 === 0 ? 'GET' : 'PUT'} ${status} ${error ?? ''}`);
+      }
     }
   });
   return {
     stop: async () => {
       running = false;
       await Promise.all(workers);
-      return { ops: ms.length, errors, p50: percentile(ms, 0.5), p99: percentile(ms, 0.99) };
+      return { ops: ms.length, errors, p50: percentile(ms, 0.5), p99: percentile(ms, 0.99), messages };
     },
   };
 }
@@ -93,8 +110,9 @@ async function transfers(c: TestCluster, ids: string[]): Promise<{ keys: number;
   return { keys, bytes };
 }
 
-const fmt = (l: { ops: number; errors: Record<string, number>; p50: number; p99: number }, seconds: number): string =>
-  l.ops === 0 ? 'no client load' : `${l.ops} ops in ${seconds.toFixed(1)} s, errors ${JSON.stringify(l.errors)}, p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms`;
+const fmt = (l: { ops: number; errors: Record<string, number>; p50: number; p99: number; messages: string[] }, seconds: number): string =>
+  (l.ops === 0 ? 'no client load' : `${l.ops} ops in ${seconds.toFixed(1)} s, errors ${JSON.stringify(l.errors)}, p50 ${l.p50.toFixed(1)} ms, p99 ${l.p99.toFixed(1)} ms`) +
+  l.messages.map((m) => `\n    ${m}`).join('');
 
 async function main(): Promise<void> {
   const cleanups: Array<() => unknown> = [];
@@ -110,7 +128,7 @@ async function main(): Promise<void> {
     await Promise.all(Array.from({ length: 32 }, async () => {
       while (next < KEYS) {
         const i = next++;
-        if ((await request('PUT', `${urls[i % urls.length]}/buckets/moving/${name(i)}`, body)) !== 200) throw new Error(`could not write ${name(i)}`);
+        if ((await request('PUT', `${urls[i % urls.length]}/buckets/moving/${name(i)}`, body)).status !== 200) throw new Error(`could not write ${name(i)}`);
       }
     }));
     console.log(`${KEYS} files of 1 KiB written in ${((performance.now() - filled) / 1000).toFixed(1)} s; load during the changes: ${CONCURRENCY} clients, half reads of these, half writes of new files`);

@@ -75,8 +75,16 @@ export async function writeKey(c: Cluster, req: WriteRequest, bucketCheck?: Buck
       stale = outcome.failed.find((f) => f.code === ErrorCode.STALE_EPOCH)?.node;
       if (stale === undefined || attempt >= 2) return outcome;
     } catch (err) {
-      if (!(err instanceof RingstoreError) || err.code !== ErrorCode.STALE_EPOCH || attempt >= 2) throw err;
-      stale = typeof err.details?.node === 'string' ? err.details.node : undefined;
+      if (!(err instanceof RingstoreError) || attempt >= 2) throw err;
+      if (err.code === ErrorCode.STALE_EPOCH) stale = typeof err.details?.node === 'string' ? err.details.node : undefined;
+      else {
+        // Too few replicas took it because they hold a newer epoch (it changed while the write was out): the
+        // bench of a join saw a write refused so by every replica but one. Fetched, and written again.
+        const failed = (err.details?.failed ?? []) as Array<{ node?: unknown; code?: unknown }>;
+        const refused = err.code === ErrorCode.QUORUM_NOT_REACHED ? failed.find((f) => f.code === ErrorCode.STALE_EPOCH) : undefined;
+        if (!refused || typeof refused.node !== 'string') throw err;
+        stale = refused.node;
+      }
     }
     if (stale !== undefined) await c.refreshMembership(stale).catch(() => undefined);
   }
