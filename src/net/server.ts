@@ -66,10 +66,19 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
     }
     unauthenticated.add(pipe);
     const handshakeTimer = rt.timers.setTimeout(() => refuse('no handshake in time'), limits.handshakeTimeoutMs);
+    // Requests whose reply waits for the socket to drain: one drain and one close listener for all of them
+    // (one each per request piled up close callbacks for the connection's life, and tripped Node's
+    // MaxListenersExceededWarning with more than ten waiting).
+    const draining = new Set<() => void>();
+    const wakeDraining = (): void => {
+      for (const done of [...draining]) done();
+    };
+    pipe.onDrain(wakeDraining);
     pipe.onClose(() => {
       handshakeTimer.cancel();
       idleTimer?.cancel();
       unauthenticated.delete(pipe);
+      wakeDraining();
     });
     // An authenticated connection idle this long is closed (peers reconnect on demand).
     const watchIdle = (): void => {
@@ -165,11 +174,10 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
         if (pipe.needsDrain && !pipe.destroyed) {
           await new Promise<void>((res) => {
             const done = (): void => {
-              pipe.offDrain(done);
+              draining.delete(done);
               res();
             };
-            pipe.onDrain(done);
-            pipe.onClose(done);
+            draining.add(done);
           });
         }
         inFlight--;
