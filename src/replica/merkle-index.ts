@@ -100,11 +100,11 @@ export class MerkleIndex implements CommitObserver {
     this.committing.delete(k);
     if (counted) {
       // The walk had counted the old state (or was over) before this commit began.
-      if (was) this.xor(ns, key, was);
-      if (next) this.xor(ns, key, next);
+      if (was) this.leaves.toggle(ns, key, was);
+      if (next) this.leaves.toggle(ns, key, next);
     } else if (this.passed(ns, key)) {
       // The walk went by during the commit: it skipped the key, or did not meet it (a drop already applied).
-      if (next) this.xor(ns, key, next);
+      if (next) this.leaves.toggle(ns, key, next);
     }
     // Else the walk has yet to come to the key, and will read the new state there.
   }
@@ -161,7 +161,7 @@ export class MerkleIndex implements CommitObserver {
           // A key mid-commit is skipped: its files may hold either state, and its commit counts it in.
           if (!this.committing.has(keyOf(ns, key))) {
             const state = this.read(store, ns, key);
-            if (state) this.xor(ns, key, state);
+            if (state) this.leaves.toggle(ns, key, state);
           }
           this.at.key = key;
           this.walked++;
@@ -190,9 +190,5 @@ export class MerkleIndex implements CommitObserver {
       this.log.warn('a key the Merkle walk cannot read counts as absent', { ns, key, error: (err as Error).message });
       return null;
     }
-  }
-
-  private xor(ns: string, key: string, state: KeyState): void {
-    this.leaves.toggle(ns, key, state);
   }
 }

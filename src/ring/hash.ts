@@ -8,7 +8,12 @@ export function ringHash(key: string): number {
 
 /** Which of q partitions a ring key falls in: its hash scaled onto [0, q). */
 export function partitionOf(ringKey: string, q: number): number {
-  return Math.floor((ringHash(ringKey) * q) / 2 ** 32);
+  return partitionOfHash(ringHash(ringKey), q);
+}
+
+/** Which of q partitions a hash falls in: partition i covers [i*2^32/q, (i+1)*2^32/q). */
+export function partitionOfHash(hash: number, q: number): number {
+  return Math.floor((hash * q) / 2 ** 32);
 }
 
 /** The ring key of a file: bucket and name, separated by a byte no bucket name has. */

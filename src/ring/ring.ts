@@ -4,7 +4,7 @@
 // replica list; the fall-backs a sloppy quorum uses are the other members, in
 // the order met walking clockwise through the following partitions. This module
 // only maps keys to nodes; the ring is a pure function of the layout.
-import { ringHash } from './hash.js';
+import { partitionOf, partitionOfHash } from './hash.js';
 import { initialLayout } from './layout.js';
 
 /** What a cluster's first ring is computed from: a membership's version and its member ids in claim order. */
@@ -44,11 +44,11 @@ export class Ring {
 
   /** The partition a hash falls in: partition i covers [i*2^32/Q, (i+1)*2^32/Q). */
   partitionOf(hash: number): number {
-    return Math.floor((hash * this.partitions) / 2 ** 32);
+    return partitionOfHash(hash, this.partitions);
   }
 
   partitionOfKey(key: string): number {
-    return this.partitionOf(ringHash(key));
+    return partitionOf(key, this.partitions);
   }
 
   /** The first n of the key's replicas (all of them by default): where its copies live. */
