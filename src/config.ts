@@ -53,6 +53,15 @@ const configSchema = z.object({
   transfer: z.object({ bytesPerSec: z.number().int().min(1024).default(64 * MiB) }).default({ bytesPerSec: 64 * MiB }),
   /** Anti-entropy (Merkle trees per partition, Dynamo 4.7): how often each machine compares its partitions with their other replicas. */
   antiEntropy: z.object({ intervalMs: z.number().int().min(1000).default(600_000) }).default({ intervalMs: 600_000 }),
+  /** Users and tokens (issue 14): whether every call needs a token, and how long a login's token lasts. */
+  auth: z
+    .object({
+      required: z.boolean().default(false),
+      tokenTtlMs: z.number().int().min(1000).default(24 * 3600_000),
+    })
+    .prefault({}),
+  /** TLS on every REST and socket port: this node's certificate and key, and the cluster's CA that peers are checked against. */
+  tls: z.object({ certFile: z.string().min(1), keyFile: z.string().min(1), caFile: z.string().min(1) }).optional(),
   logLevel: z.enum(['error', 'warn', 'info', 'debug']).default('info'),
   /** The cluster secret, inline; or the name of an environment variable, or a file (relative to this config), holding it. */
   secret: z.string().min(16).optional(),

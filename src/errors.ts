@@ -50,6 +50,14 @@ export const ErrorCode = {
   STALE_EPOCH: 'STALE_EPOCH',
   /** This machine is not a member (started to join and not yet added, or left): it coordinates no writes. */
   NOT_A_MEMBER: 'NOT_A_MEMBER',
+  /** An If-Match or If-None-Match precondition does not hold: the file changed since the client saw it (or exists, or does not). */
+  PRECONDITION_FAILED: 'PRECONDITION_FAILED',
+  INVALID_USER_NAME: 'INVALID_USER_NAME',
+  INVALID_PASSWORD: 'INVALID_PASSWORD',
+  /** A sign-up names a user that exists. */
+  USER_EXISTS: 'USER_EXISTS',
+  /** The caller is known (or anonymous) but may not do this to this bucket. */
+  FORBIDDEN: 'FORBIDDEN',
   INTERNAL: 'INTERNAL',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -91,6 +99,11 @@ export const httpStatus: Record<ErrorCode, number> = {
   TOO_FEW_MEMBERS: 409,
   STALE_EPOCH: 503,
   NOT_A_MEMBER: 503,
+  PRECONDITION_FAILED: 412,
+  INVALID_USER_NAME: 400,
+  INVALID_PASSWORD: 400,
+  USER_EXISTS: 409,
+  FORBIDDEN: 403,
   INTERNAL: 500,
 };
 

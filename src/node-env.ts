@@ -8,6 +8,7 @@ import type { Logger } from './log.js';
 import { transportOptions, type TransportOptions } from './net/transport.js';
 import type { MemberSpec, Membership } from './ring/membership.js';
 import type { Runtime } from './runtime/runtime.js';
+import type { TlsFiles } from './runtime/tls.js';
 
 export interface NodeEnv {
   rt: Runtime;
@@ -19,6 +20,8 @@ export interface NodeEnv {
   log: Logger;
   /** Everything this machine keeps lives under this folder. */
   dir: string;
+  /** This machine's TLS certificate, key and the cluster's CA, when the config turns TLS on (then the REST port serves HTTPS). */
+  tls?: TlsFiles | null;
   /** Log lines this process could not write (its log sink counts them); none in a simulation. */
   logDropped?: () => number;
 }

@@ -26,6 +26,8 @@ export class Client {
     readonly endpoints: readonly string[],
     private readonly timeoutMs: number,
     private readonly onFailover: (from: string, to: string, why: string) => void = () => undefined,
+    /** Sent with every request (the login's Authorization). */
+    private readonly defaultHeaders: Record<string, string> = {},
   ) {
     if (endpoints.length === 0) throw new CliError('no endpoint: give --endpoint or a nodes.json with nodes', 2);
   }
@@ -40,7 +42,7 @@ export class Client {
     for (let i = 0; i < this.endpoints.length; i++) {
       const base = this.endpoint;
       try {
-        const headers: Record<string, string> = { ...opts.headers };
+        const headers: Record<string, string> = { ...this.defaultHeaders, ...opts.headers };
         if (opts.length !== undefined) headers['content-length'] = String(opts.length);
         const init: RequestInit & { duplex?: 'half' } = { method, headers, signal: AbortSignal.timeout(this.timeoutMs), redirect: 'manual' };
         if (opts.body) {

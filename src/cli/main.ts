@@ -2,17 +2,20 @@
 // ringstore: the command line of the store. Talks to any node's REST port,
 // falling back to the next node of the config when one does not answer.
 // Exit codes: 0 ok, 1 the server refused (its message shown) or no node answered, 2 usage.
+import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
-import {  } from '../config.js';
 import { loadConfig } from '../runtime/config-file.js';
-import { CliError, Client, asCliError, serverError } from './client.js';
+import { readTlsCa } from '../runtime/tls.js';
+import { CliError, Client, asCliError, serverError, type CallOptions } from './client.js';
+import { defaultCacheDir, FileCache } from './cache.js';
 import { bucketTable, fileRows, siblingTable, statusTable, writeSummary } from './format.js';
 import { countingStream, progress } from './progress.js';
+import { defaultTokenFile, forgetSession, readPassword, readSession, saveSession } from './session.js';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
@@ -22,6 +25,28 @@ interface Globals {
   json: boolean;
   progress: boolean;
   timeout: number;
+  authToken?: string;
+  tokenFile?: string;
+  ca?: string;
+}
+
+/**
+ * HTTPS to a cluster whose certificates come from its own CA: Node's fetch
+ * takes extra CAs only from NODE_EXTRA_CA_CERTS, read when the process starts,
+ * so the CLI runs itself again with it set (once).
+ */
+function trustCa(file: string): void {
+  if (process.env.NODE_EXTRA_CA_CERTS === file) return;
+  const again = spawnSync(process.execPath, [...process.execArgv, ...process.argv.slice(1)], { stdio: 'inherit', env: { ...process.env, NODE_EXTRA_CA_CERTS: file } });
+  process.exit(again.status ?? 1);
+}
+
+/** The token to send: --auth-token, $RINGSTORE_TOKEN, or the one `ringstore login` kept for a cluster with these endpoints. */
+function authToken(g: Globals, endpoints: readonly string[]): string | null {
+  const given = g.authToken ?? process.env.RINGSTORE_TOKEN;
+  if (given) return given;
+  const session = readSession(g.tokenFile ?? defaultTokenFile());
+  return session && session.endpoints.some((e) => endpoints.includes(e)) ? session.token : null;
 }
 
 /** The config to take endpoints from: --config, $RINGSTORE_CONFIG, ./nodes.json, or the one shipped with the package. */
@@ -39,15 +64,24 @@ function client(g: Globals): Client {
   const endpoints: string[] = [];
   if (g.endpoint) endpoints.push(g.endpoint.replace(/\/+$/, ''));
   const file = configFile(g.config);
+  if (g.ca) trustCa(resolve(g.ca));
   if (file) {
-    for (const n of loadConfig(file).nodes) {
-      const url = `http://${n.host}:${n.restPort}`;
+    const config = loadConfig(file);
+    if (config.tls && !g.ca && readTlsCa(config)) trustCa(resolve(dirname(config.file), config.tls.caFile));
+    for (const n of config.nodes) {
+      const url = `${config.tls ? 'https' : 'http'}://${n.host}:${n.restPort}`;
       if (!endpoints.includes(url)) endpoints.push(url);
     }
   }
-  return new Client(endpoints, g.timeout * 1000, (from, to, why) => {
-    if (!g.json) process.stderr.write(`${from} did not answer (${why}); trying ${to}\n`);
-  });
+  const token = authToken(g, endpoints);
+  return new Client(
+    endpoints,
+    g.timeout * 1000,
+    (from, to, why) => {
+      if (!g.json) process.stderr.write(`${from} did not answer (${why}); trying ${to}\n`);
+    },
+    token ? { authorization: `Bearer ${token}` } : {},
+  );
 }
 
 const enc = encodeURIComponent;
@@ -63,6 +97,9 @@ async function run(argv: string[]): Promise<void> {
     .option('json', { type: 'boolean', default: false, describe: 'print the server\'s JSON answer' })
     .option('progress', { type: 'boolean', default: true, describe: 'show a progress bar for transfers over 1 MiB on a terminal' })
     .option('timeout', { type: 'number', default: 30, describe: 'seconds to wait for a node' })
+    .option('auth-token', { type: 'string', describe: 'the token to send (default: $RINGSTORE_TOKEN, else the one "ringstore login" kept)' })
+    .option('token-file', { type: 'string', describe: `where "ringstore login" keeps the token (default: ${defaultTokenFile()})` })
+    .option('ca', { type: 'string', describe: 'CA certificate to check HTTPS endpoints against (default: tls.caFile of the config)' })
     .command('mb <bucket>', 'make a bucket', (y) => y.positional('bucket', { type: 'string', demandOption: true }), async (a) => {
       const { body } = await client(a).json('POST', `/buckets/${enc(a.bucket)}`);
       if (a.json) return printJson(body);
@@ -138,35 +175,49 @@ async function run(argv: string[]): Promise<void> {
           .positional('bucket', { type: 'string', demandOption: true })
           .positional('file', { type: 'string', demandOption: true })
           .option('output', { alias: 'o', type: 'string', describe: 'write to this path instead of stdout' })
-          .option('version', { type: 'string', describe: 'fetch this version (one of the siblings)' }),
+          .option('version', { type: 'string', describe: 'fetch this version (one of the siblings)' })
+          .option('cache', { type: 'boolean', default: true, describe: 'keep a local copy, and download again only when the file changed (--no-cache: always download)' })
+          .option('cache-dir', { type: 'string', describe: `folder of the local copies (default: ${defaultCacheDir()})` }),
       async (a) => {
         const c = client(a);
         const q = a.version ? `?version=${enc(a.version)}` : '';
-        const res = await c.request('GET', `/buckets/${enc(a.bucket)}/${enc(a.file)}${q}`);
+        const cache = a.cache ? new FileCache(a.cacheDir ?? defaultCacheDir(), c.endpoints) : null;
+        const copy = cache?.get(a.bucket, a.file, a.version) ?? null;
+        const res = await c.request('GET', `/buckets/${enc(a.bucket)}/${enc(a.file)}${q}`, { headers: copy ? { 'if-none-match': copy.etag } : {} });
         if (res.status === 300) {
           const body = (await res.json()) as { siblings: Array<{ version: string; size: number; last_modified: string; deleted: boolean }> };
           if (a.json) printJson(body);
           else process.stderr.write(siblingTable(`${a.bucket}/${a.file}`, body.siblings, a.bucket, a.file));
           throw new CliError(`${a.bucket}/${a.file} has ${body.siblings.length} concurrent versions: choose one with --version, or resolve them`);
         }
-        if (!res.ok) throw serverError(res.status, await res.json().catch(() => null));
-        const total = Number(res.headers.get('content-length') ?? NaN);
-        const p = progress(`get ${a.file}`, Number.isFinite(total) ? total : null, a.progress && a.output !== undefined);
-        const chunks: Buffer[] = [];
-        for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-          chunks.push(Buffer.from(chunk));
-          p.tick(chunk.length);
+        let data: Buffer;
+        const cached = res.status === 304 && copy !== null;
+        if (cached) {
+          data = copy.body; // the server says our copy is the current version: nothing downloaded
+        } else {
+          if (!res.ok) throw serverError(res.status, await res.json().catch(() => null));
+          const total = Number(res.headers.get('content-length') ?? NaN);
+          const p = progress(`get ${a.file}`, Number.isFinite(total) ? total : null, a.progress && a.output !== undefined);
+          const chunks: Buffer[] = [];
+          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+            chunks.push(Buffer.from(chunk));
+            p.tick(chunk.length);
+          }
+          p.done();
+          data = Buffer.concat(chunks);
+          const etag = res.headers.get('etag');
+          if (cache && etag) cache.put(a.bucket, a.file, a.version, { etag, version: res.headers.get('x-version'), body: data });
         }
-        p.done();
-        const data = Buffer.concat(chunks);
-        const meta = { success: true, bucket: a.bucket, file: a.file, size: data.length, version: res.headers.get('x-version'), context: res.headers.get('x-context'), endpoint: c.endpoint };
+        const version = cached ? (res.headers.get('x-version') ?? copy.version) : res.headers.get('x-version');
+        const meta = { success: true, bucket: a.bucket, file: a.file, size: data.length, version, context: res.headers.get('x-context'), etag: res.headers.get('etag'), cached, endpoint: c.endpoint };
         if (a.output === undefined || a.output === '-') {
+          if (cached && !a.json) process.stderr.write(`${a.bucket}/${a.file} unchanged since the last download: from the local cache\n`);
           process.stdout.write(data);
           return;
         }
         await writeFile(a.output, data);
         if (a.json) printJson({ ...meta, output: a.output });
-        else print(`saved ${a.bucket}/${a.file} (${data.length} bytes, version ${meta.version}) to ${a.output}`);
+        else print(`saved ${a.bucket}/${a.file} (${data.length} bytes, version ${meta.version}${cached ? ', unchanged: from the local cache' : ''}) to ${a.output}`);
       },
     )
     .command(
@@ -238,6 +289,74 @@ async function run(argv: string[]): Promise<void> {
         const { body } = await client(a).json('DELETE', `/buckets/${enc(a.bucket)}/${enc(a.file)}/lock`, { headers: { 'x-lock-token': a.lockToken } });
         if (a.json) return printJson(body);
         print(`unlocked ${a.bucket}/${a.file}${body.handed_over ? ' (handed to the next in its queue)' : ''}`);
+      },
+    )
+    .command(
+      'signup <username>',
+      'make a user (the password from --password, $RINGSTORE_PASSWORD, or asked for)',
+      (y) => y.positional('username', { type: 'string', demandOption: true }).option('password', { type: 'string', describe: 'the password (8 characters or more)' }),
+      async (a) => {
+        const { body } = await client(a).json('POST', '/users', await credentials(a.username, a.password));
+        if (a.json) return printJson(body);
+        print(`user ${a.username} created: log in with "ringstore login ${a.username}"`);
+      },
+    )
+    .command(
+      'login <username>',
+      'log in, and keep the token for the next commands (in a file of mode 0600)',
+      (y) => y.positional('username', { type: 'string', demandOption: true }).option('password', { type: 'string', describe: 'the password' }),
+      async (a) => {
+        const c = client(a);
+        const { body } = await c.json('POST', '/login', await credentials(a.username, a.password));
+        const file = a.tokenFile ?? defaultTokenFile();
+        saveSession(file, { token: body.token, username: a.username, expires_at: body.expires_at, endpoints: [...c.endpoints] });
+        if (a.json) return printJson({ ...body, token_file: file });
+        print(`logged in as ${a.username} until ${body.expires_at}; the token is in ${file}`);
+      },
+    )
+    .command('logout', 'revoke the kept token on every node, and forget it', {}, async (args) => {
+      const a = args as unknown as Globals;
+      const file = a.tokenFile ?? defaultTokenFile();
+      const session = readSession(file);
+      if (!a.authToken && !process.env.RINGSTORE_TOKEN && !session) throw new CliError(`not logged in (no token in ${file})`);
+      const { body } = await client(a).json('POST', '/logout');
+      forgetSession(file);
+      if (a.json) return printJson(body);
+      print(`logged out${body.username ? ` ${body.username}` : ''}: the token is revoked`);
+    })
+    .command(
+      'acl <bucket>',
+      'show who may use a bucket you own, or change it: --public none|read, --grant user=read|write, --revoke user',
+      (y) =>
+        y
+          .positional('bucket', { type: 'string', demandOption: true })
+          .option('public', { type: 'string', choices: ['none', 'read'], describe: 'whether anyone (no token needed) may read it' })
+          .option('grant', { type: 'string', array: true, describe: 'user=read or user=write (repeatable)' })
+          .option('revoke', { type: 'string', array: true, describe: 'a user to take off the list (repeatable)' }),
+      async (a) => {
+        const c = client(a);
+        const path = `/buckets/${enc(a.bucket)}/acl`;
+        const { body: current } = await c.json('GET', path);
+        const changing = a.public !== undefined || (a.grant?.length ?? 0) > 0 || (a.revoke?.length ?? 0) > 0;
+        let shown = current;
+        if (changing) {
+          const users: Record<string, string> = { ...(current.users ?? {}) };
+          for (const g of a.grant ?? []) {
+            const m = /^([^=]+)=(read|write)$/.exec(g);
+            if (!m) throw new CliError(`--grant takes user=read or user=write, not ${JSON.stringify(g)}`, 2);
+            users[m[1] as string] = m[2] as string;
+          }
+          for (const r of a.revoke ?? []) delete users[r];
+          const acl = { public: a.public ?? current.public ?? 'none', users };
+          shown = (await c.json('PUT', path, { body: () => Buffer.from(JSON.stringify(acl)), headers: { 'content-type': 'application/json' } })).body;
+        }
+        if (a.json) return printJson(shown);
+        if (shown.owner === null) return print(`${a.bucket} has no owner: it was created without a token and is open to all`);
+        const lines = [`${a.bucket}: owner ${shown.owner}, public ${shown.public}`];
+        const users = Object.entries(shown.users as Record<string, string>);
+        for (const [u, level] of users) lines.push(`  ${u}: ${level}`);
+        if (users.length === 0) lines.push('  shared with no user');
+        print(lines.join('\n'));
       },
     )
     .command('admin', 'change the cluster\'s membership', (y) =>
@@ -330,6 +449,12 @@ async function run(argv: string[]): Promise<void> {
       process.exit(2);
     });
   await cli.parseAsync();
+}
+
+/** The body of a sign-up or login: the name, and the password as given or asked for. */
+async function credentials(username: string, given: string | undefined): Promise<CallOptions> {
+  const password = await readPassword(given, `password for ${username}: `);
+  return { body: () => Buffer.from(JSON.stringify({ username, password })), headers: { 'content-type': 'application/json' } };
 }
 
 /** 30s, 500ms, 2m, 1h; a bare number is milliseconds. */

@@ -16,20 +16,16 @@ export function readBucket(c: Cluster, bucket: string): Promise<QuorumRead> {
   return readQuorum(c, BUCKETS_NS, bucket, { bodies: false });
 }
 
-/** Fails with NO_SUCH_BUCKET unless a read quorum knows the bucket as live. */
-export async function requireBucket(c: Cluster, bucket: string): Promise<void> {
-  if (liveUids((await readBucket(c, bucket)).merged).size === 0) throw noSuchBucket(bucket);
-}
-
 export function noSuchBucket(bucket: string): RingstoreError {
   return new RingstoreError(ErrorCode.NO_SUCH_BUCKET, `bucket ${bucket} does not exist`, { details: { bucket } });
 }
 
-export async function createBucket(c: Cluster, bucket: string): Promise<{ created: boolean; outcome: WriteOutcome | null }> {
+/** Create a bucket, owned by `owner` (a user) or by nobody (open to all); nothing changes if it exists. */
+export async function createBucket(c: Cluster, bucket: string, owner: string | null = null): Promise<{ created: boolean; outcome: WriteOutcome | null }> {
   const seen = await readBucket(c, bucket);
   if (liveUids(seen.merged).size > 0) return { created: false, outcome: null };
   // The new incarnation's uid is the id of the version that creates it (minted by the replica).
-  const outcome = await writeKey(c, { ns: BUCKETS_NS, key: bucket, context: seen.merged.context, deleted: false, body: Buffer.alloc(0), waitAll: true });
+  const outcome = await writeKey(c, { ns: BUCKETS_NS, key: bucket, context: seen.merged.context, deleted: false, body: Buffer.alloc(0), waitAll: true, ...(owner ? { owner } : {}) });
   return { created: true, outcome };
 }
 
@@ -42,6 +38,8 @@ export async function deleteBucket(c: Cluster, bucket: string): Promise<WriteOut
 export interface BucketInfo {
   name: string;
   created: string;
+  /** The user that owns it (null: open to all). */
+  owner: string | null;
 }
 
 export async function listBuckets(c: Cluster): Promise<BucketInfo[]> {
@@ -56,7 +54,9 @@ export async function listBuckets(c: Cluster): Promise<BucketInfo[]> {
     const merged = mergeStates(states);
     const live = merged.siblings.filter((s) => !s.deleted);
     if (live.length === 0) continue;
-    out.push({ name, created: new Date(Math.min(...live.map((s) => s.ts))).toISOString() });
+    // The incarnation writes go to (the least uid) says who owns the bucket.
+    const current = [...live].sort((a, b) => ((a.uid ?? '') < (b.uid ?? '') ? -1 : 1))[0];
+    out.push({ name, created: new Date(Math.min(...live.map((s) => s.ts))).toISOString(), owner: current?.owner ?? null });
   }
   return out.sort((a, b) => (a.name < b.name ? -1 : 1));
 }

@@ -188,6 +188,56 @@ export function committedValue(p: Proposal | null): unknown {
   return p ? p.value : null;
 }
 
+export interface RegisterRead {
+  /** The committed value (null: none). */
+  value: unknown;
+  /** The ballot it was committed at (what a watch waits to change). */
+  ballot: Ballot | null;
+  /** Owners that answered and can vouch for their state (not one still taking in its peers' after a wipe). */
+  answered: number;
+  owners: number;
+  majority: number;
+  failed: ReplicaFailure[];
+  /** Whether any answer knew of the register at all. */
+  ever: boolean;
+}
+
+/**
+ * A register's value as committed at a majority of its owners (paxos_read),
+ * without a ballot of its own (so a read changes nothing on disk, unless owners
+ * disagree). A write answers only once a majority has it, so this sees every
+ * write answered before it started. The caller checks `answered` against
+ * `majority`.
+ */
+export async function readRegister(c: Cluster, space: string, placement: { ns: string; key: string }): Promise<RegisterRead> {
+  const { ns, key } = placement;
+  // The register's acceptors as compareAndSet decides among them (both layouts' owners while partitions
+  // move): a majority of the read layout's owners alone might miss a write made by the others.
+  const owners = c.registerOwners(ns, key);
+  const majority = Math.floor(owners.length / 2) + 1;
+  // A majority is asked first (owners believed up first): a majority's answers are enough (any majority
+  // holds every answered write). The others only when that falls short.
+  const down = await c.health.downSet();
+  const order = [...owners.filter((o) => !down.has(o)), ...owners.filter((o) => down.has(o))];
+  const read = async (node: string) => (await c.transport.request(c.peer(node), { type: 'paxos_read', space, key })).reply;
+  const first = await (await quorum(order.slice(0, majority), majority, read)).rest;
+  let answers = first.ok;
+  let failed = first.failed;
+  const counted = answers.filter((a) => a.value.recovering !== true).length;
+  if (counted < majority && order.length > majority) {
+    const more = await (await quorum(order.slice(majority), majority - counted, read)).rest;
+    answers = [...answers, ...more.ok];
+    failed = [...failed, ...more.failed];
+  }
+  let best: Proposal | null = null;
+  for (const a of answers) if (a.value.committed && compareBallots(a.value.committed.ballot, best?.ballot) > 0) best = a.value.committed;
+  const answered = answers.filter((a) => a.value.recovering !== true).length;
+  // Owners that disagree: the newest commit may have reached only some of them so far. It is written back
+  // to a majority before it is used (as ABD's reads do), so that every later read sees it too.
+  if (best && answers.some((a) => a.value.committed?.w !== best?.w)) await commitToMajority(c, owners, majority, space, key, best);
+  return { value: committedValue(best), ballot: best?.ballot ?? null, answered, owners: owners.length, majority, failed, ever: answers.some((a) => a.value.committed !== null || a.value.accepted !== null) };
+}
+
 function latest(proposals: ReadonlyArray<Proposal | null>): Proposal | null {
   let best: Proposal | null = null;
   for (const p of proposals) if (p && compareBallots(p.ballot, best?.ballot) > 0) best = p;

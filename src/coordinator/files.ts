@@ -1,6 +1,7 @@
 // The file operations as a client sees them, whatever carries the request (the
 // REST app, the simulator's clients): write a file, read it seen through its
 // bucket's record, fetch a version's bytes, delete it with a tombstone.
+import { createHash } from 'node:crypto';
 import { dotId } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Sibling, VersionVectorWire } from '../protocol/messages.js';
@@ -64,4 +65,50 @@ export async function deleteFile(c: Cluster, bucket: string, file: string, conte
     context = read.merged.context;
   }
   return writeKey(c, { ns: bucket, key: file, context, deleted: true, body: Buffer.alloc(0) }, repairBucketRecord(c));
+}
+
+/**
+ * A file's entity tag (HTTP's ETag): a digest of the set of versions a reader
+ * sees, not of the bytes, so that every write or delete changes it, a rewrite
+ * of the same bytes included. For one version (a GET of ?version=<id>) it is
+ * that version's own tag, which never changes.
+ */
+export function versionsTag(siblings: readonly Sibling[]): string {
+  const ids = siblings.map((s) => `${dotId(s.dot)}${s.deleted ? '-' : ''}`).sort();
+  return `"${createHash('sha256').update(ids.join(',')).digest('base64url').slice(0, 27)}"`;
+}
+
+/**
+ * Whether an If-Match or If-None-Match header names this tag: `*` names any
+ * existing file (tag not null); weak tags (W/"…") compare by their opaque part.
+ */
+export function tagMatches(header: string, tag: string | null): boolean {
+  if (tag === null) return false;
+  const given = header.split(',').map((t) => t.trim().replace(/^W\//, ''));
+  return given.some((t) => t === '*' || t === tag);
+}
+
+/**
+ * The preconditions of a write (If-Match, If-None-Match), checked against the
+ * file as a read quorum sees it now. Throws PRECONDITION_FAILED when one does
+ * not hold; else the context of that read, so that the write supersedes
+ * exactly the versions the client's tag named (a write that gets in between
+ * becomes a sibling, it is not lost).
+ */
+export async function checkPreconditions(c: Cluster, bucket: string, file: string, pre: { ifMatch?: string | undefined; ifNoneMatch?: string | undefined }): Promise<VersionVectorWire | null> {
+  if (pre.ifMatch === undefined && pre.ifNoneMatch === undefined) return null;
+  const { read, siblings } = await readFile(c, bucket, file, false);
+  const exists = siblings.some((s) => !s.deleted);
+  const tag = exists ? versionsTag(siblings) : null;
+  if (pre.ifMatch !== undefined && !tagMatches(pre.ifMatch, tag)) {
+    throw new RingstoreError(ErrorCode.PRECONDITION_FAILED, exists ? `${file} changed since the version the client names (If-Match ${pre.ifMatch}; now ${tag})` : `${file} does not exist (If-Match ${pre.ifMatch})`, {
+      details: { bucket, file, etag: tag },
+    });
+  }
+  if (pre.ifNoneMatch !== undefined && tagMatches(pre.ifNoneMatch, tag)) {
+    throw new RingstoreError(ErrorCode.PRECONDITION_FAILED, pre.ifNoneMatch.trim() === '*' ? `${file} exists already (If-None-Match *)` : `${file} is still the version the client names (If-None-Match ${pre.ifNoneMatch})`, {
+      details: { bucket, file, etag: tag },
+    });
+  }
+  return read.merged.context;
 }

@@ -14,11 +14,10 @@
 // ahead may end a lease early, and the fencing token is what keeps the holder
 // it ended from overwriting its successor's work.
 import { ErrorCode, RingstoreError, type ReplicaFailure } from '../errors.js';
-import { compareBallots, type Ballot, type Proposal } from '../storage/paxos-store.js';
+import type { Ballot } from '../storage/paxos-store.js';
 import { validateFileName } from '../storage/names.js';
-import { commitToMajority, compareAndSet, committedValue, type Decision } from './cas.js';
+import { compareAndSet, readRegister, type Decision } from './cas.js';
 import type { Cluster } from './cluster.js';
-import { quorum } from './quorum.js';
 
 export interface LockHolder {
   /** The request it was granted to. */
@@ -111,31 +110,8 @@ export interface LockState {
  * `ever` says whether any answer knew of a lock on the file at all.
  */
 async function gather(c: Cluster, bucket: string, file: string): Promise<LockState & { owners: number; majority: number; failed: ReplicaFailure[]; ever: boolean }> {
-  // The register's acceptors as compareAndSet decides among them (both layouts' owners while partitions
-  // move): a majority of the read layout's owners alone might miss a grant made by the others.
-  const owners = c.registerOwners(bucket, file);
-  const majority = Math.floor(owners.length / 2) + 1;
-  // A majority is asked first (owners believed up first): every write checks the lock, and a majority's
-  // answers are enough (any majority holds every answered grant). The others only when that falls short.
-  const down = await c.health.downSet();
-  const order = [...owners.filter((o) => !down.has(o)), ...owners.filter((o) => down.has(o))];
-  const read = async (node: string) => (await c.transport.request(c.peer(node), { type: 'paxos_read', space: spaceOf(bucket), key: file })).reply;
-  const first = await (await quorum(order.slice(0, majority), majority, read)).rest;
-  let answers = first.ok;
-  let failed = first.failed;
-  const counted = answers.filter((a) => a.value.recovering !== true).length;
-  if (counted < majority && order.length > majority) {
-    const more = await (await quorum(order.slice(majority), majority - counted, read)).rest;
-    answers = [...answers, ...more.ok];
-    failed = [...failed, ...more.failed];
-  }
-  let best: Proposal | null = null;
-  for (const a of answers) if (a.value.committed && compareBallots(a.value.committed.ballot, best?.ballot) > 0) best = a.value.committed;
-  const answered = answers.filter((a) => a.value.recovering !== true).length;
-  // Owners that disagree: the newest commit may have reached only some of them so far. It is written back
-  // to a majority before it is used (as ABD's reads do), so that every later read sees it too.
-  if (best && answers.some((a) => a.value.committed?.w !== best?.w)) await commitToMajority(c, owners, majority, spaceOf(bucket), file, best);
-  return { record: asRecord(committedValue(best)), ballot: best?.ballot ?? null, answered, owners: owners.length, majority, failed, ever: answers.some((a) => a.value.committed !== null || a.value.accepted !== null) };
+  const s = await readRegister(c, spaceOf(bucket), { ns: bucket, key: file });
+  return { ...s, record: asRecord(s.value) };
 }
 
 function tooFew(file: string, s: { answered: number; majority: number; failed: ReplicaFailure[] }): RingstoreError {

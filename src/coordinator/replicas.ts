@@ -23,7 +23,7 @@ export async function readReplica(c: Cluster, node: string, ns: string, key: str
 export async function updateReplica(
   c: Cluster,
   node: string,
-  req: { ns: string; key: string; context: KeyState['context']; deleted: boolean; body: Buffer; contentType?: string | undefined; uid?: string | undefined; hint?: string | undefined; wid?: string | undefined; epoch?: number | undefined },
+  req: { ns: string; key: string; context: KeyState['context']; deleted: boolean; body: Buffer; contentType?: string | undefined; uid?: string | undefined; owner?: string | undefined; hint?: string | undefined; wid?: string | undefined; epoch?: number | undefined },
 ): Promise<{ state: KeyState; dot: readonly [string, number] }> {
   const msg = {
     type: 'update' as const,
@@ -34,6 +34,7 @@ export async function updateReplica(
     size: req.deleted ? 0 : req.body.length,
     ...(req.contentType ? { contentType: req.contentType } : {}),
     ...(req.uid ? { uid: req.uid } : {}),
+    ...(req.owner ? { owner: req.owner } : {}),
     ...(req.hint ? { hint: req.hint } : {}),
     ...(req.wid ? { wid: req.wid } : {}),
     // The epoch the write was placed under (see writeOnce), else the one known now.

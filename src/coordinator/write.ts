@@ -24,6 +24,8 @@ export interface WriteRequest {
   body: Buffer;
   contentType?: string | undefined;
   uid?: string | undefined;
+  /** A bucket record: the user creating the bucket. */
+  owner?: string | undefined;
   /** Answer only once every replica has answered or failed (bucket records). */
   waitAll?: boolean;
   /** The client write's id, the same on every attempt (made here if not given). */

@@ -39,6 +39,8 @@ export const siblingSchema = z.object({
   clock: vectorSchema.optional(),
   /** The bucket incarnation this version belongs to (for a bucket record: the incarnation it creates). */
   uid: z.string().max(64).optional(),
+  /** A bucket record: the user that created the bucket and owns it (none: a bucket open to all). */
+  owner: z.string().max(64).optional(),
 });
 export type Sibling = z.infer<typeof siblingSchema>;
 
@@ -150,8 +152,8 @@ export const membershipRecordSchema = z.object({
   n: z.number().int().min(1).max(64),
   layouts: z.array(z.object({ epoch: z.number().int().min(1), replicas: z.array(z.array(nodeId).max(64)).max(65536) })).min(1).max(64),
 });
-/** A Paxos space: what the registers are for, and (after a colon) the bucket whose keys they follow. */
-const space = z.string().regex(/^[a-z]{1,16}(:[a-z0-9.-]{3,63})?$/, 'a space is <kind> or <kind>:<bucket>');
+/** A Paxos space: what the registers are for, and (after a colon) the bucket, or the system namespace ($users), whose keys they follow. */
+const space = z.string().regex(/^[a-z]{1,16}(:([a-z0-9.-]{3,63}|\$[a-z]{1,16}))?$/, 'a space is <kind>, <kind>:<bucket> or <kind>:$<namespace>');
 const ballot = z.object({ n: z.number().int().min(0), actor: z.string().min(1).max(128) });
 /** A register's value: any JSON, kept small (a lock record, a decision). */
 const jsonValue = z.unknown().refine((v) => v !== undefined && JSON.stringify(v).length <= 256 * 1024, 'a register value is JSON of at most 256 KiB');
@@ -187,6 +189,8 @@ export const messageSchema = z.discriminatedUnion('type', [
     size: z.number().int().min(0),
     contentType: z.string().max(256).optional(),
     uid: z.string().max(64).optional(),
+    /** A bucket record: the user creating the bucket. */
+    owner: z.string().max(64).optional(),
     /** Sloppy quorum: store apart, as a hinted replica for this owner. */
     hint: nodeId.optional(),
     /** Id of the client's write, the same on every mint attempt. */

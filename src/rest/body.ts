@@ -21,6 +21,20 @@ export async function readRawBody(req: IncomingMessage, limit: number): Promise<
   return Buffer.concat(chunks, size);
 }
 
+/** A small JSON object body (empty: {}); `example` shows the caller what was expected. */
+export async function readJsonObject(req: IncomingMessage, limit: number, example: string): Promise<Record<string, unknown>> {
+  const text = (await readRawBody(req, limit)).toString('utf8');
+  if (text.trim() === '') return {};
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch {
+    throw new RingstoreError(ErrorCode.BAD_REQUEST, `the body must be JSON, such as ${example}`);
+  }
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new RingstoreError(ErrorCode.BAD_REQUEST, `the body must be a JSON object, such as ${example}`);
+  return body as Record<string, unknown>;
+}
+
 export interface Upload {
   fileName: string;
   contentType: string | undefined;

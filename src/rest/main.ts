@@ -10,12 +10,12 @@ runProcess('rest', async () => {
   const env = await parseEntry('rest', 'Runs the REST app that coordinates quorum reads and writes.');
   const transport = new PipeTransport(env.rt, envTransportOptions(env));
   const cluster = new Cluster(env, transport);
-  const server = createRestServer(cluster, new Metrics(cluster, env.logDropped));
+  const server = createRestServer(cluster, new Metrics(cluster, env.logDropped), env.tls ?? null);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen(env.self.restPort, env.self.host, () => resolve());
   });
-  env.log.info('REST app listening', { host: env.self.host, port: env.self.restPort });
+  env.log.info('REST app listening', { host: env.self.host, port: env.self.restPort, scheme: env.tls ? 'https' : 'http' });
   return {
     log: env.log,
     stop: async () => {

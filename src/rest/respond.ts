@@ -23,6 +23,7 @@ export function sendError(res: ServerResponse, err: unknown): number {
   if (e.details) Object.assign(error, e.details);
   const headers: Record<string, string> = {};
   if (status === 503) headers['retry-after'] = '1';
+  if (status === 401) headers['www-authenticate'] = 'Bearer realm="ringstore"';
   sendJson(res, status, { success: false, error }, headers);
   return status;
 }

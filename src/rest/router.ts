@@ -5,13 +5,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Cluster } from '../coordinator/cluster.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import { validateBucketName } from '../storage/names.js';
-import { createBucketRoute, deleteBucketRoute, listBucketsRoute, listFilesRoute } from './routes/buckets.js';
+import { createBucketRoute, deleteBucketRoute, getAclRoute, listBucketsRoute, listFilesRoute, putAclRoute } from './routes/buckets.js';
 import { clusterRoute, healthRoute } from './routes/cluster.js';
 import { deleteFileRoute, getFileRoute, putFileRoute, uploadFormRoute } from './routes/files.js';
 import { acquireLockRoute, describeLockRoute, releaseLockRoute, renewLockRoute } from './routes/locks.js';
 import { joinMemberRoute, layoutRoute, leaveMemberRoute } from './routes/members.js';
 import { metricsRoute } from './routes/metrics.js';
 import { uiAssetRoute, uiOverviewRoute } from './routes/ui.js';
+import { logInRoute, logOutRoute, signUpRoute } from './routes/users.js';
 import type { Metrics } from './metrics.js';
 
 export interface RouteArgs {
@@ -22,6 +23,10 @@ export interface RouteArgs {
   bucket: string;
   file: string;
   query: URLSearchParams;
+  /** The user whose token the request carries (null: anonymous). */
+  user: string | null;
+  /** That token (for logout). */
+  token: string | null;
 }
 
 export type Route = (args: RouteArgs) => Promise<void>;
@@ -30,6 +35,10 @@ type Table = Partial<Record<string, Route>>;
 
 const tables = {
   health: { GET: healthRoute },
+  users: { POST: signUpRoute },
+  login: { POST: logInRoute },
+  logout: { POST: logOutRoute },
+  acl: { GET: getAclRoute, PUT: putAclRoute },
   cluster: { GET: clusterRoute },
   members: { POST: joinMemberRoute },
   layout: { GET: layoutRoute },
@@ -59,7 +68,12 @@ export interface Match {
   bucket: string;
   file: string;
   query: URLSearchParams;
+  /** Served without a token even when the config requires one (sign-up, login, /health). */
+  anonymous: boolean;
 }
+
+/** What a cluster whose config says auth.required still serves to a caller without a token. */
+const ANONYMOUS = new Set(['POST /users', 'POST /login', 'GET /health']);
 
 export function match(method: string, url: string): Match {
   const q = url.indexOf('?');
@@ -70,6 +84,9 @@ export function match(method: string, url: string): Match {
   let bucket = '';
   let file = '';
   if (path === '/health') table = tables.health;
+  else if (path === '/users') table = tables.users;
+  else if (path === '/login') table = tables.login;
+  else if (path === '/logout') table = tables.logout;
   else if (path === '/cluster') table = tables.cluster;
   else if (path === '/cluster/members' || path === '/cluster/members/') table = tables.members;
   else if (path === '/cluster/layout') table = tables.layout;
@@ -96,6 +113,10 @@ export function match(method: string, url: string): Match {
     if (rawFile === '') {
       table = tables.bucket;
       name = '/buckets/:bucket';
+    } else if (rawFile === 'acl') {
+      // The bucket's access list (a file called "acl" is reached as %61cl).
+      table = tables.acl;
+      name = '/buckets/:bucket/acl';
     } else if (rawFile.endsWith('/lock') && rawFile.length > '/lock'.length) {
       // <file>/lock is the file's lock (a file whose name ends in "/lock" is reached with the slash as %2F).
       file = decode(rawFile.slice(0, -'/lock'.length), 'file name');
@@ -117,5 +138,5 @@ export function match(method: string, url: string): Match {
       details: { allow: Object.keys(table) },
     });
   }
-  return { route, name, bucket, file, query };
+  return { route, name, bucket, file, query, anonymous: ANONYMOUS.has(`${method} ${name}`) };
 }

@@ -3,11 +3,14 @@
 // id. Limits from the config: request head size, time to send the head and the
 // whole request (slow clients are cut off), and requests served at once.
 import http from 'node:http';
+import https from 'node:https';
+import type { TlsFiles } from '../runtime/tls.js';
 import type { Cluster } from '../coordinator/cluster.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Metrics } from './metrics.js';
 import { sendError } from './respond.js';
-import { match } from './router.js';
+import { caller, unauthenticated } from './caller.js';
+import { match, type Match } from './router.js';
 
 /** Which quorum a failed request was after, for ringstore_quorum_failures_total. */
 function operation(route: string, method: string): string {
@@ -16,7 +19,7 @@ function operation(route: string, method: string): string {
   return 'other';
 }
 
-export function createRestServer(cluster: Cluster, metrics: Metrics): http.Server {
+export function createRestServer(cluster: Cluster, metrics: Metrics, tls: TlsFiles | null = null): http.Server {
   const limits = cluster.config.limits;
   let active = 0;
 
@@ -40,9 +43,17 @@ export function createRestServer(cluster: Cluster, metrics: Metrics): http.Serve
       if (active > limits.maxConcurrentRequests) {
         throw new RingstoreError(ErrorCode.OVERLOADED, `this node is serving ${limits.maxConcurrentRequests} requests already: retry in a moment, or use another node`);
       }
-      const m = match(method, url);
+      let m: Match;
+      try {
+        m = match(method, url);
+      } catch (err) {
+        // Where every call needs a token, a caller without one hears that first, whatever else is wrong.
+        if (cluster.config.auth.required && req.headers.authorization === undefined) throw unauthenticated();
+        throw err;
+      }
       routeName = m.name;
-      await m.route({ cluster, metrics, req, res, bucket: m.bucket, file: m.file, query: m.query });
+      const { user, token } = await caller(cluster, req, m);
+      await m.route({ cluster, metrics, req, res, bucket: m.bucket, file: m.file, query: m.query, user, token });
     })().catch((err: unknown) => {
       if (!req.complete) drainThenClose(cluster, req, res);
       if (err instanceof RingstoreError && err.code === ErrorCode.QUORUM_NOT_REACHED) metrics.quorumFailure(operation(routeName, method));
@@ -51,16 +62,16 @@ export function createRestServer(cluster: Cluster, metrics: Metrics): http.Serve
     });
   };
 
-  return http.createServer(
-    {
-      maxHeaderSize: limits.maxHeaderBytes,
-      headersTimeout: limits.headersTimeoutMs,
-      requestTimeout: limits.requestTimeoutMs,
-      // Check the two timeouts above often, so a slow client is cut off close to its deadline.
-      connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
-    },
-    handle,
-  );
+  const options: http.ServerOptions = {
+    maxHeaderSize: limits.maxHeaderBytes,
+    headersTimeout: limits.headersTimeoutMs,
+    requestTimeout: limits.requestTimeoutMs,
+    // Check the two timeouts above often, so a slow client is cut off close to its deadline.
+    connectionsCheckingInterval: Math.min(1000, limits.headersTimeoutMs),
+  };
+  // With TLS in the config, HTTPS only: a plain HTTP request on the port fails the TLS handshake.
+  if (tls) return https.createServer({ ...options, cert: tls.cert, key: tls.key, handshakeTimeout: limits.headersTimeoutMs }, handle);
+  return http.createServer(options, handle);
 }
 
 /**

@@ -13,6 +13,7 @@ export const logSink = new LogSink();
 import type { NodeEnv } from '../node-env.js';
 import { Membership } from '../ring/membership.js';
 import { nodeRuntime } from './node.js';
+import { readTlsFiles, tlsNetwork } from './tls.js';
 
 /** Parse a process's command line and build its environment on the production runtime. */
 export async function parseEntry(role: string, description: string): Promise<NodeEnv> {
@@ -31,7 +32,9 @@ export async function parseEntry(role: string, description: string): Promise<Nod
   const config = loadConfig(argv.config);
   const self = selfSpec(config, argv.id, { host: argv.host, port: argv.port, restPort: argv['rest-port'] });
   const log = createLogger({ node: self.id, role, level: argv['log-level'] ?? config.logLevel, stream: logSink });
-  return { rt: nodeRuntime, config, self, membership: Membership.initial(config.nodes, config.ringSize, config.replication.n), secret: clusterSecret(config), log, dir: nodeDir(config, self.id), logDropped: () => logSink.dropped };
+  const tlsFiles = readTlsFiles(config, self.id);
+  const rt = tlsFiles ? { ...nodeRuntime, net: tlsNetwork(tlsFiles, config.limits.handshakeTimeoutMs) } : nodeRuntime;
+  return { rt, tls: tlsFiles, config, self, membership: Membership.initial(config.nodes, config.ringSize, config.replication.n), secret: clusterSecret(config), log, dir: nodeDir(config, self.id), logDropped: () => logSink.dropped };
 }
 
 /** Run main; log and exit 1 on failure; call stop on SIGINT/SIGTERM, then exit 0. */

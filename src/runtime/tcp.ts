@@ -1,4 +1,5 @@
-// Pipes over real TCP sockets: the only module that imports node:net.
+// Pipes over real TCP sockets: the only module that imports node:net. The
+// same pipes carry TLS (tls.ts), whose sockets are net.Sockets too.
 import net from 'node:net';
 import type { Network, Pipe, PipeListener } from './network.js';
 
@@ -66,33 +67,45 @@ class SocketPipe implements Pipe {
   }
 }
 
-export const tcpNetwork: Network = {
-  connect(host, port) {
-    return new SocketPipe(net.connect({ host, port }), `${host}:${port}`);
-  },
-  listen(host, port, onPipe): Promise<PipeListener> {
-    const sockets = new Set<net.Socket>();
-    const server = net.createServer((socket) => {
-      sockets.add(socket);
-      socket.on('close', () => sockets.delete(socket));
-      onPipe(new SocketPipe(socket, `${socket.remoteAddress}:${socket.remotePort}`));
-    });
-    server.maxConnections = 100_000;
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        server.on('error', () => undefined); // accept errors (EMFILE) affect one connection, not the server
-        const addr = server.address();
-        resolve({
-          port: typeof addr === 'object' && addr ? addr.port : port,
-          close: () =>
-            new Promise<void>((res) => {
-              for (const s of sockets) s.destroy();
-              server.close(() => res());
-            }),
-        });
+/** A Network over some kind of socket: how to dial one, and a server that hands over each one accepted. */
+export function socketNetwork(dial: (host: string, port: number) => net.Socket, serve: (onSocket: (socket: net.Socket) => void) => net.Server): Network {
+  return {
+    connect(host, port) {
+      return new SocketPipe(dial(host, port), `${host}:${port}`);
+    },
+    listen(host, port, onPipe) {
+      return listen(serve, host, port, onPipe);
+    },
+  };
+}
+
+export const tcpNetwork: Network = socketNetwork(
+  (host, port) => net.connect({ host, port }),
+  (onSocket) => net.createServer(onSocket),
+);
+
+function listen(serve: (onSocket: (socket: net.Socket) => void) => net.Server, host: string, port: number, onPipe: (pipe: Pipe) => void): Promise<PipeListener> {
+  const sockets = new Set<net.Socket>();
+  const server = serve((socket) => {
+    sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
+    onPipe(new SocketPipe(socket, `${socket.remoteAddress}:${socket.remotePort}`));
+  });
+  server.maxConnections = 100_000;
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      server.on('error', () => undefined); // accept errors (EMFILE) affect one connection, not the server
+      const addr = server.address();
+      resolve({
+        port: typeof addr === 'object' && addr ? addr.port : port,
+        close: () =>
+          new Promise<void>((res) => {
+            for (const s of sockets) s.destroy();
+            server.close(() => res());
+          }),
       });
     });
-  },
-};
+  });
+}

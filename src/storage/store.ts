@@ -49,6 +49,8 @@ export interface NewVersion {
   uidFromDot?: boolean;
   /** The id of the client's write. */
   wid?: string | undefined;
+  /** A bucket record: the user creating the bucket. */
+  owner?: string | undefined;
 }
 
 export interface StoreOptions {
@@ -234,6 +236,7 @@ export class Store {
         ...(v.contentType ? { type: v.contentType } : {}),
         ...(v.wid ? { wid: v.wid } : {}),
         ...(v.uidFromDot ? { uid: dotId([actor, n]) } : v.uid ? { uid: v.uid } : {}),
+        ...(v.owner ? { owner: v.owner } : {}),
       };
       const next = update(current, clientContext, sibling) as KeyState;
       const max = this.opts.siblingMax ?? Infinity;

@@ -3,22 +3,35 @@
 //   ctl.js env --id node1      shell assignments: NODE_DIR, REST_URL, ...
 //   ctl.js wait --id node1     wait until that node's REST app and socket server answer
 import http from 'node:http';
+import https from 'node:https';
 import yargs from 'yargs';
 import { hideBin } from 'yargs/helpers';
 import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { DEFAULT_CONFIG_FILE, defaultSecretFile, nodeDir, selfSpec } from '../config.js';
 import type { Argv } from 'yargs';
-import { loadConfig } from '../runtime/config-file.js';
+import { loadConfig as readConfig } from '../runtime/config-file.js';
+import { readTlsCa } from '../runtime/tls.js';
+import type { ClusterConfig } from '../config.js';
 
 // A reader that stops early (| head) is not an error.
 process.stdout.on('error', () => process.exit(0));
 
 const quote = (s: string): string => `'${s.replace(/'/g, `'\\''`)}'`;
 
+/** The CA that REST ports are checked against when the config turns TLS on (null: plain HTTP). */
+let restCa: Buffer | null = null;
+const scheme = (): string => (restCa ? 'https' : 'http');
+
+function loadConfig(file: string): ClusterConfig {
+  const config = readConfig(file);
+  restCa = readTlsCa(config);
+  return config;
+}
+
 function getJson(host: string, port: number, path: string): Promise<{ status: number; json: any } | null> {
   return new Promise((resolve) => {
-    const req = http.get({ host, port, path, timeout: 2000 }, (res) => {
+    const req = (restCa ? https : http).get({ host, port, path, timeout: 2000, ...(restCa ? { ca: restCa } : {}) }, (res) => {
       let text = '';
       res.setEncoding('utf8');
       res.on('data', (d: string) => (text += d));
@@ -44,14 +57,14 @@ async function healthy(host: string, port: number): Promise<boolean> {
 
 /** The statuses a node's gossip view gives, or null while it has no current view. */
 async function gossipView(host: string, port: number): Promise<Record<string, string> | null> {
-  const r = await getJson(host, port, '/cluster');
+  const r = await getJson(host, port, '/health?view');
   if (!r || r.status !== 200 || r.json.status_from !== 'gossip') return null;
-  return Object.fromEntries((r.json.nodes as Array<{ id: string; status: string }>).map((n) => [n.id, n.status]));
+  return r.json.nodes as Record<string, string>;
 }
 
 /** The REST addresses, shortened when they are consecutive ports of one host: http://127.0.0.1:6003 ... 6006. */
 function restUrls(nodes: ReadonlyArray<{ host: string; restPort: number }>): string {
-  const urls = nodes.map((x) => `http://${x.host}:${x.restPort}`);
+  const urls = nodes.map((x) => `${scheme()}://${x.host}:${x.restPort}`);
   const first = nodes[0];
   const consecutive = first !== undefined && nodes.every((x, i) => x.host === first.host && x.restPort === first.restPort + i);
   return consecutive && nodes.length > 2 ? `${urls[0]} ... ${(nodes[nodes.length - 1] as { restPort: number }).restPort}` : urls.join(', ');
@@ -78,12 +91,15 @@ await yargs(hideBin(process.argv))
   .command('ids', 'print the node ids', {}, (argv) => {
     for (const n of loadConfig(String(argv.config)).nodes) console.log(n.id);
   })
+  .command('hosts', 'print each node id and its host, one pair per line', {}, (argv) => {
+    for (const n of loadConfig(String(argv.config)).nodes) console.log(`${n.id} ${n.host}`);
+  })
   .command('env', 'print shell variables for one node', (y) => address(y.option('id', { type: 'string', demandOption: true })), (argv) => {
     const config = loadConfig(String(argv.config));
     const node = selfSpec(config, argv.id, { host: argv.host, port: argv.port, restPort: argv['rest-port'] });
     console.log(`NODE_DIR=${quote(nodeDir(config, node.id))}`);
     console.log(`CONFIG_FILE=${quote(config.file)}`);
-    console.log(`REST_URL=${quote(`http://${node.host}:${node.restPort}`)}`);
+    console.log(`REST_URL=${quote(`${scheme()}://${node.host}:${node.restPort}`)}`);
     console.log(`SOCKET_ADDR=${quote(`${node.host}:${node.port}`)}`);
   })
   .command('ensure-secret', 'create the cluster secret file beside the config (mode 0600) if the config names no secret', {}, (argv) => {
@@ -105,7 +121,7 @@ await yargs(hideBin(process.argv))
     async (argv) => {
       const config = loadConfig(String(argv.config));
       const node = selfSpec(config, argv.id, { host: argv.host, port: argv.port, restPort: argv['rest-port'] });
-      await until(`${node.id} did not answer on http://${node.host}:${node.restPort}/health`, argv.timeout, () => healthy(node.host, node.restPort));
+      await until(`${node.id} did not answer on ${scheme()}://${node.host}:${node.restPort}/health`, argv.timeout, () => healthy(node.host, node.restPort));
       await until(`${node.id}'s scheduler did not report a gossip view (see cron.log)`, argv.timeout, async () => (await gossipView(node.host, node.restPort))?.[node.id] === 'up');
     },
   )
@@ -125,6 +141,13 @@ await yargs(hideBin(process.argv))
         return true;
       });
       const { n, r, w } = config.replication;
+      console.log(
+        config.auth.required
+          ? 'auth: required (every call but sign-up, login and /health needs a token)'
+          : 'auth: optional (buckets made with a token are private to their owner; those made without one are open to all)',
+      );
+      if (!config.tls) console.log('warning: no tls in the config, so passwords and tokens cross the network in plain HTTP (see the README, Security)');
+      // Last: what a newcomer (and the scripts' callers) wait for.
       console.log(`cluster ready: ${config.nodes.length} of ${config.nodes.length} nodes up (N=${n} R=${r} W=${w}), REST on ${restUrls(config.nodes)}`);
     },
   )

@@ -18,7 +18,7 @@ interface Run {
 }
 function cli(...args: string[]): Promise<Run> {
   return new Promise((resolve) => {
-    execFile(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), '--config', c.configFile, ...args], { cwd: work, encoding: 'buffer' }, (err, stdout, stderr) => {
+    execFile(process.execPath, [join(ROOT, 'dist', 'cli', 'main.js'), '--config', c.configFile, ...args], { cwd: work, encoding: 'buffer', env: { ...process.env, XDG_CACHE_HOME: join(work, 'cache'), XDG_CONFIG_HOME: join(work, 'config') } }, (err, stdout, stderr) => {
       resolve({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stdout: stdout.toString('utf8'), stderr: stderr.toString('utf8') });
     });
   });

@@ -119,10 +119,19 @@ export const clusterRoute: Route = async ({ cluster, res }) => {
   });
 };
 
-/** 200 once this machine's REST app and its socket server both answer: what the start scripts wait for. */
-export const healthRoute: Route = async ({ cluster, res }) => {
+/**
+ * 200 once this machine's REST app and its socket server both answer: what the start scripts wait for.
+ * With ?view, also each member's status as this machine sees it (what /cluster shows), which the start
+ * scripts wait on too: /health needs no token even where the config requires one.
+ */
+export const healthRoute: Route = async ({ cluster, res, query }) => {
   const reply = await pong(cluster, cluster.self);
   const up = reply !== null;
+  let view = {};
+  if (query.has('view')) {
+    const state = await clusterState(cluster);
+    view = { status_from: state.statusFrom, nodes: Object.fromEntries(state.nodes.map((n) => [n.id, n.status])) };
+  }
   // locks: "recovering" while this node, started on an empty disk, takes in its peers' Paxos state.
-  sendJson(res, up ? 200 : 503, { success: up, node: cluster.self, socket: up ? 'up' : 'down', ...(reply?.paxos ? { locks: reply.paxos } : {}) });
+  sendJson(res, up ? 200 : 503, { success: up, node: cluster.self, socket: up ? 'up' : 'down', ...(reply?.paxos ? { locks: reply.paxos } : {}), auth: cluster.config.auth.required ? 'required' : 'optional', ...view });
 };

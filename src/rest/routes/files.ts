@@ -2,7 +2,8 @@
 // versioned delete. Concurrent versions answer 300 with their list; a write
 // carrying the context of a read supersedes exactly what that read returned.
 import { dotId } from '../../clock/dvv.js';
-import { deleteFile, noSuchFile as missing, putFile, readFile, versionBody, type FileRead } from '../../coordinator/files.js';
+import { checkPreconditions, deleteFile, noSuchFile as missing, putFile, readFile, tagMatches, versionBody, versionsTag, type FileRead } from '../../coordinator/files.js';
+import { authorize } from '../../coordinator/access.js';
 import { ErrorCode, RingstoreError } from '../../errors.js';
 import type { Sibling } from '../../protocol/messages.js';
 import { validateFileName } from '../../storage/names.js';
@@ -17,12 +18,15 @@ import { lockToken, parseLockToken } from './locks.js';
 async function store(args: RouteArgs, file: string, body: Buffer, context: string | undefined, contentType: string | undefined, token: number | undefined): Promise<void> {
   const { cluster, res, bucket } = args;
   cluster.requireMember();
-  const outcome = await putFile(cluster, bucket, file, body, decodeContext(cluster.contextKey, context), contentType, token);
+  const given = decodeContext(cluster.contextKey, context);
+  const read = await checkPreconditions(cluster, bucket, file, preconditions(args));
+  const outcome = await putFile(cluster, bucket, file, body, given ?? read, contentType, token);
   sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, file, size: body.length }), { 'x-context': encodeContext(cluster.contextKey, outcome.state.context) });
 }
 
 /** POST /buckets/<bucket>/files, multipart form-data: the file part's filename is the file id. */
 export const uploadFormRoute: Route = async (args) => {
+  await authorize(args.cluster, args.bucket, args.user, 'write');
   const upload = await readMultipart(args.req, args.cluster.config.maxObjectBytes);
   const context = upload.fields.context ?? header(args, CONTEXT_HEADER);
   // The lock token in the X-Lock-Token header, or a lock_token form field.
@@ -33,6 +37,7 @@ export const uploadFormRoute: Route = async (args) => {
 /** PUT /buckets/<bucket>/<file>: the request body is the file. */
 export const putFileRoute: Route = async (args) => {
   validateFileName(args.file);
+  await authorize(args.cluster, args.bucket, args.user, 'write');
   const body = await readRawBody(args.req, args.cluster.config.maxObjectBytes);
   await store(args, args.file, body, header(args, CONTEXT_HEADER), header(args, 'content-type'), lockToken(args));
 };
@@ -40,6 +45,10 @@ export const putFileRoute: Route = async (args) => {
 function header(args: RouteArgs, name: string): string | undefined {
   const v = args.req.headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+function preconditions(args: RouteArgs): { ifMatch: string | undefined; ifNoneMatch: string | undefined } {
+  return { ifMatch: header(args, 'if-match'), ifNoneMatch: header(args, 'if-none-match') };
 }
 
 function noSuchFile(args: RouteArgs): RingstoreError {
@@ -61,9 +70,12 @@ function describe(s: Sibling): Record<string, unknown> {
 /** GET (and HEAD) /buckets/<bucket>/<file>[?version=<id>] */
 export const getFileRoute: Route = async (args) => {
   const { cluster, res, bucket, file, query } = args;
+  validateFileName(file);
+  await authorize(cluster, bucket, args.user, 'read');
   const { read, siblings }: FileRead = await readFile(cluster, bucket, file, true);
   args.metrics.siblingsRead(siblings.filter((s) => !s.deleted).length);
   const context = encodeContext(cluster.contextKey, read.merged.context);
+  const ifNoneMatch = header(args, 'if-none-match');
   const wanted = query.get('version');
   let chosen: Sibling | undefined;
   if (wanted !== null) {
@@ -77,22 +89,29 @@ export const getFileRoute: Route = async (args) => {
   } else {
     if (siblings.length === 0 || siblings.every((s) => s.deleted)) throw noSuchFile(args);
     if (siblings.length > 1) {
+      const etag = versionsTag(siblings);
+      if (ifNoneMatch !== undefined && tagMatches(ifNoneMatch, etag)) return notModified(args, etag, context);
       sendJson(
         res,
         300,
         { success: true, bucket, file, message: `${file} has ${siblings.length} concurrent versions: fetch one with ?version=<id>, then write the resolution with this context`, siblings: siblings.map(describe), context },
-        { 'x-context': context },
+        { 'x-context': context, etag },
       );
       return;
     }
     chosen = siblings[0] as Sibling;
   }
   const id = dotId(chosen.dot);
+  // Asked for one version: that version's tag; else the tag of the whole set (here of one), which changes
+  // with any write.
+  const etag = versionsTag(wanted !== null ? [chosen] : siblings);
+  if (ifNoneMatch !== undefined && tagMatches(ifNoneMatch, etag)) return notModified(args, etag, context, id);
   const bytes = await versionBody(cluster, bucket, file, read, chosen);
   res.writeHead(200, {
     'content-type': chosen.type ?? 'application/octet-stream',
     'content-length': bytes.length,
-    etag: `"${chosen.etag}"`,
+    etag,
+    'content-md5': Buffer.from(chosen.etag, 'hex').toString('base64'),
     'last-modified': new Date(chosen.ts).toUTCString(),
     'x-context': context,
     'x-version': id,
@@ -101,10 +120,20 @@ export const getFileRoute: Route = async (args) => {
   res.end(args.req.method === 'HEAD' ? undefined : bytes);
 };
 
+/** 304: the client's copy (If-None-Match) is the current one; no body. */
+function notModified(args: RouteArgs, etag: string, context: string, version?: string): void {
+  args.res.writeHead(304, { etag, 'x-context': context, ...(version ? { 'x-version': version } : {}) });
+  args.res.end();
+}
+
 /** DELETE /buckets/<bucket>/<file>: writes a tombstone, so a stale replica cannot bring the file back. */
 export const deleteFileRoute: Route = async (args) => {
   const { cluster, res, bucket, file } = args;
   cluster.requireMember();
-  const outcome = await deleteFile(cluster, bucket, file, decodeContext(cluster.contextKey, header(args, CONTEXT_HEADER)), lockToken(args));
+  validateFileName(file);
+  await authorize(cluster, bucket, args.user, 'write');
+  const given = decodeContext(cluster.contextKey, header(args, CONTEXT_HEADER));
+  const read = await checkPreconditions(cluster, bucket, file, preconditions(args));
+  const outcome = await deleteFile(cluster, bucket, file, given ?? read, lockToken(args));
   sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, file, deleted: true }));
 };

@@ -1,11 +1,11 @@
 // /buckets/<bucket>/<file>/lock: take (POST), renew (PUT), release (DELETE)
 // and look at (GET) a file's lock. See coordinator/locks.ts for the leases,
 // fencing tokens and the FIFO queue.
-import { requireBucket } from '../../coordinator/buckets.js';
+import { authorize } from '../../coordinator/access.js';
 import { acquireLock, DEFAULT_TTL_MS, describeLock, MAX_TTL_MS, MAX_WAIT_MS, releaseLock, renewLock, type Grant } from '../../coordinator/locks.js';
 import { ErrorCode, RingstoreError, asRingstoreError } from '../../errors.js';
 import { validateFileName } from '../../storage/names.js';
-import { readRawBody } from '../body.js';
+import { readJsonObject } from '../body.js';
 import { sendJson } from '../respond.js';
 import type { Route, RouteArgs } from '../router.js';
 
@@ -32,16 +32,7 @@ function requireToken(args: RouteArgs): number {
 
 /** ttl_ms and wait_ms, from a JSON body or the query string. */
 async function lockOptions(args: RouteArgs): Promise<{ ttlMs?: number; waitMs?: number }> {
-  const raw = await readRawBody(args.req, MAX_BODY);
-  let body: Record<string, unknown> = {};
-  if (raw.length > 0 && raw.toString('utf8').trim() !== '') {
-    try {
-      body = JSON.parse(raw.toString('utf8')) as Record<string, unknown>;
-    } catch {
-      throw new RingstoreError(ErrorCode.BAD_REQUEST, 'the body must be JSON, such as {"ttl_ms": 30000, "wait_ms": 5000}');
-    }
-    if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new RingstoreError(ErrorCode.BAD_REQUEST, 'the body must be a JSON object, such as {"ttl_ms": 30000}');
-  }
+  const body = await readJsonObject(args.req, MAX_BODY, '{"ttl_ms": 30000, "wait_ms": 5000}');
   const pick = (name: string, min: number, max: number): number | undefined => {
     const v = body[name] ?? args.query.get(name) ?? undefined;
     if (v === undefined || v === null) return undefined;
@@ -72,7 +63,7 @@ export const acquireLockRoute: Route = async (args) => {
   const { cluster, bucket, file, req, res } = args;
   validateFileName(file);
   const opts = await lockOptions(args);
-  await requireBucket(cluster, bucket);
+  await authorize(cluster, bucket, args.user, 'write');
   // The client that stops waiting (closes the connection) leaves the queue.
   let gone = false;
   res.on('close', () => (gone = !res.writableFinished));
@@ -92,6 +83,7 @@ export const renewLockRoute: Route = async (args) => {
   validateFileName(args.file);
   const token = requireToken(args);
   const opts = await lockOptions(args);
+  await authorize(args.cluster, args.bucket, args.user, 'write');
   granted(args, await renewLock(args.cluster, args.bucket, args.file, token, opts.ttlMs), { renewed: true });
 };
 
@@ -99,6 +91,7 @@ export const renewLockRoute: Route = async (args) => {
 export const releaseLockRoute: Route = async (args) => {
   validateFileName(args.file);
   const token = requireToken(args);
+  await authorize(args.cluster, args.bucket, args.user, 'write');
   const { next } = await releaseLock(args.cluster, args.bucket, args.file, token);
   sendJson(args.res, 200, { success: true, coordinator: args.cluster.self, bucket: args.bucket, file: args.file, released: true, handed_over: next !== null });
 };
@@ -106,6 +99,6 @@ export const releaseLockRoute: Route = async (args) => {
 /** GET …/lock: whether the file is locked, until when, and how many wait. */
 export const describeLockRoute: Route = async (args) => {
   validateFileName(args.file);
-  await requireBucket(args.cluster, args.bucket);
+  await authorize(args.cluster, args.bucket, args.user, 'read');
   sendJson(args.res, 200, { success: true, bucket: args.bucket, file: args.file, ...(await describeLock(args.cluster, args.bucket, args.file)) });
 };
