@@ -50,7 +50,8 @@ t.test('the tour runs as written', async (t) => {
   const config = join(dir, 'nodes.json');
   writeFileSync(config, JSON.stringify({ replication: { n: 3, r: 2, w: 2 }, dataDir: 'data', nodes }));
   symlinkSync(join(ROOT, 'scripts'), join(dir, 'scripts'));
-  const env = { ...process.env, RINGSTORE_CONFIG: config };
+  // The CLI's login and copies of files live in the test's folder, not the home of whoever runs the suite.
+  const env = { ...process.env, RINGSTORE_CONFIG: config, XDG_CONFIG_HOME: join(dir, 'config'), XDG_CACHE_HOME: join(dir, 'cache') };
   t.teardown(async () => {
     await run(join(ROOT, 'scripts', 'stop-cluster.sh'), ['--config', config]).catch(() => undefined);
     rmSync(dir, { recursive: true, force: true });
@@ -74,6 +75,9 @@ t.test('the tour runs as written', async (t) => {
   }
   const all = outputs.join('\n');
   t.match(all, /hello, ringstore/, 'the upload reads back');
+  t.match(all, /anonymous: 403/, "alice's private bucket refuses an anonymous read");
+  t.match(all, /bob writing: 403/, 'bob, shared read only, may not write');
+  t.match(all, /logged out alice/, 'the CLI logs out');
   t.match(all, /2 concurrent versions/, 'the siblings are listed');
   t.match(all, /Alice's and Bob's edits, merged/, 'the resolution reads back');
   t.match(all, /"down_system_data": \[\s*"node3"\s*\]/, 'the write during the outage names node3');

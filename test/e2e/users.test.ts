@@ -259,6 +259,25 @@ t.test('nothing changes on disk after refused calls', async (t) => {
   t.same(snapshot(), before, 'every file under every data dir is as it was (logs aside)');
 });
 
+t.test('with a node down (kill -9): sign-ups, logins, token checks and logouts go on', async (t) => {
+  const alice = await tokenOf('alice', 'alice-password');
+  await c.kill('node3');
+  // Every name below has node3 among the owners of its register, or not: a majority of 3 owners answers either way.
+  for (let i = 0; i < 6; i++) {
+    const name = `while-down-${i}`;
+    const via = ['node1', 'node2', 'node4'][i % 3] as string;
+    t.equal((await signUp(name, 'password-down', via)).status, 201, `sign-up of ${name} through ${via}`);
+    const token = await tokenOf(name, 'password-down', ['node2', 'node4', 'node1'][i % 3]);
+    t.equal((await as(token, 'GET', '/buckets', undefined, {}, ['node4', 'node1', 'node2'][i % 3])).status, 200, `its token checked on another node`);
+    t.equal((await as(token, 'POST', '/logout', undefined, {}, via)).status, 200, 'logout');
+    t.equal((await as(token, 'GET', '/buckets', undefined, {}, 'node4')).status, 401, 'revoked');
+  }
+  t.equal((await as(alice, 'GET', '/buckets/private-a/secret.txt', undefined, {}, 'node2')).json, 'for alice only', 'a token issued before the outage still works');
+  await c.restart('node3');
+  await waitFor('node3 back in compare-and-set', async () => (await call('GET', `${c.url('node3')}/health`)).json?.locks === 'ready', 30_000);
+  t.equal((await as(alice, 'GET', '/buckets/private-a', undefined, {}, 'node3')).status, 200, 'and on the node that came back');
+});
+
 t.test('the CLI: signup, login (token file 0600), acl, logout; get re-downloads only what changed', async (t) => {
   const work = mkdtempSync(join(tmpdir(), 'ringstore-cli-users-'));
   const env: NodeJS.ProcessEnv = { ...process.env, XDG_CACHE_HOME: join(work, 'cache'), XDG_CONFIG_HOME: join(work, 'config') };
@@ -335,8 +354,8 @@ t.test('the CLI: signup, login (token file 0600), acl, logout; get re-downloads 
   t.match(r.stderr, /403 FORBIDDEN/);
 });
 
-/** What the schedulers rewrite as they run (gossip rounds), apart from the store. */
-const SCHEDULER_RECORDS = new Set(['gossip.txt', 'down_system.json', 'hinted.json']);
+/** What the schedulers rewrite as they run (gossip rounds, what each worker is doing), apart from the store. */
+const SCHEDULER_RECORDS = new Set(['gossip.txt', 'down_system.json', 'hinted.json', 'workers.json']);
 
 /** Every file of every node's data dir (not logs, not the schedulers' records) with a digest of its bytes. */
 function snapshot(): Record<string, string> {
