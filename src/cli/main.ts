@@ -309,9 +309,9 @@ async function run(argv: string[]): Promise<void> {
         const c = client(a);
         const { body } = await c.json('POST', '/login', await credentials(a.username, a.password));
         const file = a.tokenFile ?? defaultTokenFile();
-        saveSession(file, { token: body.token, username: a.username, expires_at: body.expires_at, endpoints: [...c.endpoints] });
+        saveSession(file, { token: body.token, username: a.username, expires_at: new Date(body.expires_at).toISOString(), endpoints: [...c.endpoints] });
         if (a.json) return printJson({ ...body, token_file: file });
-        print(`logged in as ${a.username} until ${body.expires_at}; the token is in ${file}`);
+        print(`logged in as ${a.username} until ${new Date(body.expires_at).toISOString()}; the token is in ${file}`);
       },
     )
     .command('logout', 'revoke the kept token on every node, and forget it', {}, async (args) => {

@@ -7,6 +7,7 @@
 // incarnation it was set for, so a bucket deleted and made again by someone
 // else starts private, whatever the last one's list said.
 import { ErrorCode, RingstoreError } from '../errors.js';
+import type { KeyState } from '../protocol/messages.js';
 import { liveUids } from '../replica/records.js';
 import { noSuchBucket, readBucket } from './buckets.js';
 import { compareAndSet, readRegister } from './cas.js';
@@ -25,13 +26,21 @@ const ACL_SPACE = 'acl:$acl';
 const MAX_ACL_USERS = 1000;
 const PRIVATE: Acl = { public: 'none', users: {} };
 
-/** The bucket's live incarnation (the one writes go to) and its owner; NO_SUCH_BUCKET if it has none. */
-export async function bucketOwner(c: Cluster, bucket: string): Promise<{ uid: string; owner: string | null }> {
+export interface BucketAccess {
+  /** The live incarnation (the one writes go to). */
+  uid: string;
+  owner: string | null;
+  /** The bucket's record as a read quorum saw it: the operation that was let in uses it, rather than read it again. */
+  record: KeyState;
+}
+
+/** The bucket's live incarnation and its owner; NO_SUCH_BUCKET if it has none. */
+export async function bucketOwner(c: Cluster, bucket: string): Promise<BucketAccess> {
   const record = (await readBucket(c, bucket)).merged;
   const uid = [...liveUids(record)].sort()[0];
   if (uid === undefined) throw noSuchBucket(bucket);
   const creating = record.siblings.find((s) => !s.deleted && s.uid === uid);
-  return { uid, owner: creating?.owner ?? null };
+  return { uid, owner: creating?.owner ?? null, record };
 }
 
 async function readAcl(c: Cluster, bucket: string, uid: string): Promise<Acl> {
@@ -62,7 +71,7 @@ function forbidden(bucket: string, user: string | null, need: Access): Ringstore
  * open to all allows anything to anyone. Reads nothing but the bucket record
  * for the owner and open buckets.
  */
-export async function authorize(c: Cluster, bucket: string, user: string | null, need: Access): Promise<{ uid: string; owner: string | null }> {
+export async function authorize(c: Cluster, bucket: string, user: string | null, need: Access): Promise<BucketAccess> {
   const b = await bucketOwner(c, bucket);
   if (b.owner === null || user === b.owner) return b;
   if (need === 'owner' || !allows(await readAcl(c, bucket, b.uid), user, need)) throw forbidden(bucket, user, need);

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { dotId } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
-import type { Sibling, VersionVectorWire } from '../protocol/messages.js';
+import type { KeyState, Sibling, VersionVectorWire } from '../protocol/messages.js';
 import { liveUids, visible } from '../replica/records.js';
 import { validateFileName } from '../storage/names.js';
 import { noSuchBucket, readBucket, repairBucketRecord } from './buckets.js';
@@ -18,10 +18,10 @@ import { writeKey, type WriteOutcome } from './write.js';
  * Write a file's new version; with a context it supersedes exactly what that
  * context saw. A locked file takes it only with the holder's token.
  */
-export async function putFile(c: Cluster, bucket: string, file: string, body: Buffer, context: VersionVectorWire | null, contentType?: string, lockToken?: number): Promise<WriteOutcome> {
+export async function putFile(c: Cluster, bucket: string, file: string, body: Buffer, context: VersionVectorWire | null, contentType?: string, lockToken?: number, bucketRecord?: KeyState): Promise<WriteOutcome> {
   validateFileName(file);
   await checkLock(c, bucket, file, lockToken);
-  return writeKey(c, { ns: bucket, key: file, context, deleted: false, body, contentType }, repairBucketRecord(c));
+  return writeKey(c, { ns: bucket, key: file, context, deleted: false, body, contentType, bucketRecord }, repairBucketRecord(c));
 }
 
 export interface FileRead {
@@ -32,14 +32,14 @@ export interface FileRead {
 
 /**
  * A file's state at read quorum, seen through its bucket's record (read in
- * parallel): versions of an ended incarnation of the bucket are not shown, and
- * a bucket that does not exist is an error of its own.
+ * parallel, unless the caller has it): versions of an ended incarnation of the
+ * bucket are not shown, and a bucket that does not exist is an error of its own.
  */
-export async function readFile(c: Cluster, bucket: string, file: string, bodies: boolean): Promise<FileRead> {
+export async function readFile(c: Cluster, bucket: string, file: string, bodies: boolean, bucketRecord?: KeyState): Promise<FileRead> {
   validateFileName(file);
-  const [read, record] = await Promise.all([readQuorum(c, bucket, file, { bodies }), readBucket(c, bucket)]);
-  if (liveUids(record.merged).size === 0) throw noSuchBucket(bucket);
-  return { read, siblings: visible(record.merged, read.merged.siblings) };
+  const [read, record] = await Promise.all([readQuorum(c, bucket, file, { bodies }), bucketRecord ?? readBucket(c, bucket).then((r) => r.merged)]);
+  if (liveUids(record).size === 0) throw noSuchBucket(bucket);
+  return { read, siblings: visible(record, read.merged.siblings) };
 }
 
 /** The bytes of one version found by readFile: from the read, else from a replica that holds it. */
@@ -56,15 +56,15 @@ export function noSuchFile(bucket: string, file: string): RingstoreError {
 }
 
 /** Delete with a tombstone (so a stale replica cannot bring the file back); without a context, of what a quorum sees. */
-export async function deleteFile(c: Cluster, bucket: string, file: string, context: VersionVectorWire | null, lockToken?: number): Promise<WriteOutcome> {
+export async function deleteFile(c: Cluster, bucket: string, file: string, context: VersionVectorWire | null, lockToken?: number, bucketRecord?: KeyState): Promise<WriteOutcome> {
   validateFileName(file);
   await checkLock(c, bucket, file, lockToken);
   if (context === null) {
-    const { read, siblings } = await readFile(c, bucket, file, false);
+    const { read, siblings } = await readFile(c, bucket, file, false, bucketRecord);
     if (siblings.every((s) => s.deleted)) throw noSuchFile(bucket, file);
     context = read.merged.context;
   }
-  return writeKey(c, { ns: bucket, key: file, context, deleted: true, body: Buffer.alloc(0) }, repairBucketRecord(c));
+  return writeKey(c, { ns: bucket, key: file, context, deleted: true, body: Buffer.alloc(0), bucketRecord }, repairBucketRecord(c));
 }
 
 /**
@@ -95,9 +95,9 @@ export function tagMatches(header: string, tag: string | null): boolean {
  * exactly the versions the client's tag named (a write that gets in between
  * becomes a sibling, it is not lost).
  */
-export async function checkPreconditions(c: Cluster, bucket: string, file: string, pre: { ifMatch?: string | undefined; ifNoneMatch?: string | undefined }): Promise<VersionVectorWire | null> {
+export async function checkPreconditions(c: Cluster, bucket: string, file: string, pre: { ifMatch?: string | undefined; ifNoneMatch?: string | undefined }, bucketRecord?: KeyState): Promise<VersionVectorWire | null> {
   if (pre.ifMatch === undefined && pre.ifNoneMatch === undefined) return null;
-  const { read, siblings } = await readFile(c, bucket, file, false);
+  const { read, siblings } = await readFile(c, bucket, file, false, bucketRecord);
   const exists = siblings.some((s) => !s.deleted);
   const tag = exists ? versionsTag(siblings) : null;
   if (pre.ifMatch !== undefined && !tagMatches(pre.ifMatch, tag)) {

@@ -43,8 +43,8 @@ export const MAX_PAGE = 10_000;
 /** Keys of a page repaired in the background, at most: a listing must not turn into a flood of writes. */
 const REPAIRS_PER_PAGE = 64;
 
-export async function listFiles(c: Cluster, bucket: string, q: ListQuery): Promise<FilePage> {
-  const record = (await readBucket(c, bucket)).merged;
+export async function listFiles(c: Cluster, bucket: string, q: ListQuery, bucketRecord?: KeyState): Promise<FilePage> {
+  const record = bucketRecord ?? (await readBucket(c, bucket)).merged;
   if (liveUids(record).size === 0) throw noSuchBucket(bucket);
   // Members, and those leaving whose data has not moved yet.
   const targets = c.membership.everyone;

@@ -26,6 +26,8 @@ export interface WriteRequest {
   uid?: string | undefined;
   /** A bucket record: the user creating the bucket. */
   owner?: string | undefined;
+  /** The bucket's record, when the caller has just read it at quorum (to check access): not read again. */
+  bucketRecord?: KeyState | undefined;
   /** Answer only once every replica has answered or failed (bucket records). */
   waitAll?: boolean;
   /** The client write's id, the same on every attempt (made here if not given). */
@@ -106,7 +108,7 @@ async function writeOnce(c: Cluster, req: WriteRequest & { wid: string }, bucket
   const moving = lists.length > 1;
   // A file is written into the bucket incarnation a quorum knows as live; a replica with an
   // older record refuses it rather than tag it with an incarnation that has ended.
-  const bucketRead = req.ns === BUCKETS_NS ? null : readQuorum(c, BUCKETS_NS, req.ns, { bodies: false });
+  const bucketRead = req.ns === BUCKETS_NS ? null : req.bucketRecord ? Promise.resolve({ merged: req.bucketRecord }) : readQuorum(c, BUCKETS_NS, req.ns, { bodies: false });
   // Awaited below, after the context read, which may throw first: never leave its failure unhandled.
   bucketRead?.catch(() => undefined);
   const context = req.context ?? (await contextFromQuorum(c, req));

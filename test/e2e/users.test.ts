@@ -57,7 +57,7 @@ t.test('login: a token and its expiry; a wrong password and an unknown user answ
   const r = await logIn('alice', 'alice-password', 'node2');
   t.equal(r.status, 200);
   t.match(r.json.token, /^rst_[A-Za-z0-9_-]{43}$/);
-  t.ok(Date.parse(r.json.expires_at) > Date.now(), 'expires_at is in the future');
+  t.ok(typeof r.json.expires_at === 'number' && r.json.expires_at > Date.now(), 'expires_at is in the future (epoch ms, as a lock grant\'s)');
   const wrong = await logIn('alice', 'not-her-password');
   const unknown = await logIn('nobody', 'whatever-password');
   t.equal(wrong.status, 401);

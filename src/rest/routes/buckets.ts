@@ -42,8 +42,8 @@ export const deleteBucketRoute: Route = async ({ cluster, res, bucket, user }) =
  */
 export const listFilesRoute: Route = async ({ cluster, res, bucket, query, user }) => {
   const q = listQuery(query);
-  await authorize(cluster, bucket, user, 'read');
-  const page = await listFiles(cluster, bucket, q);
+  const { record } = await authorize(cluster, bucket, user, 'read');
+  const page = await listFiles(cluster, bucket, q, record);
   sendJson(res, 200, {
     success: true,
     bucket,

@@ -3,7 +3,7 @@
 // carrying the context of a read supersedes exactly what that read returned.
 import { dotId } from '../../clock/dvv.js';
 import { checkPreconditions, deleteFile, noSuchFile as missing, putFile, readFile, tagMatches, versionBody, versionsTag, type FileRead } from '../../coordinator/files.js';
-import { authorize } from '../../coordinator/access.js';
+import { authorize, type BucketAccess } from '../../coordinator/access.js';
 import { ErrorCode, RingstoreError } from '../../errors.js';
 import type { Sibling } from '../../protocol/messages.js';
 import { validateFileName } from '../../storage/names.js';
@@ -15,31 +15,31 @@ import { sendJson } from '../respond.js';
 import type { Route, RouteArgs } from '../router.js';
 import { lockToken, parseLockToken } from './locks.js';
 
-async function store(args: RouteArgs, file: string, body: Buffer, context: string | undefined, contentType: string | undefined, token: number | undefined): Promise<void> {
+async function store(args: RouteArgs, access: BucketAccess, file: string, body: Buffer, context: string | undefined, contentType: string | undefined, token: number | undefined): Promise<void> {
   const { cluster, res, bucket } = args;
   cluster.requireMember();
   const given = decodeContext(cluster.contextKey, context);
-  const read = await checkPreconditions(cluster, bucket, file, preconditions(args));
-  const outcome = await putFile(cluster, bucket, file, body, given ?? read, contentType, token);
+  const read = await checkPreconditions(cluster, bucket, file, preconditions(args), access.record);
+  const outcome = await putFile(cluster, bucket, file, body, given ?? read, contentType, token, access.record);
   sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, file, size: body.length }), { 'x-context': encodeContext(cluster.contextKey, outcome.state.context) });
 }
 
 /** POST /buckets/<bucket>/files, multipart form-data: the file part's filename is the file id. */
 export const uploadFormRoute: Route = async (args) => {
-  await authorize(args.cluster, args.bucket, args.user, 'write');
+  const access = await authorize(args.cluster, args.bucket, args.user, 'write');
   const upload = await readMultipart(args.req, args.cluster.config.maxObjectBytes);
   const context = upload.fields.context ?? header(args, CONTEXT_HEADER);
   // The lock token in the X-Lock-Token header, or a lock_token form field.
   const token = lockToken(args) ?? parseLockToken(upload.fields.lock_token);
-  await store(args, upload.fileName, upload.body, context, upload.contentType, token);
+  await store(args, access, upload.fileName, upload.body, context, upload.contentType, token);
 };
 
 /** PUT /buckets/<bucket>/<file>: the request body is the file. */
 export const putFileRoute: Route = async (args) => {
   validateFileName(args.file);
-  await authorize(args.cluster, args.bucket, args.user, 'write');
+  const access = await authorize(args.cluster, args.bucket, args.user, 'write');
   const body = await readRawBody(args.req, args.cluster.config.maxObjectBytes);
-  await store(args, args.file, body, header(args, CONTEXT_HEADER), header(args, 'content-type'), lockToken(args));
+  await store(args, access, args.file, body, header(args, CONTEXT_HEADER), header(args, 'content-type'), lockToken(args));
 };
 
 function header(args: RouteArgs, name: string): string | undefined {
@@ -71,8 +71,8 @@ function describe(s: Sibling): Record<string, unknown> {
 export const getFileRoute: Route = async (args) => {
   const { cluster, res, bucket, file, query } = args;
   validateFileName(file);
-  await authorize(cluster, bucket, args.user, 'read');
-  const { read, siblings }: FileRead = await readFile(cluster, bucket, file, true);
+  const { record } = await authorize(cluster, bucket, args.user, 'read');
+  const { read, siblings }: FileRead = await readFile(cluster, bucket, file, true, record);
   args.metrics.siblingsRead(siblings.filter((s) => !s.deleted).length);
   const context = encodeContext(cluster.contextKey, read.merged.context);
   const ifNoneMatch = header(args, 'if-none-match');
@@ -131,9 +131,9 @@ export const deleteFileRoute: Route = async (args) => {
   const { cluster, res, bucket, file } = args;
   cluster.requireMember();
   validateFileName(file);
-  await authorize(cluster, bucket, args.user, 'write');
+  const { record } = await authorize(cluster, bucket, args.user, 'write');
   const given = decodeContext(cluster.contextKey, header(args, CONTEXT_HEADER));
-  const read = await checkPreconditions(cluster, bucket, file, preconditions(args));
-  const outcome = await deleteFile(cluster, bucket, file, given ?? read, lockToken(args));
+  const read = await checkPreconditions(cluster, bucket, file, preconditions(args), record);
+  const outcome = await deleteFile(cluster, bucket, file, given ?? read, lockToken(args), record);
   sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, file, deleted: true }));
 };

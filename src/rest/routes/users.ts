@@ -19,7 +19,7 @@ export const signUpRoute: Route = async ({ cluster, req, res }) => {
   sendJson(res, 201, { success: true, username });
 };
 
-/** POST /login {"username", "password"}: {"token", "expires_at"}; 401 without saying which part was wrong. */
+/** POST /login {"username", "password"}: {"token", "expires_at"} (epoch milliseconds, as a lock's); 401 without saying which part was wrong. */
 export const logInRoute: Route = async ({ cluster, req, res }) => {
   const body = await readJsonObject(req, MAX_BODY, EXAMPLE);
   let creds: { username: string; password: string };
@@ -31,7 +31,7 @@ export const logInRoute: Route = async ({ cluster, req, res }) => {
   }
   cluster.requireMember();
   const { token, expiresAt } = await logIn(cluster, creds.username, creds.password);
-  sendJson(res, 200, { success: true, username: creds.username, token, expires_at: new Date(expiresAt).toISOString() });
+  sendJson(res, 200, { success: true, username: creds.username, token, expires_at: expiresAt });
 };
 
 /** POST /logout with the token (Authorization: Bearer): revoked on every node from now on. */
