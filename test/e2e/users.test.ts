@@ -364,7 +364,14 @@ function snapshot(): Record<string, string> {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const p = join(dir, e.name);
       if (e.isDirectory()) walk(p);
-      else if (!SCHEDULER_RECORDS.has(e.name) && !e.name.endsWith('.log')) out[p] = createHash('sha256').update(readFileSync(p)).digest('hex');
+      else if (!SCHEDULER_RECORDS.has(e.name) && !e.name.endsWith('.log') && !e.name.includes('.tmp')) {
+        // A file gone between the listing and the read was a scheduler's record being replaced: not the store's.
+        try {
+          out[p] = createHash('sha256').update(readFileSync(p)).digest('hex');
+        } catch (err) {
+          if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+        }
+      }
     }
   };
   for (const n of c.nodes) walk(c.dataDir(n.id));

@@ -26,6 +26,8 @@ async function store(args: RouteArgs, access: BucketAccess, file: string, body: 
 
 /** POST /buckets/<bucket>/files, multipart form-data: the file part's filename is the file id. */
 export const uploadFormRoute: Route = async (args) => {
+  // A machine that is not a member says so first (its reads of the bucket would fail for other reasons).
+  args.cluster.requireMember();
   const access = await authorize(args.cluster, args.bucket, args.user, 'write');
   const upload = await readMultipart(args.req, args.cluster.config.maxObjectBytes);
   const context = upload.fields.context ?? header(args, CONTEXT_HEADER);
@@ -37,6 +39,7 @@ export const uploadFormRoute: Route = async (args) => {
 /** PUT /buckets/<bucket>/<file>: the request body is the file. */
 export const putFileRoute: Route = async (args) => {
   validateFileName(args.file);
+  args.cluster.requireMember();
   const access = await authorize(args.cluster, args.bucket, args.user, 'write');
   const body = await readRawBody(args.req, args.cluster.config.maxObjectBytes);
   await store(args, access, args.file, body, header(args, CONTEXT_HEADER), header(args, 'content-type'), lockToken(args));
