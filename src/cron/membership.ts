@@ -22,18 +22,29 @@ export function gossipNodes(ctx: SchedulerContext): string[] {
  * this machine (it left while it could not hear of it). Returns the epoch taken, if any.
  */
 export async function catchUpMembership(ctx: SchedulerContext, refusedBy: { node: string; epoch: number } | null = null): Promise<number | null> {
-  const heard = ctx.view.newestEpoch();
-  const newest = refusedBy && refusedBy.epoch > (heard?.epoch ?? 0) ? refusedBy : heard;
   const m = ctx.env.membership;
-  if (!newest || newest.epoch <= m.epoch) return null;
+  const told = ctx.view.newerEpochs(m.epoch);
+  const candidates = refusedBy && refusedBy.epoch > m.epoch ? [refusedBy, ...told.filter((t) => t.node !== refusedBy.node)] : told;
   const timeoutMs = ctx.config.timeouts.requestMs;
-  const { reply } = await ctx.transport.request(peerAddress(ctx, newest.node), { type: 'membership_get' }, [], { timeoutMs });
-  const record = reply.record as MembershipRecord;
-  if (record.epoch <= m.epoch) return null;
-  // The socket server first: it keeps the record on disk before anyone acts on it.
-  if (newest.node !== ctx.self) await ctx.transport.request(peerAddress(ctx, ctx.self), { type: 'membership_put', record }, [], { timeoutMs });
-  adopt(ctx, record);
-  return record.epoch;
+  let failure: unknown = null;
+  // A heartbeat may tell of an epoch its node no longer holds (it was wiped): the next one is asked then. A few
+  // a round, so that unreachable ones cannot hold the round's view back for long.
+  for (const candidate of candidates.slice(0, 3)) {
+    let record: MembershipRecord;
+    try {
+      record = (await ctx.transport.request(peerAddress(ctx, candidate.node), { type: 'membership_get' }, [], { timeoutMs })).reply.record as MembershipRecord;
+    } catch (err) {
+      failure = err;
+      continue;
+    }
+    if (record.epoch <= m.epoch) continue;
+    // The socket server first: it keeps the record on disk before anyone acts on it.
+    if (candidate.node !== ctx.self) await ctx.transport.request(peerAddress(ctx, ctx.self), { type: 'membership_put', record }, [], { timeoutMs });
+    adopt(ctx, record);
+    return record.epoch;
+  }
+  if (failure !== null) throw failure;
+  return null;
 }
 
 /** Take a record in this process and follow its nodes in the gossip view. */

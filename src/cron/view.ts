@@ -77,17 +77,20 @@ export class GossipView {
   }
 
   /**
-   * Where to fetch the newest membership from: the node whose latest heartbeat
-   * holds the highest epoch (what it holds now: a node whose disk was wiped
-   * holds less than it once told).
+   * Where a newer membership than `epoch` may be fetched: the nodes whose
+   * latest heartbeat here tells of one, highest epoch first. A heartbeat may
+   * be stale: a node wiped while its clock ran back mints heartbeats of an
+   * older generation than those it minted before, so peers keep relaying its
+   * old one (simulator seed 4459: a wiped node chose itself, by its own old
+   * heartbeat, round after round). The caller tries them in turn.
    */
-  newestEpoch(): { node: string; epoch: number } | null {
-    let best: { node: string; epoch: number } | null = null;
+  newerEpochs(epoch: number): Array<{ node: string; epoch: number }> {
+    const told: Array<{ node: string; epoch: number }> = [];
     for (const node of this.ids) {
-      const epoch = this.entries.get(node)?.heartbeat?.epoch ?? 0;
-      if (epoch > 0 && (!best || epoch > best.epoch)) best = { node, epoch };
+      const e = this.entries.get(node)?.heartbeat?.epoch ?? 0;
+      if (e > epoch) told.push({ node, epoch: e });
     }
-    return best;
+    return told.sort((a, b) => b.epoch - a.epoch);
   }
 
   /**

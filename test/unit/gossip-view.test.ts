@@ -71,3 +71,15 @@ t.test('the relay answers peers with the pushed view and its own heartbeat, and 
   t.same(toSelf.find((h) => h.node === 'b'), { node: 'b', generation: 3, version: 9, age: 500 });
   t.ok((toSelf[0]?.version ?? 0) >= 0);
 });
+
+t.test('every node telling of a newer membership epoch is a place to fetch it, highest first (seed 4459)', async (t) => {
+  const v = new GossipView(['a', 'b', 'c'], 5000, 0);
+  // a was wiped while its clock ran back: its new heartbeats are of an older generation, so the one it minted
+  // at epoch 2 before the wipe stays here, though a holds epoch 1 now.
+  v.merge([{ node: 'a', generation: 50, version: 9, age: 0, epoch: 2 }], 100);
+  v.merge([{ node: 'a', generation: 10, version: 1, age: 0, epoch: 1 }], 200);
+  v.merge([{ node: 'b', generation: 7, version: 3, age: 0, epoch: 2 }], 200);
+  v.merge([{ node: 'c', generation: 7, version: 3, age: 0, epoch: 3 }], 200);
+  t.same(v.newerEpochs(1), [{ node: 'c', epoch: 3 }, { node: 'a', epoch: 2 }, { node: 'b', epoch: 2 }], 'the stale one is one candidate among the others, not the only one');
+  t.same(v.newerEpochs(3), [], 'none newer than what is held');
+});
