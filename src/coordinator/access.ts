@@ -8,9 +8,9 @@
 // else starts private, whatever the last one's list said.
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { KeyState } from '../protocol/messages.js';
-import { liveUids } from '../replica/records.js';
+import { currentUid } from '../replica/records.js';
 import { noSuchBucket, readBucket } from './buckets.js';
-import { compareAndSet, readRegister } from './cas.js';
+import { compareAndSet, readRegister, tooFewOwners } from './cas.js';
 import type { Cluster } from './cluster.js';
 import { USER_NAME } from './users.js';
 
@@ -37,7 +37,7 @@ export interface BucketAccess {
 /** The bucket's live incarnation and its owner; NO_SUCH_BUCKET if it has none. */
 export async function bucketOwner(c: Cluster, bucket: string): Promise<BucketAccess> {
   const record = (await readBucket(c, bucket)).merged;
-  const uid = [...liveUids(record)].sort()[0];
+  const uid = currentUid(record);
   if (uid === undefined) throw noSuchBucket(bucket);
   const creating = record.siblings.find((s) => !s.deleted && s.uid === uid);
   return { uid, owner: creating?.owner ?? null, record };
@@ -45,9 +45,7 @@ export async function bucketOwner(c: Cluster, bucket: string): Promise<BucketAcc
 
 async function readAcl(c: Cluster, bucket: string, uid: string): Promise<Acl> {
   const r = await readRegister(c, ACL_SPACE, { ns: ACL_NS, key: bucket });
-  if (r.answered < r.majority) {
-    throw new RingstoreError(ErrorCode.QUORUM_NOT_REACHED, `the access list of ${bucket}: ${r.answered} of the ${r.majority} owners required answered`, { details: { required: r.majority, failed: r.failed } });
-  }
+  if (r.answered < r.majority) throw tooFewOwners(`the access list of ${bucket}`, r);
   const v = r.value as (Acl & { uid?: string }) | null;
   return v && v.uid === uid ? { public: v.public, users: v.users } : PRIVATE;
 }

@@ -188,6 +188,13 @@ export function committedValue(p: Proposal | null): unknown {
   return p ? p.value : null;
 }
 
+/** A register's owners could not muster a majority: what a reader of it answers. */
+export function tooFewOwners(what: string, s: { answered: number; majority: number; failed: readonly ReplicaFailure[] }): RingstoreError {
+  return new RingstoreError(ErrorCode.QUORUM_NOT_REACHED, `${what}: ${s.answered} of the ${s.majority} owners required could answer` + (s.failed.length ? ` (${s.failed.map((f) => `${f.node}: ${f.message}`).join('; ')})` : ''), {
+    details: { required: s.majority, failed: [...s.failed] },
+  });
+}
+
 export interface RegisterRead {
   /** The committed value (null: none). */
   value: unknown;

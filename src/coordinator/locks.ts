@@ -16,7 +16,7 @@
 import { ErrorCode, RingstoreError, type ReplicaFailure } from '../errors.js';
 import type { Ballot } from '../storage/paxos-store.js';
 import { validateFileName } from '../storage/names.js';
-import { compareAndSet, readRegister, type Decision } from './cas.js';
+import { compareAndSet, readRegister, tooFewOwners, type Decision } from './cas.js';
 import type { Cluster } from './cluster.js';
 
 export interface LockHolder {
@@ -114,12 +114,6 @@ async function gather(c: Cluster, bucket: string, file: string): Promise<LockSta
   return { ...s, record: asRecord(s.value) };
 }
 
-function tooFew(file: string, s: { answered: number; majority: number; failed: ReplicaFailure[] }): RingstoreError {
-  return new RingstoreError(ErrorCode.QUORUM_NOT_REACHED, `the lock of ${file}: ${s.answered} of the ${s.majority} owners required could answer` + (s.failed.length ? ` (${s.failed.map((f) => `${f.node}: ${f.message}`).join('; ')})` : ''), {
-    details: { required: s.majority, failed: s.failed },
-  });
-}
-
 /**
  * A file's lock record as committed at a majority of its owners (paxos_read):
  * a grant answers only once a majority has it, so this sees every grant that
@@ -127,7 +121,7 @@ function tooFew(file: string, s: { answered: number; majority: number; failed: R
  */
 export async function readLock(c: Cluster, bucket: string, file: string): Promise<LockState> {
   const s = await gather(c, bucket, file);
-  if (s.answered < s.majority) throw tooFew(file, s);
+  if (s.answered < s.majority) throw tooFewOwners(`the lock of ${file}`, s);
   return s;
 }
 
@@ -297,7 +291,7 @@ export async function describeLock(c: Cluster, bucket: string, file: string): Pr
  */
 export async function checkLock(c: Cluster, bucket: string, file: string, token: number | undefined): Promise<void> {
   const state = await gather(c, bucket, file);
-  if (state.answered < state.majority && (state.ever || token !== undefined || state.failed.length === state.owners)) throw tooFew(file, state);
+  if (state.answered < state.majority && (state.ever || token !== undefined || state.failed.length === state.owners)) throw tooFewOwners(`the lock of ${file}`, state);
   const r = state.record;
   const now = c.rt.clock.now();
   const held = r.holder && r.holder.expiresAt > now ? r.holder : null;

@@ -11,7 +11,7 @@
 // from then on.
 import { createHash, scrypt as scryptCb, timingSafeEqual, type ScryptOptions } from 'node:crypto';
 import { ErrorCode, RingstoreError } from '../errors.js';
-import { compareAndSet, readRegister, type RegisterRead } from './cas.js';
+import { compareAndSet, readRegister, tooFewOwners } from './cas.js';
 import type { Cluster } from './cluster.js';
 
 export const USERS_NS = '$users';
@@ -59,15 +59,9 @@ export function validateCredentials(body: unknown): { username: string; password
   return { username: b.username, password: b.password };
 }
 
-function majorityOrFail(what: string, r: RegisterRead): void {
-  if (r.answered < r.majority) {
-    throw new RingstoreError(ErrorCode.QUORUM_NOT_REACHED, `${what}: ${r.answered} of the ${r.majority} owners required answered`, { details: { required: r.majority, failed: r.failed } });
-  }
-}
-
 async function readUser(c: Cluster, name: string): Promise<UserRecord | null> {
   const r = await readRegister(c, USER_SPACE, { ns: USERS_NS, key: name });
-  majorityOrFail(`user ${name}`, r);
+  if (r.answered < r.majority) throw tooFewOwners(`user ${name}`, r);
   return isUser(r.value) ? r.value : null;
 }
 
@@ -130,7 +124,7 @@ const TOKEN_SHAPE = /^rst_[A-Za-z0-9_-]{43}$/;
 export async function userOfToken(c: Cluster, token: string): Promise<string> {
   if (!TOKEN_SHAPE.test(token)) throw refused('unknown');
   const r = await readRegister(c, TOKEN_SPACE, { ns: TOKENS_NS, key: tokenKey(token) });
-  majorityOrFail('the token', r);
+  if (r.answered < r.majority) throw tooFewOwners('the token', r);
   if (!isToken(r.value)) throw refused('unknown');
   if (r.value.revoked !== undefined) throw refused('revoked');
   if (r.value.expires <= c.rt.clock.now()) throw refused('expired');

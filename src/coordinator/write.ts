@@ -9,7 +9,7 @@
 import { dotId } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError, replicaFailure, type ReplicaFailure } from '../errors.js';
 import { BUCKETS_NS, type KeyState, type VersionVectorWire } from '../protocol/messages.js';
-import { liveUids } from '../replica/records.js';
+import { currentUid } from '../replica/records.js';
 import type { Cluster } from './cluster.js';
 import { quorum } from './quorum.js';
 import { quorumError, readQuorum } from './read.js';
@@ -114,7 +114,7 @@ async function writeOnce(c: Cluster, req: WriteRequest & { wid: string }, bucket
   const context = req.context ?? (await contextFromQuorum(c, req));
   let uid = req.uid;
   if (bucketRead) {
-    uid = [...liveUids((await bucketRead).merged)].sort()[0];
+    uid = currentUid((await bucketRead).merged);
     if (!uid) throw new RingstoreError(ErrorCode.NO_SUCH_BUCKET, `bucket ${req.ns} does not exist`, { details: { bucket: req.ns } });
   }
   const known = await c.health.downSet();

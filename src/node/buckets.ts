@@ -1,7 +1,7 @@
 // The bucket records a node holds, in memory (see ../replica/records.ts for
 // what a record means).
 import type { KeyState } from '../protocol/messages.js';
-import { liveUids } from '../replica/records.js';
+import { currentUid, liveUids } from '../replica/records.js';
 
 export class BucketRegistry {
   private readonly records = new Map<string, KeyState>();
@@ -20,7 +20,7 @@ export class BucketRegistry {
 
   /** The incarnation a new file version in this bucket belongs to, when the coordinator does not say. */
   currentUid(bucket: string): string | undefined {
-    return [...liveUids(this.records.get(bucket))].sort()[0];
+    return currentUid(this.records.get(bucket));
   }
 
   set(bucket: string, state: KeyState): void {

@@ -15,6 +15,11 @@ export function liveUids(state: KeyState | null | undefined): Set<string> {
   return out;
 }
 
+/** The incarnation new writes go to when a record names several (concurrent creates): the least uid. */
+export function currentUid(state: KeyState | null | undefined): string | undefined {
+  return [...liveUids(state)].sort()[0];
+}
+
 /** Whether incarnation `uid` of a bucket is known to have ended, by this record state. */
 export function incarnationEnded(state: KeyState | null | undefined, uid: string | undefined): boolean {
   if (!uid || !state) return false;
