@@ -4,6 +4,7 @@
 // at least R of its replicas, so a page is an R-quorum read like any other:
 // each file's states are merged by version, its stale replicas among those
 // that answered are repaired, and a listing works with a node down.
+import { equalStates } from '../clock/dvv.js';
 import type { KeyState } from '../protocol/messages.js';
 import { mergePages } from '../replica/pages.js';
 import { liveUids, visible } from '../replica/records.js';
@@ -49,8 +50,9 @@ export async function listFiles(c: Cluster, bucket: string, q: ListQuery, bucket
   // Members, and those leaving whose data has not moved yet.
   const targets = c.membership.everyone;
   const need = Math.min(targets.length, Math.max(1, targets.length - c.n + c.r));
-  // Every node's answer (or its failure): a page from fewer may miss files that only the others hold.
-  const q0 = await (await quorum(targets, targets.length, (node) => listPageReplica(c, node, bucket, q))).rest;
+  // The first `need` answers: every file acknowledged on W replicas is in at least one of them (W + R > N),
+  // and a slow node (a pause, a cold cache) does not hold the page up.
+  const q0 = await quorum(targets, need, (node) => listPageReplica(c, node, bucket, q));
   if (q0.ok.length < need) throw quorumError(`listing of ${bucket}`, need, q0.ok.map((a) => a.node), q0.failed);
   const merged = mergePages(q0.ok.map((a) => a.value), q.limit);
   const files: FileInfo[] = [];
@@ -84,7 +86,7 @@ function repairListed(c: Cluster, bucket: string, key: string, pages: ReadonlyAr
   const answers = pages
     .filter((p) => owners.includes(p.node))
     .map((p) => ({ node: p.node, value: { state: p.states.get(key) ?? null, bodies: new Map() } as ReplicaRead }));
-  const stale = answers.some((a) => a.value.state === null || JSON.stringify(a.value.state.context) !== JSON.stringify(merged.context) || a.value.state.siblings.length !== merged.siblings.length);
+  const stale = answers.some((a) => a.value.state === null || !equalStates(a.value.state, merged));
   if (!stale) return 0;
   void readRepair(c, bucket, key, answers, new Map(), owners);
   return 1;

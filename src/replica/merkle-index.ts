@@ -29,7 +29,7 @@ import { MerkleForest } from './merkle.js';
 const WALK_SLICE = 32;
 
 /** What the walk reads of a store. */
-export type WalkedStore = Pick<Store, 'namespaces' | 'names' | 'peek'>;
+export type WalkedStore = Pick<Store, 'namespaces' | 'names' | 'peek' | 'peekMany'>;
 
 const keyOf = (ns: string, key: string): string => `${ns}\0${key}`;
 
@@ -157,15 +157,15 @@ export class MerkleIndex implements CommitObserver {
         // Names and states are read synchronously: no commit lands within a slice.
         const began = this.clock.monotonic();
         const { keys, truncated } = store.names(ns, after, this.slice);
-        for (const key of keys) {
-          // A key mid-commit is skipped: its files may hold either state, and its commit counts it in.
-          if (!this.committing.has(keyOf(ns, key))) {
-            const state = this.read(store, ns, key);
-            if (state) this.leaves.toggle(ns, key, state);
-          }
-          this.at.key = key;
-          this.walked++;
-        }
+        // A key mid-commit is skipped: its files may hold either state, and its commit counts it in.
+        const counted = keys.filter((key) => !this.committing.has(keyOf(ns, key)));
+        const states = this.readMany(store, ns, counted);
+        counted.forEach((key, i) => {
+          const state = states[i];
+          if (state) this.leaves.toggle(ns, key, state);
+        });
+        if (keys.length > 0) this.at.key = keys.at(-1) as string;
+        this.walked += keys.length;
         if (!truncated || keys.length === 0) break;
         after = keys.at(-1);
         await this.timers.sleep(Math.max(1, this.clock.monotonic() - began));
@@ -183,6 +183,14 @@ export class MerkleIndex implements CommitObserver {
    * outside the store) counts as absent rather than stopping the walk: its
    * leaf then differs from the other replicas', and the warning names it.
    */
+  private readMany(store: WalkedStore, ns: string, keys: readonly string[]): Array<KeyState | null> {
+    try {
+      return store.peekMany(ns, keys);
+    } catch {
+      return keys.map((key) => this.read(store, ns, key)); // find the one that cannot be read
+    }
+  }
+
   private read(store: WalkedStore, ns: string, key: string): KeyState | null {
     try {
       return store.peek(ns, key);

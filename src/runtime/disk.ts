@@ -33,6 +33,8 @@ export interface Disk {
   open(path: string, mode: 'append' | 'write'): Promise<FileHandle>;
   readFile(path: string): Promise<Buffer>;
   readFileSync(path: string): Buffer;
+  /** Bytes of a file at [offset, length] ranges, one open for the lot (a range past the end comes back short). */
+  readRangesSync(path: string, ranges: ReadonlyArray<readonly [number, number]>): Buffer[];
   /** Create or replace the content of a file, not durably (no fsync). */
   writeFileSync(path: string, data: Buffer | string): void;
   /** Create or replace the content of a file and fsync it (its name is not durable until fsyncDir). */

@@ -8,6 +8,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  readSync,
   readdirSync,
   renameSync,
   statSync,
@@ -71,6 +72,23 @@ export const nodeDisk: Disk = {
   },
   readFile: (path) => readFile(path),
   readFileSync: (path) => readFileSync(path),
+  readRangesSync(path, ranges) {
+    const fd = openSync(path, 'r');
+    try {
+      return ranges.map(([offset, length]) => {
+        const b = Buffer.allocUnsafe(length);
+        let got = 0;
+        while (got < length) {
+          const n = readSync(fd, b, got, length - got, offset + got);
+          if (n === 0) break;
+          got += n;
+        }
+        return b.subarray(0, got);
+      });
+    } finally {
+      closeSync(fd);
+    }
+  },
   writeFileSync: (path, data) => writeFileSync(path, data, { mode: 0o644 }),
   async writeFileDurable(path, data) {
     const fh = await open(path, 'w', 0o644);

@@ -519,6 +519,11 @@ class Mount implements Disk {
   // Data is copied at the call (toBuffer), content read is copied at the effect.
   readonly readFile = (path: string) => this.issue('readFile', path, (op) => Buffer.from(this.tree.file(path, op).data));
   readonly readFileSync = (path: string) => this.now('readFileSync', path, (op) => Buffer.from(this.tree.file(path, op).data));
+  readonly readRangesSync = (path: string, ranges: ReadonlyArray<readonly [number, number]>) =>
+    this.now('readRangesSync', path, (op) => {
+      const data = this.tree.file(path, op).data;
+      return ranges.map(([offset, length]) => Buffer.from(data.subarray(offset, offset + length)));
+    });
   readonly writeFile = (path: string, data: Buffer | string): Promise<void> => {
     const bytes = toBuffer(data);
     return this.issue('writeFile', path, (op) => void this.tree.writeFile(path, bytes, op));

@@ -128,8 +128,10 @@ export function applyChange(vol: Volume, c: Change, opts: { unlessSame?: boolean
   vol.ensureDir(dir);
   // The name first: names.log may list a key whose manifest a failure kept from being written (a page
   // skips it), never the other way round. A replay does not know whether the name got there before
-  // the crash: it says it again.
-  nameIndex(vol, c.root).added(c.ns, c.key, opts.unlessSame === true);
+  // the crash: it says it again. The line carries the state without bodies, which a listing page
+  // shows without opening the manifest.
+  const summary = JSON.stringify(state);
+  nameIndex(vol, c.root).added(c.ns, c.key, summary, opts.unlessSame === true);
   try {
     write();
   } catch (err) {
@@ -137,7 +139,7 @@ export function applyChange(vol: Volume, c: Change, opts: { unlessSame?: boolean
     if (!isErrno(err, 'ENOENT')) throw err;
     vol.forgetDir(dir);
     vol.ensureDir(dir);
-    nameIndex(vol, c.root).added(c.ns, c.key, true);
+    nameIndex(vol, c.root).added(c.ns, c.key, summary, true);
     write();
   }
 }

@@ -420,11 +420,16 @@ export class Store {
    */
   async page(ns: string, q: PageQuery): Promise<{ items: Array<{ key: string; state: KeyState } | { prefix: string }>; truncated: boolean }> {
     const { items, truncated } = this.index.page(ns, q);
+    const states = this.peekMany(
+      ns,
+      items.flatMap((i) => ('key' in i ? [i.key] : [])),
+    );
     const out: Array<{ key: string; state: KeyState } | { prefix: string }> = [];
+    let k = 0;
     for (const item of items) {
       if ('prefix' in item) out.push(item);
       else {
-        const state = this.peek(ns, item.key);
+        const state = states[k++];
         if (state) out.push({ key: item.key, state });
       }
     }
@@ -432,15 +437,40 @@ export class Store {
   }
 
   /**
-   * A key's state for a scan (a listing page, a Merkle tree): from the
-   * writer's cache, else its manifest read without decoding the bodies kept
-   * inline and without taking it into the cache (a scan walks keys that are
-   * not read again soon).
+   * A key's state for a scan (a listing page, a Merkle tree), without its
+   * bodies and without taking it into the writer's cache (a scan walks keys
+   * that are not read again soon). See peekMany.
    */
   peek(ns: string, key: string): KeyState | null {
-    const cached = this.cache?.get(`${ns}\0${key}`);
-    if (cached !== undefined) return cached?.state ?? null;
-    return this.readManifest(ns, key)?.state ?? null;
+    return this.peekMany(ns, [key])[0] ?? null;
+  }
+
+  /**
+   * The states of some keys of a namespace for a scan: from the writer's
+   * cache, else from the summaries names.log keeps beside their names (one
+   * read for the lot), else from their manifests; a summary read from a
+   * manifest (a line of an older version, or a torn one) is written to the
+   * log again, so the next scan finds it there.
+   */
+  peekMany(ns: string, keys: readonly string[]): Array<KeyState | null> {
+    const out: Array<KeyState | null> = new Array<KeyState | null>(keys.length).fill(null);
+    const uncached: number[] = [];
+    keys.forEach((key, i) => {
+      const cached = this.cache?.get(`${ns}\0${key}`);
+      if (cached !== undefined) out[i] = cached?.state ?? null;
+      else uncached.push(i);
+    });
+    const summaries = this.index.summaries(ns, uncached.map((i) => keys[i] as string));
+    uncached.forEach((i, j) => {
+      const key = keys[i] as string;
+      let state = parseSummary(summaries[j]);
+      if (!state) {
+        state = this.readManifest(ns, key)?.state ?? null;
+        if (state && this.writer) this.index.summarize(ns, key, JSON.stringify(state));
+      }
+      out[i] = state;
+    });
+    return out;
   }
 
   /** How many keys a namespace holds. */
@@ -527,5 +557,15 @@ export class Store {
       }
     }
     return removed;
+  }
+}
+
+function parseSummary(text: string | undefined): KeyState | null {
+  if (text === undefined) return null;
+  try {
+    const state = JSON.parse(text) as KeyState;
+    return Array.isArray(state.siblings) && typeof state.context === 'object' && state.context !== null ? state : null;
+  } catch {
+    return null; // torn by a crash, then followed by a newline: the manifest says it
   }
 }

@@ -122,6 +122,9 @@ class ModelStore {
   peek(ns: string, key: string): KeyState | null {
     return this.visible.get(ns)?.get(key) ?? null;
   }
+  peekMany(ns: string, keys: readonly string[]): Array<KeyState | null> {
+    return keys.map((key) => this.peek(ns, key));
+  }
   show(ns: string, key: string, state: KeyState | null): void {
     let m = this.visible.get(ns);
     if (!m) this.visible.set(ns, (m = new Map()));
