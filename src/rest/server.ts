@@ -55,10 +55,13 @@ export function createRestServer(cluster: Cluster, metrics: Metrics, tls: TlsFil
       const { user, token } = await caller(cluster, req, m);
       await m.route({ cluster, metrics, req, res, bucket: m.bucket, file: m.file, query: m.query, user, token });
     })().catch((err: unknown) => {
-      if (!req.complete) drainThenClose(cluster, req, res);
       if (err instanceof RingstoreError && err.code === ErrorCode.QUORUM_NOT_REACHED) metrics.quorumFailure(operation(routeName, method));
-      const status = sendError(res, err);
-      if (status >= 500 && status !== 503) cluster.log.error('request failed', { requestId, error: (err as Error).message, stack: (err as Error).stack });
+      const answer = (): void => {
+        const status = sendError(res, err);
+        if (status >= 500 && status !== 503) cluster.log.error('request failed', { requestId, error: (err as Error).message, stack: (err as Error).stack });
+      };
+      if (req.complete || res.headersSent) answer();
+      else drainThenAnswer(cluster, req, res, answer);
     });
   };
 
@@ -75,18 +78,35 @@ export function createRestServer(cluster: Cluster, metrics: Metrics, tls: TlsFil
 }
 
 /**
- * Answering before the body was read (413, 404, 400, 503): the unread rest must
- * not be parsed as the next request, and a client still sending would see a
- * reset instead of our answer. So: say we close, read and discard the rest for
- * a bounded time, then close.
+ * An error before the body was read (413, 404, 400, 503): the unread rest must
+ * not be parsed as the next request, and a client still sending must hear our
+ * answer, not a reset. Node closes a "connection: close" socket as soon as the
+ * answer is written, and the kernel then resets a client still sending (CI saw
+ * EPIPE on an upload to a missing bucket). So: read and discard the rest first
+ * (for a bounded time), then answer, then close.
  */
-function drainThenClose(cluster: Cluster, req: http.IncomingMessage, res: http.ServerResponse): void {
-  if (!res.headersSent) res.setHeader('connection', 'close');
+function drainThenAnswer(cluster: Cluster, req: http.IncomingMessage, res: http.ServerResponse, answer: () => void): void {
+  res.setHeader('connection', 'close');
   const socket = req.socket;
-  const timer = cluster.rt.timers.setTimeout(() => socket.destroy(), 10_000, { background: true });
-  req.on('end', () => {
+  let answered = false;
+  const once = (): void => {
+    if (answered) return;
+    answered = true;
     timer.cancel();
     res.once('finish', () => socket.end());
-  });
+    answer();
+  };
+  // A client that keeps sending past the bound hears the answer all the same, then the connection closes.
+  const timer = cluster.rt.timers.setTimeout(
+    () => {
+      once();
+      cluster.rt.timers.setTimeout(() => socket.destroy(), 1000, { background: true });
+    },
+    10_000,
+    { background: true },
+  );
+  req.once('end', once);
+  req.once('error', once);
+  req.once('close', once);
   req.resume();
 }
