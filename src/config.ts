@@ -82,8 +82,15 @@ const configSchema = z.object({
       maxHeaderBytes: z.number().int().min(1024).default(16 * 1024),
       /** A client must send its whole request head within this (slow-loris). */
       headersTimeoutMs: z.number().int().min(100).default(10_000),
-      /** A client must send its whole request within this. */
-      requestTimeoutMs: z.number().int().min(100).default(120_000),
+      /** A client must send its whole request within this (0: no bound on the whole; the rate below bounds a body). */
+      requestTimeoutMs: z.number().int().min(0).default(0),
+      /**
+       * A request body (REST) or a frame (socket port) must come in at least this fast, on average over the
+       * last minBodyRateWindowMs; slower, the request is answered 408 REQUEST_TIMEOUT and the connection closed
+       * (0: no floor).
+       */
+      minBodyBytesPerSecond: z.number().int().min(0).default(16 * 1024),
+      minBodyRateWindowMs: z.number().int().min(200).default(10_000),
       /** Requests one REST app serves at once; more are answered 503 with Retry-After. */
       maxConcurrentRequests: z.number().int().min(1).default(512),
     })
@@ -127,7 +134,7 @@ export function parseConfig(raw: unknown, file: string): ClusterConfig {
   const maxFrameBytes = c.maxFrameBytes ?? c.maxObjectBytes + 4 * MiB;
   if (maxFrameBytes < c.maxObjectBytes + 64 * 1024) fail('maxFrameBytes must be at least maxObjectBytes + 64 KiB (a frame holds a file and its message)');
   const dataDir = isAbsolute(c.dataDir) ? c.dataDir : resolve(dirname(file), c.dataDir);
-  if (c.limits.headersTimeoutMs > c.limits.requestTimeoutMs) fail('limits.headersTimeoutMs must not exceed limits.requestTimeoutMs');
+  if (c.limits.requestTimeoutMs > 0 && c.limits.headersTimeoutMs > c.limits.requestTimeoutMs) fail('limits.headersTimeoutMs must not exceed limits.requestTimeoutMs');
   return { ...c, dataDir, maxFrameBytes, file };
 }
 

@@ -12,6 +12,7 @@ import { PROTOCOL_VERSION, declaredBodyBytes, isRequest, validateHandshake, vali
 import type { Pipe } from '../runtime/network.js';
 import type { Runtime, Timer } from '../runtime/runtime.js';
 import { FrameSealer, TAG_BYTES, clientProof, newNonce, proofMatches, serverProof } from './auth.js';
+import { RateFloor, sampleEvery } from './rate-floor.js';
 import type { Listener, RequestHandler, TransportOptions } from './transport.js';
 
 /** The largest frame accepted before a connection has authenticated. */
@@ -52,6 +53,36 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
     let complained = false;
     let lastActive = rt.clock.monotonic();
     let idleTimer: Timer | null = null;
+    // A frame begun must come in at a minimum rate (while this side reads: not while it holds the peer back).
+    const floor = limits.minBodyBytesPerSecond ? new RateFloor(limits.minBodyBytesPerSecond, limits.minBodyRateWindowMs ?? 10_000) : null;
+    let received = 0;
+    let floorTimer: Timer | null = null;
+    const watchFrame = (): void => {
+      if (!floor) return;
+      if (decoder.pendingBytes === 0 || paused || !sealer) {
+        floor.stop();
+        floorTimer?.cancel();
+        floorTimer = null;
+        return;
+      }
+      if (floor.watching) return;
+      floor.start(rt.clock.monotonic(), received - decoder.pendingBytes);
+      floorTimer = rt.timers.setInterval(
+        () => {
+          const rate = floor.tooSlow(rt.clock.monotonic(), received);
+          if (rate === null || pipe.destroyed || !sealer) return;
+          floorTimer?.cancel();
+          const e = new RingstoreError(ErrorCode.REQUEST_TIMEOUT, `a frame came in at ${Math.round(rate)} B/s over the last ${floor.windowMs / 1000} s, under the minimum of ${floor.bytesPerSecond} B/s: closing`);
+          log.warn('closing connection after a frame too slow', { remote, peer, bytesPerSecond: Math.round(rate) });
+          sendSealed(pipe, sealer, errorMessage(rt, self, '-', e));
+          pipe.end();
+          pipe.pause();
+          rt.timers.setTimeout(() => pipe.destroy(), 1000, { background: true });
+        },
+        sampleEvery(floor.windowMs),
+        { background: true },
+      );
+    };
     const refuse = (why: string): void => {
       if (!complained) refusals.note(remote, why);
       complained = true;
@@ -77,6 +108,7 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
     pipe.onClose(() => {
       handshakeTimer.cancel();
       idleTimer?.cancel();
+      floorTimer?.cancel();
       unauthenticated.delete(pipe);
       wakeDraining();
     });
@@ -94,6 +126,7 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
 
     pipe.onData((chunk) => {
       lastActive = rt.clock.monotonic();
+      received += chunk.length;
       let payloads: Buffer[];
       try {
         payloads = decoder.pushRaw(chunk);
@@ -120,6 +153,7 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
         if (isFault(decoded)) sendSealed(pipe, sealer, errorMessage(rt, self, '-', decoded.error));
         else void serve(decoded.json, decoded.body);
       }
+      watchFrame();
     });
 
     function handshake(payload: Buffer): void {
@@ -152,6 +186,7 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
       if (inFlight >= limits.maxInFlightPerConnection && !paused) {
         paused = true;
         pipe.pause();
+        watchFrame();
       }
       try {
         const message = validateMessage(json);
@@ -184,6 +219,7 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
         if (paused && inFlight < limits.maxInFlightPerConnection) {
           paused = false;
           pipe.resume();
+          watchFrame();
         }
       }
     }

@@ -41,6 +41,9 @@ export interface SocketLimits {
   maxUnauthenticated: number;
   idleTimeoutMs: number;
   maxInFlightPerConnection: number;
+  /** A frame must come in at least this fast over the window, or the connection is closed (absent or 0: no floor). */
+  minBodyBytesPerSecond?: number;
+  minBodyRateWindowMs?: number;
 }
 
 export interface TransportOptions {

@@ -1,7 +1,8 @@
 // The REST app of one machine: it coordinates quorum reads and writes for any
 // key, whichever node the client called. One log line per request, with its
-// id. Limits from the config: request head size, time to send the head and the
-// whole request (slow clients are cut off), and requests served at once.
+// id. Limits from the config: request head size, time to send the head, the
+// rate a body must come in at (slow clients are cut off, fast ones never,
+// however large the body), and requests served at once.
 import http from 'node:http';
 import https from 'node:https';
 import type { TlsFiles } from '../runtime/tls.js';
@@ -10,6 +11,7 @@ import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Metrics } from './metrics.js';
 import { sendError } from './respond.js';
 import { caller, unauthenticated } from './caller.js';
+import { RateFloor, sampleEvery } from '../net/rate-floor.js';
 import { match, type Match } from './router.js';
 
 /** Which quorum a failed request was after, for ringstore_quorum_failures_total. */
@@ -39,6 +41,7 @@ export function createRestServer(cluster: Cluster, metrics: Metrics, tls: TlsFil
     });
     active++;
     res.once('close', () => active--);
+    if (limits.minBodyBytesPerSecond > 0 && hasBody(req)) watchBodyRate(cluster, req, res);
     (async () => {
       if (active > limits.maxConcurrentRequests) {
         throw new RingstoreError(ErrorCode.OVERLOADED, `this node is serving ${limits.maxConcurrentRequests} requests already: retry in a moment, or use another node`);
@@ -109,4 +112,52 @@ function drainThenAnswer(cluster: Cluster, req: http.IncomingMessage, res: http.
   req.once('error', once);
   req.once('close', once);
   req.resume();
+}
+
+function hasBody(req: http.IncomingMessage): boolean {
+  const length = req.headers['content-length'];
+  return (length !== undefined && length !== '0') || req.headers['transfer-encoding'] !== undefined;
+}
+
+/**
+ * Cut a client whose body comes in under limits.minBodyBytesPerSecond over
+ * the window: 408, and the connection closed; what it had sent is discarded
+ * (a body is stored only once it has all come in). Counted from the socket's
+ * bytes, so the route reading the body is not disturbed, and only while the
+ * body is being read.
+ */
+function watchBodyRate(cluster: Cluster, req: http.IncomingMessage, res: http.ServerResponse): void {
+  const { minBodyBytesPerSecond: floorRate, minBodyRateWindowMs: windowMs } = cluster.config.limits;
+  const socket = req.socket;
+  const clock = cluster.rt.clock;
+  const floor = new RateFloor(floorRate, windowMs);
+  floor.start(clock.monotonic(), socket.bytesRead);
+  const timer = cluster.rt.timers.setInterval(
+    () => {
+      if (req.complete || res.writableEnded || socket.destroyed) return timer.cancel();
+      // Judged only while the body is being read: not while a route has yet to start on it, nor while it
+      // holds the client back (a pipe's backpressure pauses the request; a reader that does not keep up
+      // leaves its buffer full).
+      const reading = req.readableFlowing === true || req.listenerCount('readable') > 0;
+      if (!reading || req.readableLength >= req.readableHighWaterMark) return floor.start(clock.monotonic(), socket.bytesRead);
+      const rate = floor.tooSlow(clock.monotonic(), socket.bytesRead);
+      if (rate === null) return;
+      timer.cancel();
+      cluster.log.warn('request body too slow: cut off', { method: req.method, url: (req.url ?? '').slice(0, 300), bytesPerSecond: Math.round(rate) });
+      if (res.headersSent) return void socket.destroy();
+      res.setHeader('connection', 'close');
+      res.once('finish', () => socket.destroy());
+      cluster.rt.timers.setTimeout(() => socket.destroy(), 1000, { background: true });
+      sendError(
+        res,
+        new RingstoreError(
+          ErrorCode.REQUEST_TIMEOUT,
+          `the request body came in at ${Math.round(rate)} B/s over the last ${windowMs / 1000} s, under the minimum of ${floorRate} B/s: what was sent is discarded`,
+        ),
+      );
+    },
+    sampleEvery(windowMs),
+    { background: true },
+  );
+  res.once('close', () => timer.cancel());
 }

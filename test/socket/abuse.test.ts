@@ -10,7 +10,7 @@ import { RawConn, msg } from '../helpers/raw.js';
 import { encodeFrame } from '../../src/protocol/codec.js';
 
 const c = await TestCluster.create(t, {
-  extra: { limits: { handshakeTimeoutMs: 1000, headersTimeoutMs: 1500, requestTimeoutMs: 3000, maxConcurrentRequests: 8, maxInFlightPerConnection: 4, maxUnauthenticated: 32, idleTimeoutMs: 1500 } },
+  extra: { limits: { handshakeTimeoutMs: 1000, headersTimeoutMs: 1500, minBodyRateWindowMs: 2000, maxConcurrentRequests: 8, maxInFlightPerConnection: 4, maxUnauthenticated: 32, idleTimeoutMs: 1500 } },
 });
 await c.startAll();
 await call('POST', `${c.url()}/buckets/abuse`);
@@ -163,6 +163,51 @@ t.test('a slow-loris REST client is cut off while others are served', async (t) 
   const trickle = slowClient(port, 'PUT /buckets/abuse/slow HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n', 1);
   const bodyMs = await Promise.race([trickle.closedAt, new Promise<number>((r) => setTimeout(() => r(99_999), 10_000))]);
   t.ok(bodyMs < 8000, `a client that never sends its body was cut off after ${bodyMs} ms`);
+});
+
+t.test('a body under the minimum rate is answered 408 and discarded; one at a good pace is not cut', async (t) => {
+  const port = node1.restPort;
+  // 100 bytes owed, one sent every 300 ms (3 B/s, under 16 KiB/s over the 2 s window of this cluster).
+  const s = net.connect({ host: '127.0.0.1', port });
+  s.on('error', () => undefined);
+  open.push({ end: () => s.destroy() });
+  let answer = '';
+  s.on('data', (d) => (answer += d.toString()));
+  const closed = new Promise<number>((res) => s.on('close', () => res(Date.now())));
+  const started = Date.now();
+  s.write('PUT /buckets/abuse/trickled HTTP/1.1\r\nHost: x\r\nContent-Type: application/octet-stream\r\nContent-Length: 100\r\n\r\n');
+  const trickle = setInterval(() => s.destroyed || s.write('x'), 300);
+  const served = await Promise.all(Array.from({ length: 5 }, () => call('GET', `${c.url('node1')}/health`)));
+  t.same(served.map((r) => r.status), [200, 200, 200, 200, 200], 'others are served meanwhile');
+  const cutMs = (await closed) - started;
+  clearInterval(trickle);
+  t.ok(cutMs < 6000, `cut off after ${cutMs} ms`);
+  t.match(answer, /^HTTP\/1\.1 408/, 'answered 408');
+  t.match(answer, /REQUEST_TIMEOUT/);
+  t.equal((await get(c.url('node2'), 'abuse', 'trickled')).status, 404, 'nothing of it was stored');
+  // A body of 4 MiB sent at once takes longer than no window, and is stored whole.
+  const big = Buffer.alloc(4 << 20, 7);
+  t.equal((await put(c.url('node1'), 'abuse', 'paced', big)).status, 200);
+  t.equal(Buffer.compare(Buffer.from(await (await fetch(`${c.url('node3')}/buckets/abuse/paced`)).arrayBuffer()), big), 0, 'read back whole');
+});
+
+t.test('a frame under the minimum rate on the socket port: an error, then the connection closes', async (t) => {
+  const r = raw();
+  await r.authenticate();
+  const wire = r.seal(msg('slow1', 'ping'));
+  const started = Date.now();
+  let i = 0;
+  // Every byte but the last, one per 200 ms: never idle, never done.
+  const trickle = setInterval(() => i < wire.length - 1 && !r.closed && r.write(wire.subarray(i, ++i)), 200);
+  await r.waitClosed(8000);
+  clearInterval(trickle);
+  const ms = Date.now() - started;
+  t.ok(ms < 6000, `closed after ${ms} ms`);
+  t.ok(r.frames.some((f) => f.json.type === 'error' && f.json.code === 'REQUEST_TIMEOUT'), 'told why: REQUEST_TIMEOUT');
+  const fresh = raw();
+  await fresh.authenticate();
+  fresh.send(msg('p1', 'ping'));
+  t.equal((await fresh.reply('p1')).json.type, 'pong', 'the node serves others');
 });
 
 t.test('past maxConcurrentRequests: 503 with Retry-After', async (t) => {
