@@ -52,6 +52,8 @@ export const ErrorCode = {
   NOT_A_MEMBER: 'NOT_A_MEMBER',
   /** An If-Match or If-None-Match precondition does not hold: the file changed since the client saw it (or exists, or does not). */
   PRECONDITION_FAILED: 'PRECONDITION_FAILED',
+  /** A Range that starts past the end of the file. */
+  RANGE_NOT_SATISFIABLE: 'RANGE_NOT_SATISFIABLE',
   INVALID_USER_NAME: 'INVALID_USER_NAME',
   INVALID_PASSWORD: 'INVALID_PASSWORD',
   /** A sign-up names a user that exists. */
@@ -100,6 +102,7 @@ export const httpStatus: Record<ErrorCode, number> = {
   STALE_EPOCH: 503,
   NOT_A_MEMBER: 503,
   PRECONDITION_FAILED: 412,
+  RANGE_NOT_SATISFIABLE: 416,
   INVALID_USER_NAME: 400,
   INVALID_PASSWORD: 400,
   USER_EXISTS: 409,

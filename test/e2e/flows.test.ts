@@ -72,6 +72,48 @@ t.test('PUT /buckets/<bucket>/<file> uploads the raw body, and binary content su
   t.equal((await get(c.url('node3'), 'photos', 'cat.jpg')).body.toString(), 'a newer cat', 'a write without context supersedes what it saw');
 });
 
+t.test('Range: 206 with the bytes asked for, 416 past the end; HEAD answers the headers alone', async (t) => {
+  const bytes = Buffer.from(Array.from({ length: 1000 }, (_, i) => i % 251));
+  t.equal((await put(c.url(), 'photos', 'ranged.bin', bytes)).status, 200);
+  const url = `${c.url('node2')}/buckets/photos/ranged.bin`;
+  const cases: Array<[string, number, number]> = [
+    ['bytes=0-0', 0, 0],
+    ['bytes=10-19', 10, 19],
+    ['bytes=990-', 990, 999],
+    ['bytes=-5', 995, 999],
+    ['bytes=900-5000', 900, 999],
+    ['bytes=-5000', 0, 999],
+  ];
+  for (const [range, start, end] of cases) {
+    const r = await fetch(url, { headers: { range } });
+    t.equal(r.status, 206, `${range}: 206`);
+    t.equal(r.headers.get('content-range'), `bytes ${start}-${end}/1000`, `${range}: Content-Range`);
+    t.same(Buffer.from(await r.arrayBuffer()), bytes.subarray(start, end + 1), `${range}: the right bytes`);
+  }
+  for (const range of ['bytes=1000-', 'bytes=5000-6000', 'bytes=-0']) {
+    const r = await fetch(url, { headers: { range } });
+    t.equal(r.status, 416, `${range}: 416`);
+    t.equal(r.headers.get('content-range'), 'bytes */1000');
+    t.equal(((await r.json()) as { error: { code: string } }).error.code, 'RANGE_NOT_SATISFIABLE');
+  }
+  // Several ranges, another unit or nonsense: the whole file, as RFC 9110 allows.
+  for (const range of ['bytes=0-1,5-6', 'items=0-1', 'bytes=5-2']) {
+    const r = await fetch(url, { headers: { range } });
+    t.equal(r.status, 200, `${range}: the whole file`);
+    t.equal((await r.arrayBuffer()).byteLength, 1000);
+  }
+  // If-Range with a tag that no longer matches: the whole (new) file.
+  const etag = (await fetch(url, { method: 'HEAD' })).headers.get('etag') as string;
+  t.equal((await fetch(url, { headers: { range: 'bytes=0-9', 'if-range': etag } })).status, 206, 'If-Range with the current tag: 206');
+  t.equal((await fetch(url, { headers: { range: 'bytes=0-9', 'if-range': '"stale"' } })).status, 200, 'If-Range with another tag: 200');
+  const head = await fetch(url, { method: 'HEAD' });
+  t.equal(head.status, 200);
+  t.equal(head.headers.get('content-length'), '1000');
+  t.equal(head.headers.get('accept-ranges'), 'bytes');
+  t.equal((await head.arrayBuffer()).byteLength, 0, 'HEAD: no body');
+  t.equal((await call('DELETE', url)).status, 200, 'gone again (the listing below counts the bucket\'s files)');
+});
+
 t.test('GET /buckets/<bucket> lists files with size, clock and sibling count', async (t) => {
   const r = await call('GET', `${c.url('node3')}/buckets/photos`);
   t.equal(r.status, 200);

@@ -110,18 +110,54 @@ export const getFileRoute: Route = async (args) => {
   const etag = versionsTag(wanted !== null ? [chosen] : siblings);
   if (ifNoneMatch !== undefined && tagMatches(ifNoneMatch, etag)) return notModified(args, etag, context, id);
   const bytes = await versionBody(cluster, bucket, file, read, chosen);
-  res.writeHead(200, {
+  const headers: Record<string, string | number> = {
     'content-type': chosen.type ?? 'application/octet-stream',
     'content-length': bytes.length,
+    'accept-ranges': 'bytes',
     etag,
     'content-md5': Buffer.from(chosen.etag, 'hex').toString('base64'),
     'last-modified': new Date(chosen.ts).toUTCString(),
     'x-context': context,
     'x-version': id,
     'x-siblings': String(siblings.length),
-  });
+  };
+  const ifRange = header(args, 'if-range');
+  const range = ifRange === undefined || tagMatches(ifRange, etag) ? byteRange(header(args, 'range'), bytes.length) : null;
+  if (range === 'unsatisfiable') {
+    res.setHeader('content-range', `bytes */${bytes.length}`);
+    throw new RingstoreError(ErrorCode.RANGE_NOT_SATISFIABLE, `${file} has ${bytes.length} bytes: the range ${header(args, 'range')} starts past its end`);
+  }
+  if (range) {
+    const part = bytes.subarray(range.start, range.end + 1);
+    res.writeHead(206, { ...headers, 'content-length': part.length, 'content-range': `bytes ${range.start}-${range.end}/${bytes.length}` });
+    res.end(args.req.method === 'HEAD' ? undefined : part);
+    return;
+  }
+  res.writeHead(200, headers);
   res.end(args.req.method === 'HEAD' ? undefined : bytes);
 };
+
+/**
+ * One byte range of a Range header (RFC 9110 14.1.2: "bytes=a-b", "bytes=a-",
+ * "bytes=-n"), clipped to the size; 'unsatisfiable' when it starts past the
+ * end. Anything else (several ranges, another unit, a malformed one) is
+ * ignored and the whole file is sent, as the RFC allows.
+ */
+export function byteRange(value: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | null {
+  if (value === undefined) return null;
+  const m = /^bytes=(\d*)-(\d*)$/.exec(value.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    if (suffix === 0) return 'unsatisfiable';
+    return size === 0 ? 'unsatisfiable' : { start: Math.max(0, size - suffix), end: size - 1 };
+  }
+  const start = Number(m[1]);
+  const end = m[2] === '' ? Infinity : Number(m[2]);
+  if (end < start) return null;
+  if (start >= size) return 'unsatisfiable';
+  return { start, end: Math.min(end, size - 1) };
+}
 
 /** 304: the client's copy (If-None-Match) is the current one; no body. */
 function notModified(args: RouteArgs, etag: string, context: string, version?: string): void {
