@@ -70,6 +70,8 @@ const NONE: Where = 0;
 const SPAN = 2 ** 21;
 const MAX_OFFSET = 2 ** 32;
 const NL = 0x0a;
+/** names.log is loaded this many bytes at a time. */
+const LOAD_PIECE = 8 * 1024 * 1024;
 /** Summaries at most this far apart in the log are read in one span, of at most SPAN_MAX bytes. */
 const SPAN_GAP = 16 * 1024;
 const SPAN_MAX = 4 * 1024 * 1024;
@@ -105,27 +107,46 @@ export class NameIndex {
     let s = this.spaces.get(ns);
     if (s) return s;
     const tree = new BTree<string, Where>(undefined, compareUtf8);
-    let buf: Buffer = Buffer.alloc(0);
-    let missing = false;
-    try {
-      buf = this.vol.disk.readFileSync(join(this.dirOf(ns), NAMES_LOG));
-    } catch (err) {
-      if (!isErrno(err, 'ENOENT')) throw err;
-      missing = true;
-    }
-    // Byte by byte rather than as one string: a log of a million summaries is longer than V8 lets a string be.
+    const path = join(this.dirOf(ns), NAMES_LOG);
+    const size = this.vol.disk.statSync(path)?.size;
+    const missing = size === undefined;
+    // A piece at a time, as bytes: a log of a million summaries is longer than V8 lets a string be, and
+    // reading it whole would hold it all in memory at once.
     let lines = 0;
-    for (let pos = 0; pos < buf.length; ) {
-      const nl = buf.indexOf(NL, pos);
-      const end = nl < 0 ? buf.length : nl;
-      const line = parseLine(buf, pos, end, nl >= 0);
-      pos = end + 1;
-      if (!line) continue; // torn by a crash mid-append: the journal appends it again
-      lines++;
-      if (line.add) tree.set(line.name, line.where);
-      else tree.delete(line.name);
+    let bytes = 0;
+    let lastByte = NL;
+    let carry: Buffer = Buffer.alloc(0);
+    for (let at = 0; at < (size ?? 0); ) {
+      const [piece] = this.vol.disk.readRangesSync(path, [[at, LOAD_PIECE]]);
+      if (!piece || piece.length === 0) break;
+      at += piece.length;
+      bytes = at;
+      lastByte = piece[piece.length - 1] as number;
+      const buf = carry.length > 0 ? Buffer.concat([carry, piece]) : piece;
+      const base = at - buf.length;
+      let pos = 0;
+      for (;;) {
+        const nl = buf.indexOf(NL, pos);
+        if (nl < 0) break;
+        const line = parseLine(buf, pos, nl, true, base);
+        pos = nl + 1;
+        if (!line) continue; // torn by a crash mid-append: the journal appends it again
+        lines++;
+        if (line.add) tree.set(line.name, line.where);
+        else tree.delete(line.name);
+      }
+      carry = Buffer.from(buf.subarray(pos));
     }
-    s = { tree, lines, clean: buf.length === 0 || buf[buf.length - 1] === NL, bytes: buf.length };
+    if (carry.length > 0) {
+      // The last line has no newline: a crash tore it (its summary is not trusted).
+      const line = parseLine(carry, 0, carry.length, false, bytes - carry.length);
+      if (line) {
+        lines++;
+        if (line.add) tree.set(line.name, line.where);
+        else tree.delete(line.name);
+      }
+    }
+    s = { tree, lines, clean: lastByte === NL, bytes };
     this.spaces.set(ns, s);
     if (missing) {
       for (const name of this.legacy(ns)) tree.set(name, NONE);
@@ -347,7 +368,7 @@ const NL_BYTE = Buffer.from('\n');
 const TAB_BYTE = Buffer.from('\t');
 
 /** One line of names.log, bytes [start, end) of buf (`whole`: a newline ends it); null if it is no line (torn). */
-function parseLine(buf: Buffer, start: number, end: number, whole: boolean): { add: boolean; name: string; where: Where } | null {
+function parseLine(buf: Buffer, start: number, end: number, whole: boolean, base = 0): { add: boolean; name: string; where: Where } | null {
   if (end - start < 3) return null;
   const op = buf[start];
   if (op !== 0x2b && op !== 0x2d) return null; // '+' or '-'
@@ -362,7 +383,7 @@ function parseLine(buf: Buffer, start: number, end: number, whole: boolean): { a
   }
   if (typeof name !== 'string') return null;
   // A summary is trusted only on a whole line; one torn and then followed by a newline fails to parse where it is read.
-  const summary = whole && nameEnd < end ? where(nameEnd + 1, end - nameEnd - 1) : NONE;
+  const summary = whole && nameEnd < end ? where(base + nameEnd + 1, end - nameEnd - 1) : NONE;
   return { add: op === 0x2b, name, where: summary };
 }
 
