@@ -53,6 +53,13 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
     let complained = false;
     let lastActive = rt.clock.monotonic();
     let idleTimer: Timer | null = null;
+    /** Say why (to a member), stop reading, and close once the answer has had a moment to leave. */
+    const closeWith = (sealer: FrameSealer, e: RingstoreError): void => {
+      sendSealed(pipe, sealer, errorMessage(rt, self, '-', e));
+      pipe.end();
+      pipe.pause();
+      rt.timers.setTimeout(() => pipe.destroy(), 1000, { background: true });
+    };
     // A frame begun must come in at a minimum rate (while this side reads: not while it holds the peer back).
     const floor = limits.minBodyBytesPerSecond ? new RateFloor(limits.minBodyBytesPerSecond, limits.minBodyRateWindowMs ?? 10_000) : null;
     let received = 0;
@@ -74,10 +81,7 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
           floorTimer?.cancel();
           const e = new RingstoreError(ErrorCode.REQUEST_TIMEOUT, `a frame came in at ${Math.round(rate)} B/s over the last ${floor.windowMs / 1000} s, under the minimum of ${floor.bytesPerSecond} B/s: closing`);
           log.warn('closing connection after a frame too slow', { remote, peer, bytesPerSecond: Math.round(rate) });
-          sendSealed(pipe, sealer, errorMessage(rt, self, '-', e));
-          pipe.end();
-          pipe.pause();
-          rt.timers.setTimeout(() => pipe.destroy(), 1000, { background: true });
+          closeWith(sealer, e);
         },
         sampleEvery(floor.windowMs),
         { background: true },
@@ -135,11 +139,7 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
         const e = asRingstoreError(err);
         if (!sealer) return refuse(e.message);
         log.warn('closing connection after bad frame', { remote, peer, code: e.code, error: e.message });
-        sendSealed(pipe, sealer, errorMessage(rt, self, '-', e));
-        pipe.end();
-        pipe.pause();
-        rt.timers.setTimeout(() => pipe.destroy(), 1000, { background: true });
-        return;
+        return closeWith(sealer, e);
       }
       for (const payload of payloads) {
         if (pipe.destroyed) return;

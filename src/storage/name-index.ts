@@ -113,6 +113,12 @@ export class NameIndex {
     // A piece at a time, as bytes: a log of a million summaries is longer than V8 lets a string be, and
     // reading it whole would hold it all in memory at once.
     let lines = 0;
+    const take = (line: ReturnType<typeof parseLine>): void => {
+      if (!line) return; // torn by a crash mid-append: the journal appends it again
+      lines++;
+      if (line.add) tree.set(line.name, line.where);
+      else tree.delete(line.name);
+    };
     let bytes = 0;
     let lastByte = NL;
     let carry: Buffer = Buffer.alloc(0);
@@ -128,23 +134,14 @@ export class NameIndex {
       for (;;) {
         const nl = buf.indexOf(NL, pos);
         if (nl < 0) break;
-        const line = parseLine(buf, pos, nl, true, base);
+        take(parseLine(buf, pos, nl, true, base));
         pos = nl + 1;
-        if (!line) continue; // torn by a crash mid-append: the journal appends it again
-        lines++;
-        if (line.add) tree.set(line.name, line.where);
-        else tree.delete(line.name);
       }
       carry = Buffer.from(buf.subarray(pos));
     }
     if (carry.length > 0) {
       // The last line has no newline: a crash tore it (its summary is not trusted).
-      const line = parseLine(carry, 0, carry.length, false, bytes - carry.length);
-      if (line) {
-        lines++;
-        if (line.add) tree.set(line.name, line.where);
-        else tree.delete(line.name);
-      }
+      take(parseLine(carry, 0, carry.length, false, bytes - carry.length));
     }
     s = { tree, lines, clean: lastByte === NL, bytes };
     this.spaces.set(ns, s);
@@ -182,7 +179,7 @@ export class NameIndex {
       s.tree.set(key, NONE);
     } else {
       const at = this.append(ns, s, `${head}\t${summary}\n`);
-      s.tree.set(key, Number.isNaN(at) ? NONE : where(at + Buffer.byteLength(head) + 1, Buffer.byteLength(summary)));
+      s.tree.set(key, where(at + Buffer.byteLength(head) + 1, Buffer.byteLength(summary)));
     }
     if (s.lines > 2 * s.tree.size + 1000) this.rewrite(ns, s);
   }
@@ -209,7 +206,7 @@ export class NameIndex {
     if (s.lines > 2 * s.tree.size + 1000) this.rewrite(ns, s);
   }
 
-  /** Append a line; returns the offset it starts at (NaN if the log's length is not known). */
+  /** Append a line; returns the offset it starts at. */
   private append(ns: string, s: Namespace, line: string): number {
     const dir = this.dirOf(ns);
     const path = join(dir, NAMES_LOG);

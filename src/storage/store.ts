@@ -359,7 +359,9 @@ export class Store {
     if (!o) return;
     let now: KeyState | null;
     try {
-      now = this.peek(ns, key);
+      // The manifest, as the next read sees it (the writer's cache just forgot the key), not names.log,
+      // whose line may already tell of the change that failed.
+      now = this.readManifest(ns, key)?.state ?? null;
     } catch {
       o.unknown(ns, key);
       return;
