@@ -1,9 +1,10 @@
 // The store as it grows (issue 18): one bucket of a fresh four-node cluster is
 // filled with 1 KiB files up to each size asked for, and at each size the
 // bench measures PUT and GET ops/s, the latency of a page of 1000 names (p50,
-// p99, from random places in the bucket), each node's start-up time after a
-// kill -9 (until it answers /health and serves a page), every process's RSS,
-// and the bytes on disk per file. Run by bench/run.ts (--growth), or alone:
+// p99 and max of 1000 pages from random places in the bucket, one at a time,
+// once the writes end; p50 and p99 of 200 more right after the restarts), each
+// node's start-up time after a kill -9 (until it answers /health and serves a
+// page), every process's RSS, and the bytes on disk per file. Run by bench/run.ts (--growth), or alone:
 //   npx tsx bench/growth.ts [--sizes 10000,100000,1000000] [--concurrency 32]
 import http from 'node:http';
 import { execFileSync } from 'node:child_process';
@@ -19,10 +20,20 @@ export interface GrowthRow {
   getOpsPerSec: number;
   pageP50Ms: number;
   pageP99Ms: number;
+  /** The slowest of the PAGES pages. */
+  pageMaxMs: number;
+  /** Pages sampled right after every node restarted. */
+  restartedP50Ms: number;
+  restartedP99Ms: number;
   startupMs: Record<string, number>;
   rssMiB: Record<string, number>;
   bytesPerFile: number;
 }
+
+/** Pages sampled once the writes end (a p99 of 100 samples would be their maximum). */
+const PAGES = 1000;
+/** Pages sampled right after the restarts. */
+const PAGES_AFTER_RESTART = 200;
 
 const agent = new http.Agent({ keepAlive: true, maxSockets: 256 });
 
@@ -80,7 +91,7 @@ export async function runGrowth(sizes: number[], concurrency = 32, print: (line:
     const urls = c.nodes.map((n) => c.url(n.id));
     const body = Buffer.alloc(1024, 7);
     let written = 0;
-    print('files       PUT ops/s  GET ops/s  page p50 ms  page p99 ms  full walk s  start-up s (per node)     RSS MiB node/rest (max)  bytes/file');
+    print('files       PUT ops/s  GET ops/s  page p50 ms  page p99 ms  page max ms  restarted p50/p99 ms  full walk s  start-up s (per node)     RSS MiB node/rest (max)  bytes/file');
     for (const size of sizes) {
       const count = size - written;
       const base = written;
@@ -95,14 +106,19 @@ export async function runGrowth(sizes: number[], concurrency = 32, print: (line:
         const k = Math.floor(Math.random() * size);
         if ((await request('GET', `${urls[i % urls.length]}/buckets/growth/${name(k)}`)) !== 200) errors++;
       });
-      const pages: number[] = [];
-      for (let i = 0; i < 100; i++) {
-        const after = name(Math.floor(Math.random() * size));
-        const t0 = performance.now();
-        const r = await call('GET', `${urls[i % urls.length]}/buckets/growth?limit=1000&after=${after}`);
-        pages.push(performance.now() - t0);
-        if (r.status !== 200) errors++;
-      }
+      // Pages of 1000 from random places, one at a time, once the writes have ended.
+      const samplePages = async (count: number): Promise<number[]> => {
+        const ms: number[] = [];
+        for (let i = 0; i < count; i++) {
+          const after = name(Math.floor(Math.random() * size));
+          const t0 = performance.now();
+          const r = await call('GET', `${urls[i % urls.length]}/buckets/growth?limit=1000&after=${after}`);
+          ms.push(performance.now() - t0);
+          if (r.status !== 200) errors++;
+        }
+        return ms;
+      };
+      const pages = await samplePages(size >= 10_000 ? PAGES : PAGES / 10); // the quick bench (CI) samples fewer
       // The whole bucket, a page of 1000 at a time: every name once, in order.
       const walkStarted = performance.now();
       let listed = 0;
@@ -134,6 +150,8 @@ export async function runGrowth(sizes: number[], concurrency = 32, print: (line:
         }
         startupMs[n.id] = Math.round(performance.now() - t0);
       }
+      // The same right after the restarts: the nodes rebuild their Merkle leaves meanwhile.
+      const restartedPages = await samplePages(size >= 10_000 ? PAGES_AFTER_RESTART : PAGES_AFTER_RESTART / 10);
       const rssMiB: Record<string, number> = {};
       for (const [key, p] of c.procs) {
         try {
@@ -150,6 +168,9 @@ export async function runGrowth(sizes: number[], concurrency = 32, print: (line:
         getOpsPerSec: Math.round(gets / getSeconds),
         pageP50Ms: Math.round(percentile(pages, 0.5) * 10) / 10,
         pageP99Ms: Math.round(percentile(pages, 0.99) * 10) / 10,
+        pageMaxMs: Math.round(Math.max(...pages) * 10) / 10,
+        restartedP50Ms: Math.round(percentile(restartedPages, 0.5) * 10) / 10,
+        restartedP99Ms: Math.round(percentile(restartedPages, 0.99) * 10) / 10,
         startupMs,
         rssMiB,
         bytesPerFile: Math.round(bytes / size),
@@ -158,7 +179,7 @@ export async function runGrowth(sizes: number[], concurrency = 32, print: (line:
       const startups = Object.values(startupMs).map((ms) => (ms / 1000).toFixed(1)).join(' ');
       const maxRss = (role: string): number => Math.max(...Object.entries(rssMiB).filter(([k]) => k.endsWith(`/${role}`)).map(([, v]) => v));
       print(
-        `${String(size).padEnd(10)}  ${String(row.putOpsPerSec).padStart(9)}  ${String(row.getOpsPerSec).padStart(9)}  ${row.pageP50Ms.toFixed(1).padStart(11)}  ${row.pageP99Ms.toFixed(1).padStart(11)}  ${row.walkSeconds.toFixed(1).padStart(11)}  ${startups.padEnd(24)}  ${`${maxRss('node')}/${maxRss('rest')}`.padStart(23)}  ${String(row.bytesPerFile).padStart(10)}` +
+        `${String(size).padEnd(10)}  ${String(row.putOpsPerSec).padStart(9)}  ${String(row.getOpsPerSec).padStart(9)}  ${row.pageP50Ms.toFixed(1).padStart(11)}  ${row.pageP99Ms.toFixed(1).padStart(11)}  ${row.pageMaxMs.toFixed(1).padStart(11)}  ${`${row.restartedP50Ms.toFixed(1)}/${row.restartedP99Ms.toFixed(1)}`.padStart(20)}  ${row.walkSeconds.toFixed(1).padStart(11)}  ${startups.padEnd(24)}  ${`${maxRss('node')}/${maxRss('rest')}`.padStart(23)}  ${String(row.bytesPerFile).padStart(10)}` +
           (errors ? `  (${errors} errors)` : ''),
       );
     }
