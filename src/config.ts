@@ -5,6 +5,15 @@ import { z } from 'zod';
 import { ErrorCode, RingstoreError } from './errors.js';
 
 const MiB = 1024 * 1024;
+const TiB = 1024 * 1024 * MiB;
+
+/** One chunk's reference in a chunked file's list: its SHA-256 digest. */
+export const CHUNK_REF_BYTES = 32;
+
+/** Bytes of the chunk list of the largest file: 32 per chunk (a SHA-256). */
+export function chunkListBytes(fileBytes: number, chunkBytes: number): number {
+  return Math.ceil(fileBytes / chunkBytes) * CHUNK_REF_BYTES;
+}
 
 export const NODE_ID = /^[A-Za-z0-9_-]{1,64}$/;
 
@@ -36,8 +45,11 @@ const configSchema = z.object({
       writeGraceMs: z.number().int().min(0).default(20),
     })
     .default({ requestMs: 2000, connectMs: 1000, writeGraceMs: 20 }),
-  maxObjectBytes: z.number().int().min(1).default(64 * MiB),
-  /** Largest frame accepted on the socket port; must hold the largest object plus its message. */
+  /** Largest file accepted (413 TOO_LARGE beyond). */
+  maxObjectBytes: z.number().int().min(1).default(TiB),
+  /** Files larger than this are stored as chunks of this size, content-addressed and spread over the ring. */
+  chunkBytes: z.number().int().min(4096).max(64 * MiB).default(4 * MiB),
+  /** Largest frame accepted on the socket port; must hold a chunk, or a small file, plus its message. */
   maxFrameBytes: z.number().int().min(1024).optional(),
   siblings: z
     .object({ warn: z.number().int().min(1).default(25), max: z.number().int().min(1).default(100) })
@@ -131,8 +143,11 @@ export function parseConfig(raw: unknown, file: string): ClusterConfig {
     }
   }
   if (c.ringSize < c.nodes.length) fail(`ringSize (${c.ringSize}) must be at least the number of nodes`);
-  const maxFrameBytes = c.maxFrameBytes ?? c.maxObjectBytes + 4 * MiB;
-  if (maxFrameBytes < c.maxObjectBytes + 64 * 1024) fail('maxFrameBytes must be at least maxObjectBytes + 64 KiB (a frame holds a file and its message)');
+  // A frame carries a small file or a chunk (at most chunkBytes), or a large file's chunk list. By default
+  // also a file of up to 64 MiB stored whole, as versions before chunking did, so that those stay readable.
+  const carried = Math.max(Math.min(c.chunkBytes, c.maxObjectBytes), chunkListBytes(c.maxObjectBytes, c.chunkBytes));
+  const maxFrameBytes = c.maxFrameBytes ?? Math.max(carried, 64 * MiB) + 4 * MiB;
+  if (maxFrameBytes < carried + 64 * 1024) fail(`maxFrameBytes must be at least ${carried + 64 * 1024} (a frame holds a chunk or a chunk list, and its message)`);
   const dataDir = isAbsolute(c.dataDir) ? c.dataDir : resolve(dirname(file), c.dataDir);
   if (c.limits.requestTimeoutMs > 0 && c.limits.headersTimeoutMs > c.limits.requestTimeoutMs) fail('limits.headersTimeoutMs must not exceed limits.requestTimeoutMs');
   return { ...c, dataDir, maxFrameBytes, file };

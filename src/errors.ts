@@ -54,6 +54,8 @@ export const ErrorCode = {
   PRECONDITION_FAILED: 'PRECONDITION_FAILED',
   /** A Range that starts past the end of the file. */
   RANGE_NOT_SATISFIABLE: 'RANGE_NOT_SATISFIABLE',
+  /** No live replica could return a chunk of a large file. */
+  CHUNK_UNAVAILABLE: 'CHUNK_UNAVAILABLE',
   INVALID_USER_NAME: 'INVALID_USER_NAME',
   INVALID_PASSWORD: 'INVALID_PASSWORD',
   /** A sign-up names a user that exists. */
@@ -103,6 +105,7 @@ export const httpStatus: Record<ErrorCode, number> = {
   NOT_A_MEMBER: 503,
   PRECONDITION_FAILED: 412,
   RANGE_NOT_SATISFIABLE: 416,
+  CHUNK_UNAVAILABLE: 503,
   INVALID_USER_NAME: 400,
   INVALID_PASSWORD: 400,
   USER_EXISTS: 409,

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { dotId } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
-import type { KeyState, Sibling, VersionVectorWire } from '../protocol/messages.js';
+import { bodyLength, type KeyState, type Sibling, type VersionVectorWire } from '../protocol/messages.js';
 import { liveUids, visible } from '../replica/records.js';
 import { validateFileName } from '../storage/names.js';
 import { noSuchBucket, readBucket, repairBucketRecord } from './buckets.js';
@@ -12,16 +12,16 @@ import type { Cluster } from './cluster.js';
 import { checkLock } from './locks.js';
 import { holdersOf, readQuorum, type QuorumRead } from './read.js';
 import { fetchBodies } from './replicas.js';
-import { writeKey, type WriteOutcome } from './write.js';
+import { writeKey, type ChunkedFile, type WriteOutcome } from './write.js';
 
 /**
  * Write a file's new version; with a context it supersedes exactly what that
  * context saw. A locked file takes it only with the holder's token.
  */
-export async function putFile(c: Cluster, bucket: string, file: string, body: Buffer, context: VersionVectorWire | null, contentType?: string, lockToken?: number, bucketRecord?: KeyState): Promise<WriteOutcome> {
+export async function putFile(c: Cluster, bucket: string, file: string, body: Buffer, context: VersionVectorWire | null, contentType?: string, lockToken?: number, bucketRecord?: KeyState, chunked?: ChunkedFile): Promise<WriteOutcome> {
   validateFileName(file);
   await checkLock(c, bucket, file, lockToken);
-  return writeKey(c, { ns: bucket, key: file, context, deleted: false, body, contentType, bucketRecord }, repairBucketRecord(c));
+  return writeKey(c, { ns: bucket, key: file, context, deleted: false, body, contentType, bucketRecord, chunked }, repairBucketRecord(c));
 }
 
 export interface FileRead {
@@ -44,7 +44,7 @@ export async function readFile(c: Cluster, bucket: string, file: string, bodies:
 
 /** The bytes of one version found by readFile: from the read, else from a replica that holds it. */
 export async function versionBody(c: Cluster, bucket: string, file: string, read: QuorumRead, version: Sibling): Promise<Buffer> {
-  if (version.deleted || version.size === 0) return Buffer.alloc(0);
+  if (bodyLength(version) === 0) return Buffer.alloc(0);
   const id = dotId(version.dot);
   const body = read.bodies.get(id) ?? (await fetchBodies(c, bucket, file, [id], holdersOf(read.answers, id))).get(id);
   if (body === undefined) throw new RingstoreError(ErrorCode.QUORUM_NOT_REACHED, `no replica that answered could return the content of ${file}`);

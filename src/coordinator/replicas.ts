@@ -6,6 +6,7 @@ import type { KeyState } from '../protocol/messages.js';
 import { collectBodies, deliverState, type Bodies } from '../replica/deliver.js';
 import { hasBody } from '../storage/layout.js';
 import type { Cluster } from './cluster.js';
+import type { ChunkedFile } from './write.js';
 
 export type { Bodies } from '../replica/deliver.js';
 
@@ -23,7 +24,7 @@ export async function readReplica(c: Cluster, node: string, ns: string, key: str
 export async function updateReplica(
   c: Cluster,
   node: string,
-  req: { ns: string; key: string; context: KeyState['context']; deleted: boolean; body: Buffer; contentType?: string | undefined; uid?: string | undefined; owner?: string | undefined; hint?: string | undefined; wid?: string | undefined; epoch?: number | undefined },
+  req: { ns: string; key: string; context: KeyState['context']; deleted: boolean; body: Buffer; contentType?: string | undefined; uid?: string | undefined; owner?: string | undefined; hint?: string | undefined; wid?: string | undefined; epoch?: number | undefined; chunked?: ChunkedFile | undefined },
 ): Promise<{ state: KeyState; dot: readonly [string, number] }> {
   const msg = {
     type: 'update' as const,
@@ -37,6 +38,7 @@ export async function updateReplica(
     ...(req.owner ? { owner: req.owner } : {}),
     ...(req.hint ? { hint: req.hint } : {}),
     ...(req.wid ? { wid: req.wid } : {}),
+    ...(req.chunked && !req.deleted ? { chunked: req.chunked } : {}),
     // The epoch the write was placed under (see writeOnce), else the one known now.
     epoch: req.epoch ?? c.membership.epoch,
   };

@@ -5,7 +5,7 @@
 // copy if it has not changed since (`hint_drop`). Then hinted.json is
 // rewritten from what is left.
 import { dotId } from '../clock/dvv.js';
-import { BUCKETS_NS, type KeyState } from '../protocol/messages.js';
+import { BUCKETS_NS, bodyLength, type KeyState } from '../protocol/messages.js';
 import { collectBodies, deliverState } from '../replica/deliver.js';
 import { hasBody } from '../storage/layout.js';
 import { objectKey } from '../ring/hash.js';
@@ -46,7 +46,7 @@ export async function handoffRound(ctx: SchedulerContext, signal: AbortSignal): 
         return bodies.get(dot);
       };
       const withBodies = h.state.siblings.filter(hasBody);
-      const eager = withBodies.reduce((n, s) => n + s.size, 0) <= EAGER_BYTES;
+      const eager = withBodies.reduce((n, s) => n + bodyLength(s), 0) <= EAGER_BYTES;
       if (eager && withBodies.length > 0) await fetch('all');
       const initial = eager ? withBodies.map((s) => dotId(s.dot)) : [];
       // A hint for a machine that has left goes to the key's owners in the newest layout instead.

@@ -6,6 +6,7 @@ import type { Logger } from '../log.js';
 import { objectKey, partitionOf } from '../ring/hash.js';
 import type { Membership } from '../ring/membership.js';
 import type { Timers } from '../runtime/runtime.js';
+import type { ChunkStore } from '../storage/chunks.js';
 import type { Identity } from '../storage/identity.js';
 import type { Journal } from '../storage/journal.js';
 import type { PaxosStore } from '../storage/paxos-store.js';
@@ -26,6 +27,8 @@ export interface NodeContext {
   identity: Identity;
   journal: Journal;
   store: Store;
+  /** The chunks of large files held here. */
+  chunks: ChunkStore;
   /** The Merkle leaves of `store`, kept as it changes (anti-entropy). */
   merkle: MerkleIndex;
   buckets: BucketRegistry;

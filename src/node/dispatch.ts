@@ -5,6 +5,7 @@
 // the disk is read-only.
 import type { RequestHandler } from '../net/transport.js';
 import type { NodeContext } from './context.js';
+import { handleChunkGet, handleChunkHas, handleChunkPut } from './handlers/chunks.js';
 import { handleGossip } from './handlers/gossip.js';
 import { handleHintDrop } from './handlers/hint-drop.js';
 import { handleHints } from './handlers/hints.js';
@@ -20,7 +21,7 @@ import { handleUpdate } from './handlers/update.js';
 import { handleStats, handleSupervisorReport, handleView, handleViewPush } from './handlers/view.js';
 
 /** The requests that change what this node stores. */
-const WRITES = new Set(['update', 'sync', 'hint_drop', 'membership_put', 'partition_drop', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_adopt']);
+const WRITES = new Set(['update', 'sync', 'hint_drop', 'membership_put', 'partition_drop', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_adopt', 'chunk_put']);
 
 export function dispatcher(ctx: NodeContext): RequestHandler {
   const handle = route(ctx);
@@ -92,6 +93,12 @@ function route(ctx: NodeContext): RequestHandler {
         return handleHints(ctx, m);
       case 'hint_drop':
         return handleHintDrop(ctx, m);
+      case 'chunk_put':
+        return handleChunkPut(ctx, m, body);
+      case 'chunk_get':
+        return handleChunkGet(ctx, m);
+      case 'chunk_has':
+        return handleChunkHas(ctx, m);
       default: {
         const unexpected: never = m;
         throw new Error(`unexpected request ${JSON.stringify(unexpected)}`);

@@ -5,6 +5,7 @@ import { listen } from '../net/server.js';
 import type { RequestHandler } from '../net/transport.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
+import { ChunkStore } from '../storage/chunks.js';
 import { Identity } from '../storage/identity.js';
 import { Journal } from '../storage/journal.js';
 import { MerkleIndex } from '../replica/merkle-index.js';
@@ -45,6 +46,7 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
   // stale context may go past it, up to a hard cap that keeps every key readable.
   const merkle = new MerkleIndex(env.membership.record.partitions, rt.timers, rt.clock, log);
   const store = new Store(storage, dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, observer: merkle });
+  const chunks = new ChunkStore(vol, dir);
   const buckets = new BucketRegistry();
   for (const { key, state } of await store.list(BUCKETS_NS)) buckets.set(key, state);
   const hints = new HintStores(storage, dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, oneOffActors: true });
@@ -61,6 +63,7 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
     identity,
     journal,
     store,
+    chunks,
     merkle,
     buckets,
     hints,
@@ -106,7 +109,7 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
   // have ended are touched), and what a crash left behind (temporary files, orphan blobs) is removed.
   void (async () => {
     for (const { key } of buckets.entries()) await purgeEnded(ctx, key);
-    const swept = await store.sweep();
+    const swept = (await store.sweep()) + (await chunks.sweep());
     if (swept > 0) log.info('start-up sweep', { removed: swept });
   })().catch((err: unknown) => log.warn('start-up purge or sweep failed', { error: (err as Error).message }));
   log.info('node listening', { host: self.host, port: listener.port, actor: identity.actor, hinted, buckets: buckets.entries().length });

@@ -3,6 +3,7 @@
 // A message's file content never travels inside the JSON: it follows it in the
 // same frame as raw bytes, described by `bodies` (see codec.ts).
 import { z } from 'zod';
+import { CHUNK_REF_BYTES } from '../config.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 
 export const PROTOCOL_VERSION = 1;
@@ -21,6 +22,11 @@ export const vectorSchema = z
   .record(actor, counter)
   .refine((v) => Object.keys(v).length <= 1024, 'a version vector has at most 1024 actors');
 export type VersionVectorWire = z.infer<typeof vectorSchema>;
+
+const chunkedSchema = z.object({ bytes: z.number().int().min(1), count: z.number().int().min(1) });
+export type Chunked = z.infer<typeof chunkedSchema>;
+/** A chunk's name: its SHA-256, hex. */
+export const chunkHash = z.string().regex(/^[0-9a-f]{64}$/, 'a chunk is named by its SHA-256, 64 hex digits');
 
 export const siblingSchema = z.object({
   dot: dotSchema,
@@ -41,8 +47,21 @@ export const siblingSchema = z.object({
   uid: z.string().max(64).optional(),
   /** A bucket record: the user that created the bucket and owns it (none: a bucket open to all). */
   owner: z.string().max(64).optional(),
+  /**
+   * A file stored in chunks (larger than the cluster's chunkBytes): the body
+   * kept with this version is the list of its chunks' SHA-256 digests, 32
+   * bytes each, in order; every chunk but the last holds `bytes`. `size` and
+   * `etag` are the whole file's.
+   */
+  chunked: chunkedSchema.optional(),
 });
 export type Sibling = z.infer<typeof siblingSchema>;
+
+/** Bytes of the body stored with a version: the file, or the list of its chunks. */
+export function bodyLength(s: Sibling): number {
+  if (s.deleted) return 0;
+  return s.chunked ? CHUNK_REF_BYTES * s.chunked.count : s.size;
+}
 
 export const stateSchema = z.object({
   context: vectorSchema,
@@ -197,8 +216,19 @@ export const messageSchema = z.discriminatedUnion('type', [
     wid: z.string().max(64).optional(),
     /** The coordinator's membership epoch: a replica that knows a newer one refuses (STALE_EPOCH). */
     epoch: z.number().int().min(1).optional(),
+    /** A chunked file: the body is its chunk list, and the file's size and MD5 are given. */
+    chunked: chunkedSchema.extend({ size: z.number().int().min(0), etag: z.string().regex(/^[0-9a-f]{32}$/) }).optional(),
   }),
   z.object({ ...reply, type: z.literal('update_reply'), state: stateSchema, dot: dotSchema }),
+
+  // Chunks of large files, named by their SHA-256 (content-addressed: a put of a chunk held already is a no-op).
+  // With `hint`: kept for that owner, which gets it by hinted handoff.
+  z.object({ ...base, type: z.literal('chunk_put'), hash: chunkHash, size: z.number().int().min(1), hint: nodeId.optional() }),
+  z.object({ ...reply, type: z.literal('chunk_put_reply') }),
+  z.object({ ...base, type: z.literal('chunk_get'), hash: chunkHash }),
+  z.object({ ...reply, type: z.literal('chunk_get_reply'), size: z.number().int().min(0).nullable() }),
+  z.object({ ...base, type: z.literal('chunk_has'), hashes: z.array(chunkHash).max(10_000) }),
+  z.object({ ...reply, type: z.literal('chunk_has_reply'), present: z.array(z.boolean()) }),
 
   // Merge another replica's state into this one's (replication, read repair, handoff).
   z.object({ ...base, type: z.literal('sync'), ns, key, state: stateSchema, bodies: z.array(bodyRef), hint: nodeId.optional(), epoch: z.number().int().min(1).optional() }),
@@ -362,7 +392,7 @@ export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 /** The fields a caller supplies; v, id and sender are filled in by the transport. */
 export type Outgoing<T extends MessageType> = MessageOf<T> extends infer M ? (M extends unknown ? Omit<M, 'v' | 'id' | 'sender'> : never) : never;
 
-export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'list_page', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'membership_get', 'membership_put', 'partition_keys', 'partition_drop', 'merkle', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_read', 'paxos_watch', 'paxos_dump', 'paxos_adopt', 'hints', 'hint_drop'] as const;
+export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'list_page', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'membership_get', 'membership_put', 'partition_keys', 'partition_drop', 'merkle', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_read', 'paxos_watch', 'paxos_dump', 'paxos_adopt', 'hints', 'hint_drop', 'chunk_put', 'chunk_get', 'chunk_has'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
 /** Which reply answers which request. */
@@ -392,6 +422,9 @@ export interface ReplyTo {
   paxos_adopt: 'paxos_adopt_reply';
   hints: 'hints_reply';
   hint_drop: 'hint_drop_reply';
+  chunk_put: 'chunk_put_reply';
+  chunk_get: 'chunk_get_reply';
+  chunk_has: 'chunk_has_reply';
 }
 export type Request = MessageOf<RequestType>;
 export type Reply = Exclude<Message, Request>;
@@ -421,6 +454,10 @@ export function declaredBodyBytes(m: Message): number {
     case 'read_reply':
     case 'sync':
       return m.bodies.reduce((sum, b) => sum + b.size, 0);
+    case 'chunk_put':
+      return m.size;
+    case 'chunk_get_reply':
+      return m.size ?? 0;
     case 'ping':
     case 'pong':
     case 'read':
@@ -468,6 +505,10 @@ export function declaredBodyBytes(m: Message): number {
     case 'hints_reply':
     case 'hint_drop':
     case 'hint_drop_reply':
+    case 'chunk_put_reply':
+    case 'chunk_get':
+    case 'chunk_has':
+    case 'chunk_has_reply':
     case 'error':
       return 0;
     default: {

@@ -1,10 +1,11 @@
 // Request bodies: raw (PUT) with a size limit, or multipart form-data (POST
 // .../files, Postman's "form-data" with a File field) parsed by busboy.
 import type { IncomingMessage } from 'node:http';
+import type { Readable } from 'node:stream';
 import busboy from 'busboy';
 import { ErrorCode, RingstoreError } from '../errors.js';
 
-function tooLarge(limit: number): RingstoreError {
+export function tooLarge(limit: number): RingstoreError {
   return new RingstoreError(ErrorCode.TOO_LARGE, `the file is larger than the limit of ${limit} bytes (maxObjectBytes in the config)`);
 }
 
@@ -35,14 +36,21 @@ export async function readJsonObject(req: IncomingMessage, limit: number, exampl
   return body as Record<string, unknown>;
 }
 
-export interface Upload {
+export interface Upload<T> {
   fileName: string;
   contentType: string | undefined;
-  body: Buffer;
+  /** What `consume` made of the file part's bytes. */
+  file: T;
   fields: Record<string, string>;
 }
 
-export function readMultipart(req: IncomingMessage, limit: number): Promise<Upload> {
+/**
+ * A multipart form-data body (Postman's form-data) with one file part, parsed
+ * by busboy. The file part's bytes go to `consume` as they arrive, never
+ * gathered here; the other fields are collected (they may come before or after
+ * the file part, so the caller uses them once this resolves).
+ */
+export function readMultipart<T>(req: IncomingMessage, limit: number, consume: (stream: Readable) => Promise<T>): Promise<Upload<T>> {
   return new Promise((resolve, reject) => {
     let bb: busboy.Busboy;
     try {
@@ -56,7 +64,7 @@ export function readMultipart(req: IncomingMessage, limit: number): Promise<Uplo
       return;
     }
     const fields: Record<string, string> = {};
-    let upload: Omit<Upload, 'fields'> | null = null;
+    let upload: Promise<Omit<Upload<T>, 'fields'>> | null = null;
     let failure: RingstoreError | null = null;
     let files = 0;
     const fail = (e: RingstoreError): void => {
@@ -67,18 +75,23 @@ export function readMultipart(req: IncomingMessage, limit: number): Promise<Uplo
     });
     bb.on('file', (_field, stream, info) => {
       files++;
-      const chunks: Buffer[] = [];
-      let size = 0;
-      stream.on('data', (c: Buffer) => {
-        size += c.length;
-        chunks.push(c);
-      });
+      if (files > 1) {
+        stream.resume();
+        return fail(new RingstoreError(ErrorCode.BAD_REQUEST, 'send one file per request'));
+      }
+      const fileName = info.filename;
+      if (!fileName) {
+        stream.resume();
+        return fail(new RingstoreError(ErrorCode.BAD_REQUEST, 'the file part has no filename: it names the file'));
+      }
       stream.on('limit', () => fail(tooLarge(limit)));
-      stream.on('end', () => {
-        if (files > 1) return fail(new RingstoreError(ErrorCode.BAD_REQUEST, 'send one file per request'));
-        if (!info.filename) return fail(new RingstoreError(ErrorCode.BAD_REQUEST, 'the file part has no filename: it names the file'));
-        upload = { fileName: info.filename, contentType: info.mimeType || undefined, body: Buffer.concat(chunks, size) };
+      const consumed = consume(stream).then((file) => ({ fileName, contentType: info.mimeType || undefined, file }));
+      // The consumer failed (a chunk could not be stored): stop parsing, and let the server answer and drain.
+      consumed.catch((err: unknown) => {
+        req.unpipe(bb);
+        reject(err);
       });
+      upload = consumed;
     });
     bb.on('filesLimit', () => fail(new RingstoreError(ErrorCode.BAD_REQUEST, 'send one file per request')));
     bb.on('error', (err: Error) => {
@@ -88,7 +101,7 @@ export function readMultipart(req: IncomingMessage, limit: number): Promise<Uplo
     bb.on('close', () => {
       if (failure) return reject(failure);
       if (!upload) return reject(new RingstoreError(ErrorCode.BAD_REQUEST, 'no file part in the form: add a field of type File (Postman: Body, form-data)'));
-      resolve({ ...upload, fields });
+      upload.then((u) => resolve({ ...u, fields }), reject);
     });
     req.pipe(bb);
   });

@@ -9,7 +9,7 @@
 // (bench:micro: ~0.5 ms to create a 1 KiB file, ~2.5 µs to append it to one).
 import { join } from 'node:path';
 import { dotId, type Dot } from '../clock/dvv.js';
-import { BUCKETS_NS, type KeyState, type Sibling } from '../protocol/messages.js';
+import { BUCKETS_NS, bodyLength, type KeyState, type Sibling } from '../protocol/messages.js';
 import { isErrno } from '../runtime/disk.js';
 import { NameIndex } from './name-index.js';
 import { fileStem } from './names.js';
@@ -40,7 +40,7 @@ export function inlineBodies(m: Manifest): Map<string, Buffer> {
 }
 
 export function hasBody(s: Sibling): boolean {
-  return !s.deleted && s.size > 0;
+  return bodyLength(s) > 0;
 }
 
 export function nsDir(root: string, ns: string): string {

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { dotId, emptyState, equalStates, nextCounter, sync, update, type Dot } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { BUCKETS_NS, type KeyState, type Sibling } from '../protocol/messages.js';
+import { BUCKETS_NS, bodyLength, type Chunked, type KeyState, type Sibling } from '../protocol/messages.js';
 import { isErrno } from '../runtime/disk.js';
 import { randomHex, type Clock, type Random } from '../runtime/runtime.js';
 import type { Identity } from './identity.js';
@@ -51,6 +51,8 @@ export interface NewVersion {
   wid?: string | undefined;
   /** A bucket record: the user creating the bucket. */
   owner?: string | undefined;
+  /** A chunked file: `body` is its chunk list; the file's size and MD5 as the coordinator computed them. */
+  chunked?: (Chunked & { size: number; etag: string }) | undefined;
 }
 
 export interface StoreOptions {
@@ -227,8 +229,8 @@ export class Store {
       const sibling: Sibling = {
         dot: [actor, n],
         ...(v.deleted ? { deleted: true } : {}),
-        size: v.deleted ? 0 : v.body.length,
-        etag: v.deleted ? '' : createHash('md5').update(v.body).digest('hex'),
+        size: v.deleted ? 0 : (v.chunked?.size ?? v.body.length),
+        etag: v.deleted ? '' : (v.chunked?.etag ?? createHash('md5').update(v.body).digest('hex')),
         ts: this.env.clock.now(),
         // Exactly the versions this one supersedes. Its own dot is not merged in: {a: 9} would claim
         // a's versions 4 to 8 as seen, though a write with context {a: 3} is concurrent with them.
@@ -237,6 +239,7 @@ export class Store {
         ...(v.wid ? { wid: v.wid } : {}),
         ...(v.uidFromDot ? { uid: dotId([actor, n]) } : v.uid ? { uid: v.uid } : {}),
         ...(v.owner ? { owner: v.owner } : {}),
+        ...(v.chunked && !v.deleted ? { chunked: { bytes: v.chunked.bytes, count: v.chunked.count } } : {}),
       };
       const next = update(current, clientContext, sibling) as KeyState;
       const max = this.opts.siblingMax ?? Infinity;
@@ -270,11 +273,11 @@ export class Store {
         const id = dotId(s.dot);
         if (have.has(id) || !hasBody(s)) continue;
         const b = bodies.get(id);
-        if (b && b.length !== s.size) {
-          throw new RingstoreError(ErrorCode.BAD_MESSAGE, `body of ${id} is ${b.length} bytes, its version says ${s.size}`);
+        if (b && b.length !== bodyLength(s)) {
+          throw new RingstoreError(ErrorCode.BAD_MESSAGE, `body of ${id} is ${b.length} bytes, its version says ${bodyLength(s)}`);
         }
         if (b) given.set(id, b);
-        else if (this.vol.sizeOf(this.blobPath(ns, key, s.dot)) !== s.size) missing.push(id);
+        else if (this.vol.sizeOf(this.blobPath(ns, key, s.dot)) !== bodyLength(s)) missing.push(id);
       }
       if (missing.length > 0) {
         // Bodies may come over several messages (a frame holds only so much): the ones that came

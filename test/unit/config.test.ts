@@ -22,7 +22,7 @@ t.test('optional keys get defaults', async (t) => {
   t.same(c.replication, { n: 3, r: 2, w: 2 });
   t.equal(c.dataDir, '/etc/ringstore/data');
   t.equal(c.ringSize, 256);
-  t.ok(c.maxFrameBytes > c.maxObjectBytes);
+  t.ok(c.maxFrameBytes > c.chunkBytes, "a frame holds a chunk");
 });
 
 t.test('bad configs are refused with a clear message', async (t) => {
@@ -47,7 +47,8 @@ t.test('every limit has its default in one place', async (t) => {
     minBodyRateWindowMs: 10_000,
     maxConcurrentRequests: 512,
   });
-  t.equal(c.maxObjectBytes, 64 * 1024 * 1024);
+  t.equal(c.maxObjectBytes, 1024 ** 4);
+  t.equal(c.chunkBytes, 4 * 1024 * 1024);
   t.equal(c.maxFrameBytes, 68 * 1024 * 1024);
   const partial = parseConfig({ nodes, limits: { maxConcurrentRequests: 3 } }, '/x/nodes.json');
   t.equal(partial.limits.maxConcurrentRequests, 3);

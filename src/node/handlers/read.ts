@@ -5,7 +5,7 @@
 import { dotId, sameDot, sync } from '../../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../../errors.js';
 import { bodyBudget } from '../../protocol/codec.js';
-import type { BodyRef, KeyState, MessageOf } from '../../protocol/messages.js';
+import { bodyLength, type BodyRef, type KeyState, type MessageOf } from '../../protocol/messages.js';
 import type { HandlerResult } from '../../net/transport.js';
 import { hasBody, type Store } from '../../storage/store.js';
 import type { NodeContext } from '../context.js';
@@ -62,8 +62,8 @@ async function loadBodies(m: MessageOf<'read'>, state: KeyState | null, copies: 
   for (const s of state.siblings) {
     const id = dotId(s.dot);
     if (!hasBody(s) || (wanted && !wanted.has(id))) continue;
-    if (total + s.size > budget && refs.length > 0) break;
-    total += s.size;
+    if (total + bodyLength(s) > budget && refs.length > 0) break;
+    total += bodyLength(s);
     const copy = copies.find((c) => c.state.siblings.some((o) => sameDot(o.dot, s.dot)));
     if (!copy) continue;
     const b = await copy.store.readBody(m.ns, m.key, s);

@@ -2,26 +2,35 @@
 // versioned delete. Concurrent versions answer 300 with their list; a write
 // carrying the context of a read supersedes exactly what that read returned.
 import { dotId } from '../../clock/dvv.js';
+import { fetchChunk } from '../../coordinator/chunks.js';
 import { checkPreconditions, deleteFile, noSuchFile as missing, putFile, readFile, tagMatches, versionBody, versionsTag, type FileRead } from '../../coordinator/files.js';
 import { authorize, type BucketAccess } from '../../coordinator/access.js';
 import { ErrorCode, RingstoreError } from '../../errors.js';
 import type { Sibling } from '../../protocol/messages.js';
 import { validateFileName } from '../../storage/names.js';
 import { writeAnswer } from '../answers.js';
-import { readMultipart, readRawBody } from '../body.js';
+import { readMultipart, tooLarge } from '../body.js';
+import { chunkNames, receiveFile, type Received } from '../upload.js';
 import { decodeContext, encodeContext } from '../../clock/context-token.js';
 import { CONTEXT_HEADER } from '../respond.js';
 import { sendJson } from '../respond.js';
 import type { Route, RouteArgs } from '../router.js';
 import { lockToken, parseLockToken } from './locks.js';
 
-async function store(args: RouteArgs, access: BucketAccess, file: string, body: Buffer, context: string | undefined, contentType: string | undefined, token: number | undefined): Promise<void> {
+/**
+ * Write the version an upload brought: a small file whole, a large one as the
+ * list of its chunks (stored already). The preconditions are checked after the
+ * body has come, just before the version is written.
+ */
+async function store(args: RouteArgs, access: BucketAccess, file: string, got: Received, context: string | undefined, contentType: string | undefined, token: number | undefined): Promise<void> {
   const { cluster, res, bucket } = args;
   cluster.requireMember();
   const given = decodeContext(cluster.contextKey, context);
   const read = await checkPreconditions(cluster, bucket, file, preconditions(args), access.record);
-  const outcome = await putFile(cluster, bucket, file, body, given ?? read, contentType, token, access.record);
-  sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, file, size: body.length }), { 'x-context': encodeContext(cluster.contextKey, outcome.state.context) });
+  const body = got.kind === 'whole' ? got.body : got.list;
+  const chunked = got.kind === 'chunked' ? { bytes: got.bytes, count: got.count, size: got.size, etag: got.etag } : undefined;
+  const outcome = await putFile(cluster, bucket, file, body, given ?? read, contentType, token, access.record, chunked);
+  sendJson(res, 200, writeAnswer(cluster, outcome, { bucket, file, size: got.size, ...(chunked ? { chunks: chunked.count } : {}) }), { 'x-context': encodeContext(cluster.contextKey, outcome.state.context) });
 }
 
 /** POST /buckets/<bucket>/files, multipart form-data: the file part's filename is the file id. */
@@ -29,11 +38,13 @@ export const uploadFormRoute: Route = async (args) => {
   // A machine that is not a member says so first (its reads of the bucket would fail for other reasons).
   args.cluster.requireMember();
   const access = await authorize(args.cluster, args.bucket, args.user, 'write');
-  const upload = await readMultipart(args.req, args.cluster.config.maxObjectBytes);
+  const limit = args.cluster.config.maxObjectBytes;
+  const upload = await readMultipart(args.req, limit, (stream) => receiveFile(args.cluster, stream, limit));
+  validateFileName(upload.fileName);
   const context = upload.fields.context ?? header(args, CONTEXT_HEADER);
   // The lock token in the X-Lock-Token header, or a lock_token form field.
   const token = lockToken(args) ?? parseLockToken(upload.fields.lock_token);
-  await store(args, access, upload.fileName, upload.body, context, upload.contentType, token);
+  await store(args, access, upload.fileName, upload.file, context, upload.contentType, token);
 };
 
 /** PUT /buckets/<bucket>/<file>: the request body is the file. */
@@ -41,8 +52,11 @@ export const putFileRoute: Route = async (args) => {
   validateFileName(args.file);
   args.cluster.requireMember();
   const access = await authorize(args.cluster, args.bucket, args.user, 'write');
-  const body = await readRawBody(args.req, args.cluster.config.maxObjectBytes);
-  await store(args, access, args.file, body, header(args, CONTEXT_HEADER), header(args, 'content-type'), lockToken(args));
+  const limit = args.cluster.config.maxObjectBytes;
+  const declared = Number(args.req.headers['content-length']);
+  if (Number.isFinite(declared) && declared > limit) throw tooLarge(limit);
+  const got = await receiveFile(args.cluster, args.req, limit);
+  await store(args, access, args.file, got, header(args, CONTEXT_HEADER), header(args, 'content-type'), lockToken(args));
 };
 
 function header(args: RouteArgs, name: string): string | undefined {
@@ -109,10 +123,13 @@ export const getFileRoute: Route = async (args) => {
   // with any write.
   const etag = versionsTag(wanted !== null ? [chosen] : siblings);
   if (ifNoneMatch !== undefined && tagMatches(ifNoneMatch, etag)) return notModified(args, etag, context, id);
-  const bytes = await versionBody(cluster, bucket, file, read, chosen);
+  const head = args.req.method === 'HEAD';
+  // A chunked file's body here is its chunk list; HEAD of one reads nothing more.
+  const bytes = chosen.chunked && head ? Buffer.alloc(0) : await versionBody(cluster, bucket, file, read, chosen);
+  const size = chosen.size;
   const headers: Record<string, string | number> = {
     'content-type': chosen.type ?? 'application/octet-stream',
-    'content-length': bytes.length,
+    'content-length': size,
     'accept-ranges': 'bytes',
     etag,
     'content-md5': Buffer.from(chosen.etag, 'hex').toString('base64'),
@@ -122,20 +139,82 @@ export const getFileRoute: Route = async (args) => {
     'x-siblings': String(siblings.length),
   };
   const ifRange = header(args, 'if-range');
-  const range = ifRange === undefined || tagMatches(ifRange, etag) ? byteRange(header(args, 'range'), bytes.length) : null;
+  const range = ifRange === undefined || tagMatches(ifRange, etag) ? byteRange(header(args, 'range'), size) : null;
   if (range === 'unsatisfiable') {
-    res.setHeader('content-range', `bytes */${bytes.length}`);
-    throw new RingstoreError(ErrorCode.RANGE_NOT_SATISFIABLE, `${file} has ${bytes.length} bytes: the range ${header(args, 'range')} starts past its end`);
+    res.setHeader('content-range', `bytes */${size}`);
+    throw new RingstoreError(ErrorCode.RANGE_NOT_SATISFIABLE, `${file} has ${size} bytes: the range ${header(args, 'range')} starts past its end`);
   }
-  if (range) {
-    const part = bytes.subarray(range.start, range.end + 1);
-    res.writeHead(206, { ...headers, 'content-length': part.length, 'content-range': `bytes ${range.start}-${range.end}/${bytes.length}` });
-    res.end(args.req.method === 'HEAD' ? undefined : part);
-    return;
-  }
-  res.writeHead(200, headers);
-  res.end(args.req.method === 'HEAD' ? undefined : bytes);
+  const [status, start, end] = range ? [206, range.start, range.end] : [200, 0, size - 1];
+  const answer = range ? { ...headers, 'content-length': end - start + 1, 'content-range': `bytes ${start}-${end}/${size}` } : headers;
+  if (chosen.chunked && !head && size > 0) return sendChunks(args, chunkNames(bytes), chosen.chunked.bytes, start, end, status, answer);
+  res.writeHead(status, answer);
+  res.end(head ? undefined : range ? bytes.subarray(start, end + 1) : bytes);
 };
+
+/** Chunks fetched ahead of the one being sent, so that the next is here when the client takes it. */
+const READ_AHEAD = 2;
+
+/**
+ * Send bytes [start, end] of a chunked file: its chunks in order, each fetched
+ * from a live replica (READ_AHEAD ahead) and written as the client takes them,
+ * so that a download holds a few chunks, never the file. The first chunk is
+ * fetched before the status is sent, so that a file none of whose replicas
+ * can serve it gets a clean 503; a chunk lost later cuts the response short
+ * (its Content-Length then tells the client it is incomplete).
+ */
+async function sendChunks(args: RouteArgs, names: readonly string[], chunkBytes: number, start: number, end: number, status: number, headers: Record<string, string | number>): Promise<void> {
+  const { cluster, res } = args;
+  const first = Math.floor(start / chunkBytes);
+  const last = Math.floor(end / chunkBytes);
+  if (last >= names.length) throw new RingstoreError(ErrorCode.INTERNAL, `the chunk list of ${args.file} is shorter than its size says`);
+  const fetches = new Map<number, Promise<Buffer>>();
+  const fetchAt = (i: number): Promise<Buffer> => {
+    let p = fetches.get(i);
+    if (!p) {
+      p = fetchChunk(cluster, names[i] as string);
+      p.catch(() => undefined); // awaited in turn; a client gone before then must not leave it unhandled
+      fetches.set(i, p);
+    }
+    return p;
+  };
+  for (let i = first; i <= last; i++) {
+    for (let j = i; j <= Math.min(last, i + READ_AHEAD); j++) void fetchAt(j);
+    let chunk: Buffer;
+    try {
+      chunk = await fetchAt(i);
+    } catch (err) {
+      if (i === first) throw err;
+      cluster.log.warn('a download was cut short: a chunk could not be fetched', { bucket: args.bucket, file: args.file, error: (err as Error).message });
+      res.destroy();
+      return;
+    }
+    fetches.delete(i);
+    if (i === first) res.writeHead(status, headers);
+    const from = i === first ? start - i * chunkBytes : 0;
+    const to = i === last ? end - i * chunkBytes + 1 : chunk.length;
+    if (to > chunk.length) {
+      cluster.log.warn('a chunk is shorter than its place in the file', { file: args.file, chunk: names[i] });
+      res.destroy();
+      return;
+    }
+    if (!res.write(chunk.subarray(from, to))) await drained(res);
+    if (res.destroyed) return;
+  }
+  res.end();
+}
+
+/** Until the response can take more, or is gone. */
+function drained(res: RouteArgs['res']): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      res.off('drain', done);
+      res.off('close', done);
+      resolve();
+    };
+    res.on('drain', done);
+    res.on('close', done);
+  });
+}
 
 /**
  * One byte range of a Range header (RFC 9110 14.1.2: "bytes=a-b", "bytes=a-",

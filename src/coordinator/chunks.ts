@@ -1,0 +1,99 @@
+// The chunks of a large file, as a coordinator stores and fetches them. A
+// chunk is placed on the ring by its hash, like a key of its own: its owners
+// are the N nodes clockwise from it (in every live layout while partitions
+// move), and an owner that is down is stood in for by the next healthy node,
+// which keeps the chunk marked as a hint for that owner (Dynamo's sloppy
+// quorum, as for any write). A chunk is stored once W owners of each live
+// layout (or their stand-ins) hold it. Chunks never change, so there is
+// nothing to version or merge: any replica's copy is the chunk, once its bytes
+// hash to its name.
+import { ErrorCode, RingstoreError, replicaFailure, type ReplicaFailure } from '../errors.js';
+import { sha256Hex } from '../storage/chunks.js';
+import type { Cluster } from './cluster.js';
+import { quorum } from './quorum.js';
+import { quorumError } from './read.js';
+
+/** The pseudo-namespace that places chunks on the ring (never a bucket's name: `$` is not allowed in those). */
+export const CHUNKS_NS = '$chunks';
+
+interface Copy {
+  node: string;
+  /** The owner a stand-in keeps it for. */
+  for?: string;
+}
+
+/** Store one chunk on W of its owners (in each live layout); the other puts go on after this returns. */
+export async function storeChunk(c: Cluster, hash: string, bytes: Buffer): Promise<void> {
+  await c.health.current();
+  const lists = c.writeLists(CHUNKS_NS, hash);
+  const owners = [...new Set(lists.flat())];
+  const known = await c.health.downSet();
+  const outside = c.walk(CHUNKS_NS, hash).filter((n) => !owners.includes(n));
+  const fallbacks = [...outside.filter((n) => !known.has(n)), ...outside.filter((n) => known.has(n))];
+  const failed: ReplicaFailure[] = [];
+  const put = async (node: string, hint?: string): Promise<void> => {
+    await c.transport.request(c.peer(node), { type: 'chunk_put', hash, size: bytes.length, ...(hint !== undefined ? { hint } : {}) }, [bytes]);
+  };
+  const slot = async (owner: string): Promise<Copy> => {
+    if (!known.has(owner)) {
+      try {
+        await put(owner);
+        return { node: owner };
+      } catch (err) {
+        failed.push(replicaFailure(owner, err));
+      }
+    }
+    for (;;) {
+      const node = fallbacks.shift();
+      if (node === undefined) throw new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `${owner} is down and no other node could keep chunk ${hash.slice(0, 12)} for it`);
+      try {
+        await put(node, owner);
+        return { node, for: owner };
+      } catch (err) {
+        failed.push(replicaFailure(node, err));
+      }
+    }
+  };
+  const need = Math.min(c.w, (lists[0] as string[]).length);
+  // Every live layout must have W of its owners' copies: wait for all when partitions move.
+  const result = await quorum(owners, lists.length > 1 ? owners.length : need, slot);
+  const done = lists.length > 1 ? await result.rest : result;
+  const copies = done.ok.map((a) => a.value);
+  for (const list of lists) {
+    const held = new Set(copies.filter((x) => list.includes(x.for ?? x.node)).map((x) => x.for ?? x.node));
+    const want = Math.min(c.w, list.length);
+    if (held.size < want) throw quorumError(`store of chunk ${hash.slice(0, 12)}`, want, [...held], [...failed, ...done.failed]);
+  }
+}
+
+/**
+ * A chunk's bytes from the first node that holds a good copy: its owners (of
+ * every live layout) that are not known down, then the others, then any node
+ * (a stand-in may keep it as a hint). A copy whose bytes do not hash to its
+ * name is passed over.
+ */
+export async function fetchChunk(c: Cluster, hash: string): Promise<Buffer> {
+  const owners = [...new Set(c.writeLists(CHUNKS_NS, hash).flat())];
+  const known = await c.health.downSet();
+  const rest = c.walk(CHUNKS_NS, hash).filter((n) => !owners.includes(n));
+  const order = [...owners.filter((n) => !known.has(n)), ...rest.filter((n) => !known.has(n)), ...owners.filter((n) => known.has(n)), ...rest.filter((n) => known.has(n))];
+  const tried: string[] = [];
+  for (const node of order) {
+    try {
+      const { reply, body } = await c.transport.request(c.peer(node), { type: 'chunk_get', hash });
+      if (reply.size === null) {
+        tried.push(`${node}: not held`);
+        continue;
+      }
+      if (sha256Hex(body) !== hash) {
+        c.log.warn('a replica holds a damaged copy of a chunk', { node, hash });
+        tried.push(`${node}: damaged`);
+        continue;
+      }
+      return body;
+    } catch (err) {
+      tried.push(`${node}: ${(err as Error).message}`);
+    }
+  }
+  throw new RingstoreError(ErrorCode.CHUNK_UNAVAILABLE, `no live replica could return chunk ${hash} (${tried.join('; ')})`, { details: { chunk: hash } });
+}

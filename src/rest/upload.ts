@@ -1,0 +1,108 @@
+// A file's bytes as an upload brings them. Up to chunkBytes they are kept and
+// stored whole, as any small file. Past that the file is cut into chunks of
+// chunkBytes as the bytes arrive, each named by its SHA-256 and sent to its
+// replicas while the next one is read, with at most UPLOAD_WINDOW chunks in
+// flight: reading waits for a slot, so a fast client is slowed to the pace of
+// the replicas and the coordinator holds a few chunks, never the file.
+import { createHash } from 'node:crypto';
+import { storeChunk } from '../coordinator/chunks.js';
+import type { Cluster } from '../coordinator/cluster.js';
+import { CHUNK_REF_BYTES } from '../config.js';
+import { tooLarge } from './body.js';
+
+/** Chunks being stored at once by one upload. */
+export const UPLOAD_WINDOW = 4;
+
+export type Received =
+  | { kind: 'whole'; body: Buffer; size: number }
+  | {
+      kind: 'chunked';
+      /** The chunks' SHA-256 digests, 32 bytes each, in order: the body stored with the version. */
+      list: Buffer;
+      size: number;
+      /** MD5 of the whole file, hex. */
+      etag: string;
+      bytes: number;
+      count: number;
+    };
+
+export async function receiveFile(c: Cluster, source: AsyncIterable<Buffer>, limit: number): Promise<Received> {
+  const chunkBytes = c.config.chunkBytes;
+  const md5 = createHash('md5');
+  const digests: Buffer[] = [];
+  const inflight = new Set<Promise<void>>();
+  let failure: unknown = null;
+  // Until more than a chunk has come, the pieces as they came (a small file is stored whole, and allocates
+  // no chunk); after, each piece is copied once into the chunk being filled.
+  let pieces: Buffer[] | null = [];
+  let piecesBytes = 0;
+  let chunk: Buffer | null = null;
+  let filled = 0;
+  let size = 0;
+
+  const send = async (full: Buffer): Promise<void> => {
+    while (inflight.size >= UPLOAD_WINDOW) await Promise.race(inflight);
+    if (failure !== null) throw failure;
+    const digest = createHash('sha256').update(full).digest();
+    digests.push(digest);
+    const p: Promise<void> = storeChunk(c, digest.toString('hex'), full).then(
+      () => {
+        inflight.delete(p);
+      },
+      (err: unknown) => {
+        inflight.delete(p);
+        failure ??= err;
+      },
+    );
+    inflight.add(p);
+  };
+  const fill = async (piece: Buffer): Promise<void> => {
+    let off = 0;
+    while (off < piece.length) {
+      chunk ??= Buffer.allocUnsafeSlow(chunkBytes);
+      const k = piece.copy(chunk, filled, off);
+      off += k;
+      filled += k;
+      if (filled === chunkBytes) {
+        const full = chunk;
+        chunk = null;
+        filled = 0;
+        await send(full);
+      }
+    }
+  };
+
+  for await (const piece of source as AsyncIterable<Buffer>) {
+    size += piece.length;
+    if (size > limit) throw tooLarge(limit);
+    md5.update(piece);
+    if (pieces) {
+      pieces.push(piece);
+      piecesBytes += piece.length;
+      // Only once more than a chunk has come is the file a large one: a file of exactly chunkBytes is whole.
+      if (piecesBytes <= chunkBytes) continue;
+      const held = pieces;
+      pieces = null;
+      for (const p of held) await fill(p);
+    } else {
+      await fill(piece);
+    }
+    if (failure !== null) throw failure;
+  }
+  if (pieces) {
+    const body = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, piecesBytes);
+    return { kind: 'whole', body, size };
+  }
+  const last = chunk as Buffer | null;
+  if (last && filled > 0) await send(last.subarray(0, filled));
+  while (inflight.size > 0) await Promise.race(inflight);
+  if (failure !== null) throw failure;
+  return { kind: 'chunked', list: Buffer.concat(digests), size, etag: md5.digest('hex'), bytes: chunkBytes, count: digests.length };
+}
+
+/** The chunks' names, from a chunked version's list. */
+export function chunkNames(list: Buffer): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + CHUNK_REF_BYTES <= list.length; i += CHUNK_REF_BYTES) out.push(list.subarray(i, i + CHUNK_REF_BYTES).toString('hex'));
+  return out;
+}
