@@ -35,17 +35,20 @@ export async function storeChunk(c: Cluster, hash: string, bytes: Buffer): Promi
     await c.transport.request(c.peer(node), { type: 'chunk_put', hash, size: bytes.length, ...(hint !== undefined ? { hint } : {}) }, [bytes]);
   };
   const slot = async (owner: string): Promise<Copy> => {
+    let own: unknown = new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `${owner} is believed down`);
     if (!known.has(owner)) {
       try {
         await put(owner);
         return { node: owner };
       } catch (err) {
-        failed.push(replicaFailure(owner, err));
+        own = err;
       }
     }
+    failed.push(replicaFailure(owner, own));
     for (;;) {
       const node = fallbacks.shift();
-      if (node === undefined) throw new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `${owner} is down and no other node could keep chunk ${hash.slice(0, 12)} for it`);
+      // No node left to stand in: the owner's own failure is the reason (a full disk is a 507).
+      if (node === undefined) throw own;
       try {
         await put(node, owner);
         return { node, for: owner };
@@ -62,7 +65,7 @@ export async function storeChunk(c: Cluster, hash: string, bytes: Buffer): Promi
   for (const list of lists) {
     const held = new Set(copies.filter((x) => list.includes(x.for ?? x.node)).map((x) => x.for ?? x.node));
     const want = Math.min(c.w, list.length);
-    if (held.size < want) throw quorumError(`store of chunk ${hash.slice(0, 12)}`, want, [...held], [...failed, ...done.failed]);
+    if (held.size < want) throw quorumError(`store of chunk ${hash.slice(0, 12)}`, want, [...held], firstPerNode([...failed, ...done.failed]));
   }
 }
 
@@ -96,4 +99,10 @@ export async function fetchChunk(c: Cluster, hash: string): Promise<Buffer> {
     }
   }
   throw new RingstoreError(ErrorCode.CHUNK_UNAVAILABLE, `no live replica could return chunk ${hash} (${tried.join('; ')})`, { details: { chunk: hash } });
+}
+
+/** One failure per node, the first (a stand-in's failure is recorded under its own name, an owner's before its slot gives up). */
+function firstPerNode(failed: readonly ReplicaFailure[]): ReplicaFailure[] {
+  const seen = new Set<string>();
+  return failed.filter((f) => !seen.has(f.node) && seen.add(f.node));
 }
