@@ -8,13 +8,11 @@
 // nothing to version or merge: any replica's copy is the chunk, once its bytes
 // hash to its name.
 import { ErrorCode, RingstoreError, replicaFailure, type ReplicaFailure } from '../errors.js';
+import { CHUNKS_NS } from '../protocol/messages.js';
 import { sha256Hex } from '../storage/chunks.js';
 import type { Cluster } from './cluster.js';
 import { quorum } from './quorum.js';
 import { quorumError } from './read.js';
-
-/** The pseudo-namespace that places chunks on the ring (never a bucket's name: `$` is not allowed in those). */
-export const CHUNKS_NS = '$chunks';
 
 interface Copy {
   node: string;

@@ -5,7 +5,7 @@
 // copy if it has not changed since (`hint_drop`). Then hinted.json is
 // rewritten from what is left.
 import { dotId } from '../clock/dvv.js';
-import { BUCKETS_NS, bodyLength, type KeyState } from '../protocol/messages.js';
+import { BUCKETS_NS, CHUNKS_NS, bodyLength, type KeyState } from '../protocol/messages.js';
 import { collectBodies, deliverState } from '../replica/deliver.js';
 import { hasBody } from '../storage/layout.js';
 import { objectKey } from '../ring/hash.js';
@@ -78,8 +78,47 @@ export async function handoffRound(ctx: SchedulerContext, signal: AbortSignal): 
     after = reply.next ?? undefined;
   } while (after !== undefined);
   const unwritten = await writeState(ctx, HINTED_JSON, remaining);
-  if (delivered > 0) ctx.log.info('hinted handoff', { delivered, remaining: remaining.length });
-  return `delivered ${delivered}, remaining ${remaining.length}${failed ? `, ${failed} owner(s) unreachable` : ''}${unwritten ? `; ${unwritten}` : ''}`;
+  const chunks = await handoffChunks(ctx, signal, unreachable);
+  if (delivered > 0 || chunks.delivered > 0) ctx.log.info('hinted handoff', { delivered, remaining: remaining.length, chunksDelivered: chunks.delivered, chunksRemaining: chunks.remaining });
+  const ofChunks = chunks.delivered + chunks.remaining > 0 ? `; chunks delivered ${chunks.delivered}, remaining ${chunks.remaining}` : '';
+  return `delivered ${delivered}, remaining ${remaining.length}${failed ? `, ${failed} owner(s) unreachable` : ''}${ofChunks}${unwritten ? `; ${unwritten}` : ''}`;
+}
+
+/**
+ * The chunks of large files kept here for an owner that was down: each is
+ * read from this machine's socket server and put on its owner (or, if the
+ * owner has left, on the chunk's owners now), then the hint is dropped (and
+ * the copy, unless this node owns the chunk). A chunk never changes, so there
+ * is nothing to merge and a chunk delivered twice is one file.
+ */
+async function handoffChunks(ctx: SchedulerContext, signal: AbortSignal, unreachable: Set<string>): Promise<{ delivered: number; remaining: number }> {
+  const self = peerAddress(ctx, ctx.self);
+  let delivered = 0;
+  let remaining = 0;
+  let after: string | undefined;
+  do {
+    const { reply } = await ctx.transport.request(self, { type: 'chunk_hints', limit: PAGE, ...(after !== undefined ? { after } : {}) });
+    for (const { owner, hash } of reply.entries) {
+      const to = unreachable.has(owner) || signal.aborted ? null : targets(ctx, { owner, ns: CHUNKS_NS, key: hash });
+      if (to === null) {
+        remaining++;
+        continue;
+      }
+      try {
+        const got = await ctx.transport.request(self, { type: 'chunk_get', hash });
+        if (got.reply.size !== null) for (const target of to) await ctx.transport.request(peerAddress(ctx, target), { type: 'chunk_put', hash, size: got.body.length }, [got.body]);
+        // A hint whose chunk is gone (removed by hand) has nothing left to deliver: dropped too.
+        await ctx.transport.request(self, { type: 'chunk_hint_drop', owner, hash });
+        delivered++;
+      } catch (err) {
+        unreachable.add(owner);
+        remaining++;
+        ctx.log.debug('chunk handoff failed', { owner, hash, error: (err as Error).message });
+      }
+    }
+    after = reply.next ?? undefined;
+  } while (after !== undefined);
+  return { delivered, remaining };
 }
 
 /**
@@ -90,7 +129,7 @@ export async function handoffRound(ctx: SchedulerContext, signal: AbortSignal): 
  * newer epoch; until then null (kept for a later tick). The simulator found a joiner's hint given to the
  * old owners, and so never to the joiner, by a scheduler just restarted (seed 671 of a variant).
  */
-function targets(ctx: SchedulerContext, h: Hinted): string[] | null {
+function targets(ctx: SchedulerContext, h: Pick<Hinted, 'owner' | 'ns' | 'key'>): string[] | null {
   const m = ctx.env.membership;
   if (m.has(h.owner)) return [h.owner];
   if (!ctx.view.caughtUp(m.epoch)) return null;

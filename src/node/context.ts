@@ -112,12 +112,18 @@ export async function admitWrite<T>(ctx: NodeContext, epoch: number | undefined,
  * claims this node's earlier dots of it, and hide them wherever it is synced
  * (simulator seed 1778: a write acknowledged before the move was lost so).
  */
+/** Whether this node owns a key in one of the live layouts of the membership it holds. */
+export function ownsInLiveLayout(ctx: NodeContext, ns: string, key: string): boolean {
+  const rec = ctx.membership.record;
+  const partition = partitionOf(objectKey(ns, key), rec.partitions);
+  return rec.layouts.some((l) => l.replicas[partition]?.includes(ctx.identity.node));
+}
+
 export function requireOwner(ctx: NodeContext, ns: string, key: string, epoch: number | undefined): void {
   if (epoch === undefined || epoch > ctx.membership.epoch) return;
   const rec = ctx.membership.record;
-  const partition = partitionOf(objectKey(ns, key), rec.partitions);
   const self = ctx.identity.node;
-  if (rec.layouts.some((l) => l.replicas[partition]?.includes(self))) return;
+  if (ownsInLiveLayout(ctx, ns, key)) return;
   throw new RingstoreError(ErrorCode.STALE_EPOCH, `${ctx.identity.node} owns ${key} in no live layout of epoch ${rec.epoch} (${rec.layouts.length} live): the coordinator's membership is older`, {
     details: { node: self, epoch: rec.epoch },
   });

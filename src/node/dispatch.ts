@@ -5,7 +5,7 @@
 // the disk is read-only.
 import type { RequestHandler } from '../net/transport.js';
 import type { NodeContext } from './context.js';
-import { handleChunkGet, handleChunkHas, handleChunkPut } from './handlers/chunks.js';
+import { handleChunkGet, handleChunkHas, handleChunkHintDrop, handleChunkHints, handleChunkPut } from './handlers/chunks.js';
 import { handleGossip } from './handlers/gossip.js';
 import { handleHintDrop } from './handlers/hint-drop.js';
 import { handleHints } from './handlers/hints.js';
@@ -21,7 +21,7 @@ import { handleUpdate } from './handlers/update.js';
 import { handleStats, handleSupervisorReport, handleView, handleViewPush } from './handlers/view.js';
 
 /** The requests that change what this node stores. */
-const WRITES = new Set(['update', 'sync', 'hint_drop', 'membership_put', 'partition_drop', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_adopt', 'chunk_put']);
+const WRITES = new Set(['update', 'sync', 'hint_drop', 'membership_put', 'partition_drop', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_adopt', 'chunk_put', 'chunk_hint_drop']);
 
 export function dispatcher(ctx: NodeContext): RequestHandler {
   const handle = route(ctx);
@@ -99,6 +99,10 @@ function route(ctx: NodeContext): RequestHandler {
         return handleChunkGet(ctx, m);
       case 'chunk_has':
         return handleChunkHas(ctx, m);
+      case 'chunk_hints':
+        return handleChunkHints(ctx, m);
+      case 'chunk_hint_drop':
+        return handleChunkHintDrop(ctx, m);
       default: {
         const unexpected: never = m;
         throw new Error(`unexpected request ${JSON.stringify(unexpected)}`);

@@ -10,6 +10,8 @@ export const PROTOCOL_VERSION = 1;
 
 /** The namespace of bucket records, replicated to every node. Not a valid bucket name, so it cannot collide. */
 export const BUCKETS_NS = '$buckets';
+/** The pseudo-namespace that places the chunks of large files on the ring, by their hash (never stored as keys). */
+export const CHUNKS_NS = '$chunks';
 
 /** "<node id>.<incarnation>": also part of file names on disk, so nothing else is accepted. */
 export const ACTOR = /^[A-Za-z0-9_-]{1,64}\.[a-z0-9]{1,32}$/;
@@ -229,6 +231,11 @@ export const messageSchema = z.discriminatedUnion('type', [
   z.object({ ...reply, type: z.literal('chunk_get_reply'), size: z.number().int().min(0).nullable() }),
   z.object({ ...base, type: z.literal('chunk_has'), hashes: z.array(chunkHash).max(10_000) }),
   z.object({ ...reply, type: z.literal('chunk_has_reply'), present: z.array(z.boolean()) }),
+  // The chunks this node keeps for other owners (hinted handoff), a page at a time; and the end of one such hint.
+  z.object({ ...base, type: z.literal('chunk_hints'), after: z.string().max(200).optional(), limit: z.number().int().min(1).max(10_000) }),
+  z.object({ ...reply, type: z.literal('chunk_hints_reply'), entries: z.array(z.object({ owner: nodeId, hash: chunkHash })), next: z.string().max(200).nullable() }),
+  z.object({ ...base, type: z.literal('chunk_hint_drop'), owner: nodeId, hash: chunkHash }),
+  z.object({ ...reply, type: z.literal('chunk_hint_drop_reply'), removed: z.boolean() }),
 
   // Merge another replica's state into this one's (replication, read repair, handoff).
   z.object({ ...base, type: z.literal('sync'), ns, key, state: stateSchema, bodies: z.array(bodyRef), hint: nodeId.optional(), epoch: z.number().int().min(1).optional() }),
@@ -392,7 +399,7 @@ export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 /** The fields a caller supplies; v, id and sender are filled in by the transport. */
 export type Outgoing<T extends MessageType> = MessageOf<T> extends infer M ? (M extends unknown ? Omit<M, 'v' | 'id' | 'sender'> : never) : never;
 
-export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'list_page', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'membership_get', 'membership_put', 'partition_keys', 'partition_drop', 'merkle', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_read', 'paxos_watch', 'paxos_dump', 'paxos_adopt', 'hints', 'hint_drop', 'chunk_put', 'chunk_get', 'chunk_has'] as const;
+export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'list_page', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'membership_get', 'membership_put', 'partition_keys', 'partition_drop', 'merkle', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_read', 'paxos_watch', 'paxos_dump', 'paxos_adopt', 'hints', 'hint_drop', 'chunk_put', 'chunk_get', 'chunk_has', 'chunk_hints', 'chunk_hint_drop'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
 /** Which reply answers which request. */
@@ -425,6 +432,8 @@ export interface ReplyTo {
   chunk_put: 'chunk_put_reply';
   chunk_get: 'chunk_get_reply';
   chunk_has: 'chunk_has_reply';
+  chunk_hints: 'chunk_hints_reply';
+  chunk_hint_drop: 'chunk_hint_drop_reply';
 }
 export type Request = MessageOf<RequestType>;
 export type Reply = Exclude<Message, Request>;
@@ -509,6 +518,10 @@ export function declaredBodyBytes(m: Message): number {
     case 'chunk_get':
     case 'chunk_has':
     case 'chunk_has_reply':
+    case 'chunk_hints':
+    case 'chunk_hints_reply':
+    case 'chunk_hint_drop':
+    case 'chunk_hint_drop_reply':
     case 'error':
       return 0;
     default: {

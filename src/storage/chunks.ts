@@ -64,6 +64,36 @@ export class ChunkStore {
     return hashes.map((h) => this.vol.sizeOf(this.pathOf(h)) > 0);
   }
 
+  /** A page of the chunks kept for other owners, in (owner, hash) order, after the cursor "<owner>/<hash>". */
+  async hintPage(after: string | undefined, limit: number): Promise<{ entries: Array<{ owner: string; hash: string }>; next: string | null }> {
+    const top = join(this.root, CHUNK_HINTS_DIR);
+    const [afterOwner = '', afterHash = ''] = after?.split('/') ?? [];
+    const entries: Array<{ owner: string; hash: string }> = [];
+    for (const owner of await this.vol.readdirOrEmpty(top)) {
+      if (owner < afterOwner) continue;
+      for (const hash of await this.vol.readdirOrEmpty(join(top, owner))) {
+        if (hash.includes(TMP_MARK) || (owner === afterOwner && hash <= afterHash)) continue;
+        if (entries.length === limit) return { entries, next: `${owner}/${entries.at(-1)?.hash}` };
+        entries.push({ owner, hash });
+      }
+    }
+    return { entries, next: null };
+  }
+
+  /**
+   * The owner has its copy: forget the hint. The chunk itself goes too when
+   * `keep` says this node has no other reason to hold it (it owns it in no live
+   * layout, and no other owner's hint names it). Whether a hint was removed.
+   */
+  async dropHint(owner: string, hash: string, keep: () => boolean): Promise<boolean> {
+    const mark = join(this.root, CHUNK_HINTS_DIR, owner, hash);
+    if (this.vol.sizeOf(mark) < 0) return false;
+    await this.vol.disk.unlink(mark);
+    const others = (await this.vol.readdirOrEmpty(join(this.root, CHUNK_HINTS_DIR))).some((o) => this.vol.sizeOf(join(this.root, CHUNK_HINTS_DIR, o, hash)) >= 0);
+    if (!others && !keep()) await this.vol.disk.unlink(this.pathOf(hash)).catch(() => undefined);
+    return true;
+  }
+
   /** Remove the temporary files a crash left behind; how many. */
   async sweep(): Promise<number> {
     let removed = 0;

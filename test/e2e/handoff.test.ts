@@ -2,6 +2,7 @@
 // detection, sloppy quorum through hinted nodes, and hinted handoff when the
 // owners come back, including after the hinted node itself was killed.
 import t from 'tap';
+import { createHash, randomBytes } from 'node:crypto';
 import { readdirSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { TestCluster, waitFor } from '../helpers/cluster.js';
@@ -154,4 +155,42 @@ t.test('buckets created and deleted while a node is down reach it when it recove
   }
   t.equal((await get(c.url(victim), 'made-while-down', 'early.txt')).body.toString(), 'early', 'the early file is not lost');
   t.notOk(existsSync(join(c.dataDir(victim), 'buckets', 'hand')), `${victim} removed the deleted bucket's files`);
+});
+
+t.test('a large file written while an owner is down: the chunks kept for it are handed back to it', async (t) => {
+  const down = 'node3';
+  const others = ids.filter((i) => i !== down);
+  const marks = (): Array<{ on: string; hash: string }> =>
+    others.flatMap((id) => {
+      const dir = join(c.dataDir(id), 'chunk-hints', down);
+      return existsSync(dir) ? readdirSync(dir).map((hash) => ({ on: id, hash })) : [];
+    });
+  const holds = (id: string, hash: string): boolean => existsSync(join(c.dataDir(id), 'chunks', hash.slice(0, 2), hash));
+  t.equal((await call('POST', `${c.url('node1')}/buckets/hand-big`)).status, 200);
+  await c.kill(down);
+  await waitSeen(c, down, 'down', ['node1']);
+  const content = randomBytes(5 * 4 * 1024 * 1024 + 1);
+  const w = await put(c.url('node1'), 'hand-big', 'big-while-down.bin', content);
+  t.equal(w.status, 200, JSON.stringify(w.json));
+  // The chunks node3 owns, each kept for it by the one node outside their owners (the put of the third copy
+  // may still be under way when the client has its answer: W of them were enough).
+  const MiB4 = 4 * 1024 * 1024;
+  const hashes = Array.from({ length: 6 }, (_, i) => createHash('sha256').update(content.subarray(i * MiB4, (i + 1) * MiB4)).digest('hex'));
+  const owned = hashes.filter((h) => ring.preferenceList(objectKey('$chunks', h), 3).includes(down));
+  t.ok(owned.length > 0, `${down} owns ${owned.length} of the 6 chunks`);
+  const kept = await waitFor('a hint for each', () => {
+    const m = marks();
+    return owned.every((h) => m.some((x) => x.hash === h)) ? m : null;
+  });
+  t.equal(kept.length, owned.length, `${kept.length} chunk(s) kept for ${down} on ${[...new Set(kept.map((m) => m.on))].join(', ')}`);
+  for (const m of kept) t.ok(holds(m.on, m.hash), `${m.on} holds the chunk it keeps for ${down}`);
+  await c.restart(down);
+  await waitFor('every chunk handed back', () => marks().length === 0 && kept.every((m) => holds(down, m.hash)), 30_000, 250);
+  for (const m of kept) {
+    const owners = ring.preferenceList(objectKey('$chunks', m.hash), 3);
+    t.ok(owners.includes(down) && !owners.includes(m.on), `${m.on} stood in for ${down}, an owner`);
+    t.notOk(holds(m.on, m.hash), `${m.on} dropped its copy once ${down} had it`);
+  }
+  const g = await get(c.url(down), 'hand-big', 'big-while-down.bin');
+  t.ok(g.body.equals(content), 'the file reads back whole from the machine that was down');
 });

@@ -3,8 +3,8 @@
 // or an epoch: a put is idempotent, and a get returns the bytes or says none.
 import { ErrorCode, RingstoreError } from '../../errors.js';
 import type { HandlerResult } from '../../net/transport.js';
-import type { MessageOf } from '../../protocol/messages.js';
-import type { NodeContext } from '../context.js';
+import { CHUNKS_NS, type MessageOf } from '../../protocol/messages.js';
+import { ownsInLiveLayout, type NodeContext } from '../context.js';
 
 export async function handleChunkPut(ctx: NodeContext, m: MessageOf<'chunk_put'>, body: Buffer): Promise<HandlerResult> {
   if (body.length !== m.size) throw new RingstoreError(ErrorCode.BAD_MESSAGE, `chunk_put: ${body.length} bytes came, the message says ${m.size}`);
@@ -20,4 +20,15 @@ export async function handleChunkGet(ctx: NodeContext, m: MessageOf<'chunk_get'>
 
 export function handleChunkHas(ctx: NodeContext, m: MessageOf<'chunk_has'>): Promise<HandlerResult> {
   return Promise.resolve({ reply: { type: 'chunk_has_reply', present: ctx.chunks.has(m.hashes) } });
+}
+
+export async function handleChunkHints(ctx: NodeContext, m: MessageOf<'chunk_hints'>): Promise<HandlerResult> {
+  const { entries, next } = await ctx.chunks.hintPage(m.after, m.limit);
+  return { reply: { type: 'chunk_hints_reply', entries, next } };
+}
+
+/** The owner has the chunk: the hint goes, and the copy with it unless this node owns the chunk in a live layout. */
+export async function handleChunkHintDrop(ctx: NodeContext, m: MessageOf<'chunk_hint_drop'>): Promise<HandlerResult> {
+  const removed = await ctx.chunks.dropHint(m.owner, m.hash, () => ownsInLiveLayout(ctx, CHUNKS_NS, m.hash));
+  return { reply: { type: 'chunk_hint_drop_reply', removed } };
 }
