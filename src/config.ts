@@ -65,6 +65,8 @@ const configSchema = z.object({
   transfer: z.object({ bytesPerSec: z.number().int().min(1024).default(64 * MiB) }).default({ bytesPerSec: 64 * MiB }),
   /** Anti-entropy (Merkle trees per partition, Dynamo 4.7): how often each machine compares its partitions with their other replicas. */
   antiEntropy: z.object({ intervalMs: z.number().int().min(1000).default(600_000) }).default({ intervalMs: 600_000 }),
+  /** The chunk scrub (cron/chunk-scrub.ts): every chunk of every large file held here checked, and copied back to owners that lost it. */
+  chunkScrub: z.object({ intervalMs: z.number().int().min(1000).default(30_000) }).default({ intervalMs: 30_000 }),
   /** Users and tokens (issue 14): whether every call needs a token, and how long a login's token lasts. */
   auth: z
     .object({

@@ -4,7 +4,7 @@
 // at least R of its replicas, so a page is an R-quorum read like any other:
 // each file's states are merged by version, its stale replicas among those
 // that answered are repaired, and a listing works with a node down.
-import { equalStates } from '../clock/dvv.js';
+import { dotId, equalStates } from '../clock/dvv.js';
 import type { KeyState } from '../protocol/messages.js';
 import { mergePages } from '../replica/pages.js';
 import { liveUids, visible } from '../replica/records.js';
@@ -21,6 +21,8 @@ export interface FileInfo {
   last_modified: string;
   siblings: number;
   clock: KeyState['context'];
+  /** Every chunk of every version shown is on W of its owners, as far as the scrub of any answering replica found (small files: always). */
+  complete: boolean;
 }
 
 export interface ListQuery {
@@ -60,6 +62,16 @@ export async function listFiles(c: Cluster, bucket: string, q: ListQuery, bucket
   let repairs = 0;
   // Each answering node's states by key, looked up once per listed key (not a scan of its page per key).
   const byNode = q0.ok.map((p) => ({ node: p.node, states: new Map(p.value.items.flatMap((i) => ('key' in i ? [[i.key, i.state] as const] : []))) }));
+  // Versions any answering replica's scrub found missing chunks, by key (few: only large files, rarely).
+  const incomplete = new Map<string, Set<string>>();
+  for (const p of q0.ok) {
+    for (const i of p.value.items) {
+      if (!('key' in i) || !i.incomplete) continue;
+      const s = incomplete.get(i.key) ?? new Set<string>();
+      for (const d of i.incomplete) s.add(d);
+      incomplete.set(i.key, s);
+    }
+  }
   for (const item of merged.items) {
     if ('prefix' in item) {
       prefixes.push(item.prefix);
@@ -71,7 +83,9 @@ export async function listFiles(c: Cluster, bucket: string, q: ListQuery, bucket
     const live = current.filter((s) => !s.deleted);
     if (live.length > 0) {
       const newest = live.reduce((a, b) => (b.ts > a.ts ? b : a));
-      files.push({ name: item.key, size: newest.size, etag: newest.etag, last_modified: new Date(newest.ts).toISOString(), siblings: current.length, clock: state.context });
+      const missing = incomplete.get(item.key);
+      const complete = !missing || !live.some((s) => missing.has(dotId(s.dot)));
+      files.push({ name: item.key, size: newest.size, etag: newest.etag, last_modified: new Date(newest.ts).toISOString(), siblings: current.length, clock: state.context, complete });
     }
     if (repairs < REPAIRS_PER_PAGE) repairs += repairListed(c, bucket, item.key, byNode, state);
   }

@@ -52,7 +52,7 @@ export async function listPageReplica(
   node: string,
   ns: string,
   q: { after?: string | undefined; prefix?: string | undefined; delimiter?: string | undefined; limit: number },
-): Promise<{ items: Array<{ key: string; state: KeyState } | { prefix: string }>; truncated: boolean }> {
+): Promise<{ items: Array<{ key: string; state: KeyState; incomplete?: string[] | undefined } | { prefix: string }>; truncated: boolean }> {
   const { reply } = await c.transport.request(c.peer(node), {
     type: 'list_page',
     ns,

@@ -8,6 +8,7 @@ import type { NodeEnv } from '../node-env.js';
 import type { Ticker } from '../runtime/runtime.js';
 import { Volume } from '../storage/volume.js';
 import { bucketSyncRound } from './bucket-sync.js';
+import { chunkScrubRound } from './chunk-scrub.js';
 import { paxosRecoveryRound } from './paxos-recovery.js';
 import { transferRound } from './transfer.js';
 import { antiEntropyRound } from './anti-entropy.js';
@@ -58,10 +59,14 @@ export async function startScheduler(env: NodeEnv, transport: Transport, ticker:
   const antiEntropy = new Worker('anti-entropy', config.antiEntropy.intervalMs, 30 * 60_000, (signal) => antiEntropyRound(ctx, signal), log, rt, ticker);
   antiEntropy.start();
   workers.push(antiEntropy);
+  // The chunk scrub likewise (its first round after one interval).
+  const scrub = new Worker('chunk-scrub', config.chunkScrub.intervalMs, 30 * 60_000, (signal) => chunkScrubRound(ctx, signal), log, rt, ticker);
+  scrub.start();
+  workers.push(scrub);
   const report = worker('status', 10_000, async () => (await writeState(ctx, WORKERS_JSON, { node: env.self.id, at: new Date(rt.clock.now()).toISOString(), workers: ctx.workers() })) ?? undefined);
   for (const w of [...workers, report]) {
     w.start();
-    if (w !== antiEntropy) void w.runOnce();
+    if (w !== antiEntropy && w !== scrub) void w.runOnce();
   }
   log.info('scheduler started', { intervalMs: every, failureTimeoutMs: config.gossip.failureTimeoutMs, files: join(dir, '{gossip.txt,down_system.json,hinted.json}') });
   return {

@@ -6,7 +6,9 @@ import type { Logger } from '../log.js';
 import { objectKey, partitionOf } from '../ring/hash.js';
 import type { Membership } from '../ring/membership.js';
 import type { Timers } from '../runtime/runtime.js';
+import type { ChunkedFiles } from '../replica/chunked-files.js';
 import type { ChunkStore } from '../storage/chunks.js';
+import type { IncompleteVersions } from './incomplete.js';
 import type { Identity } from '../storage/identity.js';
 import type { Journal } from '../storage/journal.js';
 import type { PaxosStore } from '../storage/paxos-store.js';
@@ -29,6 +31,10 @@ export interface NodeContext {
   store: Store;
   /** The chunks of large files held here. */
   chunks: ChunkStore;
+  /** The keys with a version in chunks, for the chunk scrub. */
+  chunkedFiles: ChunkedFiles;
+  /** Versions the chunk scrub found missing chunks. */
+  incomplete: IncompleteVersions;
   /** The Merkle leaves of `store`, kept as it changes (anti-entropy). */
   merkle: MerkleIndex;
   buckets: BucketRegistry;

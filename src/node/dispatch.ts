@@ -5,7 +5,7 @@
 // the disk is read-only.
 import type { RequestHandler } from '../net/transport.js';
 import type { NodeContext } from './context.js';
-import { handleChunkGet, handleChunkHas, handleChunkHintDrop, handleChunkHints, handleChunkPut } from './handlers/chunks.js';
+import { handleChunkedFiles, handleChunkGet, handleChunkHas, handleChunkHintDrop, handleChunkHints, handleChunkPut, handleChunkReport } from './handlers/chunks.js';
 import { handleGossip } from './handlers/gossip.js';
 import { handleHintDrop } from './handlers/hint-drop.js';
 import { handleHints } from './handlers/hints.js';
@@ -103,6 +103,10 @@ function route(ctx: NodeContext): RequestHandler {
         return handleChunkHints(ctx, m);
       case 'chunk_hint_drop':
         return handleChunkHintDrop(ctx, m);
+      case 'chunked_files':
+        return handleChunkedFiles(ctx, m);
+      case 'chunk_report':
+        return handleChunkReport(ctx, m);
       default: {
         const unexpected: never = m;
         throw new Error(`unexpected request ${JSON.stringify(unexpected)}`);

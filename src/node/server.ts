@@ -5,7 +5,9 @@ import { listen } from '../net/server.js';
 import type { RequestHandler } from '../net/transport.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import { BUCKETS_NS } from '../protocol/messages.js';
+import { ChunkedFiles } from '../replica/chunked-files.js';
 import { ChunkStore } from '../storage/chunks.js';
+import { IncompleteVersions } from './incomplete.js';
 import { Identity } from '../storage/identity.js';
 import { Journal } from '../storage/journal.js';
 import { MerkleIndex } from '../replica/merkle-index.js';
@@ -44,9 +46,12 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
   const writer = { identity, journal };
   // Writes without a context are refused past siblings.max by the coordinator; writes with a
   // stale context may go past it, up to a hard cap that keeps every key readable.
-  const merkle = new MerkleIndex(env.membership.record.partitions, rt.timers, rt.clock, log);
+  const chunkedFiles = new ChunkedFiles();
+  const merkle = new MerkleIndex(env.membership.record.partitions, rt.timers, rt.clock, log, undefined, (ns, key, state) => chunkedFiles.track(ns, key, state));
   const store = new Store(storage, dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, observer: merkle });
   const chunks = new ChunkStore(vol, dir);
+  const incomplete = new IncompleteVersions(vol, dir);
+  await incomplete.load();
   const buckets = new BucketRegistry();
   for (const { key, state } of await store.list(BUCKETS_NS)) buckets.set(key, state);
   const hints = new HintStores(storage, dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, oneOffActors: true });
@@ -64,6 +69,8 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
     journal,
     store,
     chunks,
+    chunkedFiles,
+    incomplete,
     merkle,
     buckets,
     hints,

@@ -236,6 +236,12 @@ export const messageSchema = z.discriminatedUnion('type', [
   z.object({ ...reply, type: z.literal('chunk_hints_reply'), entries: z.array(z.object({ owner: nodeId, hash: chunkHash })), next: z.string().max(200).nullable() }),
   z.object({ ...base, type: z.literal('chunk_hint_drop'), owner: nodeId, hash: chunkHash }),
   z.object({ ...reply, type: z.literal('chunk_hint_drop_reply'), removed: z.boolean() }),
+  // The chunk scrub: the keys of this node with a version in chunks, a page at a time in (bucket, name) order
+  // after a cursor; and what it found of one version (every chunk on W of its owners, or not).
+  z.object({ ...base, type: z.literal('chunked_files'), after: z.tuple([ns, key]).optional(), limit: z.number().int().min(1).max(1000) }),
+  z.object({ ...reply, type: z.literal('chunked_files_reply'), entries: z.array(z.object({ ns, key, state: stateSchema })), next: z.tuple([ns, key]).nullable() }),
+  z.object({ ...base, type: z.literal('chunk_report'), ns, key, dot: z.string().max(256), complete: z.boolean() }),
+  z.object({ ...reply, type: z.literal('chunk_report_reply') }),
 
   // Merge another replica's state into this one's (replication, read repair, handoff).
   z.object({ ...base, type: z.literal('sync'), ns, key, state: stateSchema, bodies: z.array(bodyRef), hint: nodeId.optional(), epoch: z.number().int().min(1).optional() }),
@@ -259,7 +265,8 @@ export const messageSchema = z.discriminatedUnion('type', [
   z.object({
     ...reply,
     type: z.literal('list_page_reply'),
-    items: z.array(z.union([z.object({ key, state: stateSchema }), z.object({ prefix: z.string().max(4096) })])).max(20_000),
+    /** `incomplete`: versions this node knows to miss chunks (dot ids), as its scheduler's chunk scrub found them. */
+    items: z.array(z.union([z.object({ key, state: stateSchema, incomplete: z.array(z.string().max(256)).max(10_000).optional() }), z.object({ prefix: z.string().max(4096) })])).max(20_000),
     /** More items follow the last one. */
     truncated: z.boolean(),
   }),
@@ -399,7 +406,7 @@ export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 /** The fields a caller supplies; v, id and sender are filled in by the transport. */
 export type Outgoing<T extends MessageType> = MessageOf<T> extends infer M ? (M extends unknown ? Omit<M, 'v' | 'id' | 'sender'> : never) : never;
 
-export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'list_page', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'membership_get', 'membership_put', 'partition_keys', 'partition_drop', 'merkle', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_read', 'paxos_watch', 'paxos_dump', 'paxos_adopt', 'hints', 'hint_drop', 'chunk_put', 'chunk_get', 'chunk_has', 'chunk_hints', 'chunk_hint_drop'] as const;
+export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'list_page', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'membership_get', 'membership_put', 'partition_keys', 'partition_drop', 'merkle', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_read', 'paxos_watch', 'paxos_dump', 'paxos_adopt', 'hints', 'hint_drop', 'chunk_put', 'chunk_get', 'chunk_has', 'chunk_hints', 'chunk_hint_drop', 'chunked_files', 'chunk_report'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
 /** Which reply answers which request. */
@@ -434,6 +441,8 @@ export interface ReplyTo {
   chunk_has: 'chunk_has_reply';
   chunk_hints: 'chunk_hints_reply';
   chunk_hint_drop: 'chunk_hint_drop_reply';
+  chunked_files: 'chunked_files_reply';
+  chunk_report: 'chunk_report_reply';
 }
 export type Request = MessageOf<RequestType>;
 export type Reply = Exclude<Message, Request>;
@@ -522,6 +531,10 @@ export function declaredBodyBytes(m: Message): number {
     case 'chunk_hints_reply':
     case 'chunk_hint_drop':
     case 'chunk_hint_drop_reply':
+    case 'chunked_files':
+    case 'chunked_files_reply':
+    case 'chunk_report':
+    case 'chunk_report_reply':
     case 'error':
       return 0;
     default: {

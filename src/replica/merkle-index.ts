@@ -62,6 +62,12 @@ export class MerkleIndex implements CommitObserver {
     private readonly log: Logger,
     /** Keys per slice of the walk (small in tests, to interleave commits finely). */
     private readonly slice = WALK_SLICE,
+    /**
+     * Told each key's state as the walk reads it and as commits change it (null:
+     * gone), for an index that must see every key once after a start and every
+     * change after that (the chunked files, replica/chunked-files.ts).
+     */
+    private readonly onState: (ns: string, key: string, state: KeyState | null) => void = () => undefined,
   ) {
     this.leaves = new MerkleForest(q);
   }
@@ -98,6 +104,7 @@ export class MerkleIndex implements CommitObserver {
 
   changed(ns: string, key: string, was: KeyState | null, next: KeyState | null): void {
     if (ns === BUCKETS_NS) return;
+    this.onState(ns, key, next);
     const k = keyOf(ns, key);
     const counted = this.committing.get(k) ?? this.passed(ns, key);
     this.committing.delete(k);
@@ -166,6 +173,7 @@ export class MerkleIndex implements CommitObserver {
         counted.forEach((key, i) => {
           const state = states[i];
           if (state) this.leaves.toggle(ns, key, state);
+          this.onState(ns, key, state ?? null);
         });
         if (keys.length > 0) this.at.key = keys.at(-1) as string;
         this.walked += keys.length;

@@ -7,7 +7,6 @@
 import { createHash } from 'node:crypto';
 import { storeChunk } from '../coordinator/chunks.js';
 import type { Cluster } from '../coordinator/cluster.js';
-import { CHUNK_REF_BYTES } from '../config.js';
 import { tooLarge } from './body.js';
 
 /** Chunks being stored at once by one upload. */
@@ -98,11 +97,4 @@ export async function receiveFile(c: Cluster, source: AsyncIterable<Buffer>, lim
   while (inflight.size > 0) await Promise.race(inflight);
   if (failure !== null) throw failure;
   return { kind: 'chunked', list: Buffer.concat(digests), size, etag: md5.digest('hex'), bytes: chunkBytes, count: digests.length };
-}
-
-/** The chunks' names, from a chunked version's list. */
-export function chunkNames(list: Buffer): string[] {
-  const out: string[] = [];
-  for (let i = 0; i + CHUNK_REF_BYTES <= list.length; i += CHUNK_REF_BYTES) out.push(list.subarray(i, i + CHUNK_REF_BYTES).toString('hex'));
-  return out;
 }

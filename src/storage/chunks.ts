@@ -8,12 +8,20 @@
 // idempotent: a chunk put twice, or by two uploads at once, is one file.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { CHUNK_REF_BYTES } from '../config.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import { isErrno } from '../runtime/disk.js';
 import { TMP_MARK, type Volume } from './volume.js';
 
 export const CHUNKS_DIR = 'chunks';
 export const CHUNK_HINTS_DIR = 'chunk-hints';
+
+/** The chunks' names, from a chunked version's list (its body: 32 bytes of SHA-256 each). */
+export function chunkNames(list: Buffer): string[] {
+  const out: string[] = [];
+  for (let i = 0; i + CHUNK_REF_BYTES <= list.length; i += CHUNK_REF_BYTES) out.push(list.subarray(i, i + CHUNK_REF_BYTES).toString('hex'));
+  return out;
+}
 
 export function sha256Hex(bytes: Buffer): string {
   return createHash('sha256').update(bytes).digest('hex');

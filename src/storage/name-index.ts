@@ -27,8 +27,8 @@ import type { Volume } from './volume.js';
 export const NAMES_LOG = 'names.log';
 
 // sorted-btree is CommonJS with its class on `default`.
-const BTree = btree.default;
-type BTree<K, V> = InstanceType<typeof btree.default<K, V>>;
+export const BTree = btree.default;
+export type BTree<K, V> = InstanceType<typeof btree.default<K, V>>;
 
 /**
  * Byte order of the names' UTF-8, from their UTF-16 strings: the same as code

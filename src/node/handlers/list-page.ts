@@ -13,6 +13,10 @@ export async function handleListPage(ctx: NodeContext, m: MessageOf<'list_page'>
   const pages: Array<Page<KeyState>> = [await ctx.store.page(m.ns, q)];
   for (const owner of new Set(ctx.hints.keysIn(m.ns).map((h) => h.owner))) pages.push(await ctx.hints.store(owner).page(m.ns, q));
   const merged = mergePages(pages, m.limit);
-  const items = merged.items.map((i) => ('prefix' in i ? i : { key: i.key, state: i.states.reduce((a, b) => sync(a, b) as KeyState) }));
+  const items = merged.items.map((i) => {
+    if ('prefix' in i) return i;
+    const incomplete = ctx.incomplete.of(m.ns, i.key);
+    return { key: i.key, state: i.states.reduce((a, b) => sync(a, b) as KeyState), ...(incomplete ? { incomplete } : {}) };
+  });
   return { reply: { type: 'list_page_reply', items, truncated: merged.truncated } };
 }
