@@ -67,6 +67,13 @@ const configSchema = z.object({
   antiEntropy: z.object({ intervalMs: z.number().int().min(1000).default(600_000) }).default({ intervalMs: 600_000 }),
   /** The chunk scrub (cron/chunk-scrub.ts): every chunk of every large file held here checked, and copied back to owners that lost it. */
   chunkScrub: z.object({ intervalMs: z.number().int().min(1000).default(30_000) }).default({ intervalMs: 30_000 }),
+  /**
+   * Collection of chunks no version references (cron/chunk-gc.ts): how often, and how long a chunk must have
+   * been neither written nor touched by an upload under way before it may go.
+   */
+  chunkGc: z
+    .object({ intervalMs: z.number().int().min(1000).default(600_000), graceMs: z.number().int().min(0).default(3_600_000) })
+    .default({ intervalMs: 600_000, graceMs: 3_600_000 }),
   /** Users and tokens (issue 14): whether every call needs a token, and how long a login's token lasts. */
   auth: z
     .object({

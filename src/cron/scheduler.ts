@@ -8,6 +8,7 @@ import type { NodeEnv } from '../node-env.js';
 import type { Ticker } from '../runtime/runtime.js';
 import { Volume } from '../storage/volume.js';
 import { bucketSyncRound } from './bucket-sync.js';
+import { chunkGcRound } from './chunk-gc.js';
 import { chunkScrubRound } from './chunk-scrub.js';
 import { paxosRecoveryRound } from './paxos-recovery.js';
 import { transferRound } from './transfer.js';
@@ -63,10 +64,13 @@ export async function startScheduler(env: NodeEnv, transport: Transport, ticker:
   const scrub = new Worker('chunk-scrub', config.chunkScrub.intervalMs, 30 * 60_000, (signal) => chunkScrubRound(ctx, signal), log, rt, ticker);
   scrub.start();
   workers.push(scrub);
+  const gc = new Worker('chunk-gc', config.chunkGc.intervalMs, 30 * 60_000, (signal) => chunkGcRound(ctx, signal), log, rt, ticker);
+  gc.start();
+  workers.push(gc);
   const report = worker('status', 10_000, async () => (await writeState(ctx, WORKERS_JSON, { node: env.self.id, at: new Date(rt.clock.now()).toISOString(), workers: ctx.workers() })) ?? undefined);
   for (const w of [...workers, report]) {
     w.start();
-    if (w !== antiEntropy && w !== scrub) void w.runOnce();
+    if (w !== antiEntropy && w !== scrub && w !== gc) void w.runOnce();
   }
   log.info('scheduler started', { intervalMs: every, failureTimeoutMs: config.gossip.failureTimeoutMs, files: join(dir, '{gossip.txt,down_system.json,hinted.json}') });
   return {

@@ -5,7 +5,7 @@
 // the disk is read-only.
 import type { RequestHandler } from '../net/transport.js';
 import type { NodeContext } from './context.js';
-import { handleChunkedFiles, handleChunkGet, handleChunkHas, handleChunkHintDrop, handleChunkHints, handleChunkPut, handleChunkReport } from './handlers/chunks.js';
+import { handleChunkCollect, handleChunkedFiles, handleChunkGcCandidates, handleChunkGet, handleChunkHas, handleChunkHintDrop, handleChunkHints, handleChunkPut, handleChunkRefs, handleChunkReport } from './handlers/chunks.js';
 import { handleGossip } from './handlers/gossip.js';
 import { handleHintDrop } from './handlers/hint-drop.js';
 import { handleHints } from './handlers/hints.js';
@@ -107,6 +107,12 @@ function route(ctx: NodeContext): RequestHandler {
         return handleChunkedFiles(ctx, m);
       case 'chunk_report':
         return handleChunkReport(ctx, m);
+      case 'chunk_gc_candidates':
+        return handleChunkGcCandidates(ctx, m);
+      case 'chunk_refs':
+        return handleChunkRefs(ctx, m);
+      case 'chunk_collect':
+        return handleChunkCollect(ctx, m);
       default: {
         const unexpected: never = m;
         throw new Error(`unexpected request ${JSON.stringify(unexpected)}`);

@@ -49,7 +49,7 @@ export async function startNode(env: NodeEnv): Promise<RunningNode> {
   const chunkedFiles = new ChunkedFiles();
   const merkle = new MerkleIndex(env.membership.record.partitions, rt.timers, rt.clock, log, undefined, (ns, key, state) => chunkedFiles.track(ns, key, state));
   const store = new Store(storage, dir, writer, log, { siblingWarn: config.siblings.warn, siblingMax: 10 * config.siblings.max, observer: merkle });
-  const chunks = new ChunkStore(vol, dir);
+  const chunks = new ChunkStore(vol, dir, rt.clock);
   const incomplete = new IncompleteVersions(vol, dir);
   await incomplete.load();
   const buckets = new BucketRegistry();

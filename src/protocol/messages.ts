@@ -229,7 +229,7 @@ export const messageSchema = z.discriminatedUnion('type', [
   z.object({ ...reply, type: z.literal('chunk_put_reply') }),
   z.object({ ...base, type: z.literal('chunk_get'), hash: chunkHash }),
   z.object({ ...reply, type: z.literal('chunk_get_reply'), size: z.number().int().min(0).nullable() }),
-  z.object({ ...base, type: z.literal('chunk_has'), hashes: z.array(chunkHash).max(10_000) }),
+  z.object({ ...base, type: z.literal('chunk_has'), hashes: z.array(chunkHash).max(10_000), touch: z.boolean().optional() }),
   z.object({ ...reply, type: z.literal('chunk_has_reply'), present: z.array(z.boolean()) }),
   // The chunks this node keeps for other owners (hinted handoff), a page at a time; and the end of one such hint.
   z.object({ ...base, type: z.literal('chunk_hints'), after: z.string().max(200).optional(), limit: z.number().int().min(1).max(10_000) }),
@@ -242,6 +242,14 @@ export const messageSchema = z.discriminatedUnion('type', [
   z.object({ ...reply, type: z.literal('chunked_files_reply'), entries: z.array(z.object({ ns, key, state: stateSchema })), next: z.tuple([ns, key]).nullable() }),
   z.object({ ...base, type: z.literal('chunk_report'), ns, key, dot: z.string().max(256), complete: z.boolean() }),
   z.object({ ...reply, type: z.literal('chunk_report_reply') }),
+  // Collecting unreferenced chunks (cron/chunk-gc.ts): this node's chunks untouched for graceMs; which of some
+  // chunks a version held here references; and the removal of chunks found unreferenced (each if still old).
+  z.object({ ...base, type: z.literal('chunk_gc_candidates'), graceMs: z.number().int().min(0), limit: z.number().int().min(1).max(10_000) }),
+  z.object({ ...reply, type: z.literal('chunk_gc_candidates_reply'), hashes: z.array(chunkHash) }),
+  z.object({ ...base, type: z.literal('chunk_refs'), hashes: z.array(chunkHash).max(10_000) }),
+  z.object({ ...reply, type: z.literal('chunk_refs_reply'), referenced: z.array(z.boolean()) }),
+  z.object({ ...base, type: z.literal('chunk_collect'), hashes: z.array(chunkHash).max(10_000), graceMs: z.number().int().min(0) }),
+  z.object({ ...reply, type: z.literal('chunk_collect_reply'), removed: z.number().int().min(0) }),
 
   // Merge another replica's state into this one's (replication, read repair, handoff).
   z.object({ ...base, type: z.literal('sync'), ns, key, state: stateSchema, bodies: z.array(bodyRef), hint: nodeId.optional(), epoch: z.number().int().min(1).optional() }),
@@ -406,7 +414,7 @@ export type MessageOf<T extends MessageType> = Extract<Message, { type: T }>;
 /** The fields a caller supplies; v, id and sender are filled in by the transport. */
 export type Outgoing<T extends MessageType> = MessageOf<T> extends infer M ? (M extends unknown ? Omit<M, 'v' | 'id' | 'sender'> : never) : never;
 
-export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'list_page', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'membership_get', 'membership_put', 'partition_keys', 'partition_drop', 'merkle', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_read', 'paxos_watch', 'paxos_dump', 'paxos_adopt', 'hints', 'hint_drop', 'chunk_put', 'chunk_get', 'chunk_has', 'chunk_hints', 'chunk_hint_drop', 'chunked_files', 'chunk_report'] as const;
+export const REQUEST_TYPES = ['ping', 'read', 'update', 'sync', 'list', 'list_page', 'gossip', 'view_push', 'view', 'stats', 'supervisor_report', 'membership_get', 'membership_put', 'partition_keys', 'partition_drop', 'merkle', 'paxos_prepare', 'paxos_accept', 'paxos_commit', 'paxos_read', 'paxos_watch', 'paxos_dump', 'paxos_adopt', 'hints', 'hint_drop', 'chunk_put', 'chunk_get', 'chunk_has', 'chunk_hints', 'chunk_hint_drop', 'chunked_files', 'chunk_report', 'chunk_gc_candidates', 'chunk_refs', 'chunk_collect'] as const;
 export type RequestType = (typeof REQUEST_TYPES)[number];
 
 /** Which reply answers which request. */
@@ -443,6 +451,9 @@ export interface ReplyTo {
   chunk_hint_drop: 'chunk_hint_drop_reply';
   chunked_files: 'chunked_files_reply';
   chunk_report: 'chunk_report_reply';
+  chunk_gc_candidates: 'chunk_gc_candidates_reply';
+  chunk_refs: 'chunk_refs_reply';
+  chunk_collect: 'chunk_collect_reply';
 }
 export type Request = MessageOf<RequestType>;
 export type Reply = Exclude<Message, Request>;
@@ -535,6 +546,12 @@ export function declaredBodyBytes(m: Message): number {
     case 'chunked_files_reply':
     case 'chunk_report':
     case 'chunk_report_reply':
+    case 'chunk_gc_candidates':
+    case 'chunk_gc_candidates_reply':
+    case 'chunk_refs':
+    case 'chunk_refs_reply':
+    case 'chunk_collect':
+    case 'chunk_collect_reply':
     case 'error':
       return 0;
     default: {

@@ -7,6 +7,7 @@
 import { createHash } from 'node:crypto';
 import { storeChunk } from '../coordinator/chunks.js';
 import type { Cluster } from '../coordinator/cluster.js';
+import { CHUNKS_NS } from '../protocol/messages.js';
 import { tooLarge } from './body.js';
 
 /** Chunks being stored at once by one upload. */
@@ -71,30 +72,53 @@ export async function receiveFile(c: Cluster, source: AsyncIterable<Buffer>, lim
     }
   };
 
-  for await (const piece of source as AsyncIterable<Buffer>) {
-    size += piece.length;
-    if (size > limit) throw tooLarge(limit);
-    md5.update(piece);
-    if (pieces) {
-      pieces.push(piece);
-      piecesBytes += piece.length;
-      // Only once more than a chunk has come is the file a large one: a file of exactly chunkBytes is whole.
-      if (piecesBytes <= chunkBytes) continue;
-      const held = pieces;
-      pieces = null;
-      for (const p of held) await fill(p);
-    } else {
-      await fill(piece);
+  // A long upload keeps the chunks it has stored young on their owners, so that no collection takes them
+  // before its version names them (cron/chunk-gc.ts).
+  const touchEvery = Math.max(1000, Math.floor(c.config.chunkGc.graceMs / 4));
+  const toucher = c.rt.timers.setInterval(() => void touchChunks(c, digests.map((d) => d.toString('hex'))), touchEvery, { background: true });
+  try {
+    return await receive();
+  } finally {
+    toucher.cancel();
+  }
+
+  async function receive(): Promise<Received> {
+    for await (const piece of source as AsyncIterable<Buffer>) {
+      size += piece.length;
+      if (size > limit) throw tooLarge(limit);
+      md5.update(piece);
+      if (pieces) {
+        pieces.push(piece);
+        piecesBytes += piece.length;
+        // Only once more than a chunk has come is the file a large one: a file of exactly chunkBytes is whole.
+        if (piecesBytes <= chunkBytes) continue;
+        const held = pieces;
+        pieces = null;
+        for (const p of held) await fill(p);
+      } else {
+        await fill(piece);
+      }
+      if (failure !== null) throw failure;
     }
+    if (pieces) {
+      const body = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, piecesBytes);
+      return { kind: 'whole', body, size };
+    }
+    const last = chunk as Buffer | null;
+    if (last && filled > 0) await send(last.subarray(0, filled));
+    while (inflight.size > 0) await Promise.race(inflight);
     if (failure !== null) throw failure;
+    return { kind: 'chunked', list: Buffer.concat(digests), size, etag: md5.digest('hex'), bytes: chunkBytes, count: digests.length };
   }
-  if (pieces) {
-    const body = pieces.length === 1 ? (pieces[0] as Buffer) : Buffer.concat(pieces, piecesBytes);
-    return { kind: 'whole', body, size };
-  }
-  const last = chunk as Buffer | null;
-  if (last && filled > 0) await send(last.subarray(0, filled));
-  while (inflight.size > 0) await Promise.race(inflight);
-  if (failure !== null) throw failure;
-  return { kind: 'chunked', list: Buffer.concat(digests), size, etag: md5.digest('hex'), bytes: chunkBytes, count: digests.length };
+}
+
+/** Mark chunks as just used on each of their owners (chunk_has with touch); an owner that fails is passed over. */
+async function touchChunks(c: Cluster, hashes: readonly string[]): Promise<void> {
+  const byNode = new Map<string, string[]>();
+  for (const h of hashes) for (const n of new Set(c.writeLists(CHUNKS_NS, h).flat())) byNode.set(n, [...(byNode.get(n) ?? []), h]);
+  await Promise.all(
+    [...byNode].map(async ([node, list]) => {
+      for (let i = 0; i < list.length; i += 10_000) await c.transport.request(c.peer(node), { type: 'chunk_has', hashes: list.slice(i, i + 10_000), touch: true }).catch(() => undefined);
+    }),
+  );
 }

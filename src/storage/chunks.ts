@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { CHUNK_REF_BYTES } from '../config.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import { isErrno } from '../runtime/disk.js';
+import type { Clock } from '../runtime/runtime.js';
 import { TMP_MARK, type Volume } from './volume.js';
 
 export const CHUNKS_DIR = 'chunks';
@@ -28,11 +29,23 @@ export function sha256Hex(bytes: Buffer): string {
 }
 
 export class ChunkStore {
+  /**
+   * When each chunk was last put or touched, by this process (monotonic ms).
+   * A chunk not in it counts as touched when the process started: after a
+   * restart nothing is old before a grace period has passed, so a collection
+   * never needs to know what a dead process saw.
+   */
+  private readonly touched = new Map<string, number>();
+  private readonly startedAt: number;
+
   constructor(
     private readonly vol: Volume,
     /** The node's data folder. */
     private readonly root: string,
-  ) {}
+    private readonly clock: Clock,
+  ) {
+    this.startedAt = clock.monotonic();
+  }
 
   private dirOf(hash: string): string {
     return join(this.root, CHUNKS_DIR, hash.slice(0, 2));
@@ -45,6 +58,9 @@ export class ChunkStore {
   /** Store a chunk durably; its bytes must hash to its name. With `hintFor`, mark it as held for that owner. */
   async put(hash: string, bytes: Buffer, hintFor?: string): Promise<void> {
     if (sha256Hex(bytes) !== hash) throw new RingstoreError(ErrorCode.BAD_MESSAGE, `the chunk's bytes do not hash to its name ${hash}`);
+    // Before the write: a collection that has found the chunk unreferenced now finds it young (an upload
+    // whose file has an equal chunk puts it again, and writes its version later).
+    this.touched.set(hash, this.clock.monotonic());
     if (this.vol.sizeOf(this.pathOf(hash)) !== bytes.length) {
       const dir = this.dirOf(hash);
       this.vol.ensureDir(dir);
@@ -67,9 +83,59 @@ export class ChunkStore {
     }
   }
 
-  /** Whether this node holds each chunk. */
-  has(hashes: readonly string[]): boolean[] {
-    return hashes.map((h) => this.vol.sizeOf(this.pathOf(h)) > 0);
+  /** Whether this node holds each chunk; with `touch`, those it holds count as just put (an upload under way keeps its chunks young). */
+  has(hashes: readonly string[], touch = false): boolean[] {
+    const now = this.clock.monotonic();
+    return hashes.map((h) => {
+      const held = this.vol.sizeOf(this.pathOf(h)) > 0;
+      if (held && touch) this.touched.set(h, now);
+      return held;
+    });
+  }
+
+  /** Whether a chunk has been neither put nor touched for `graceMs`. */
+  private isOld(hash: string, graceMs: number): boolean {
+    return this.clock.monotonic() - (this.touched.get(hash) ?? this.startedAt) >= graceMs;
+  }
+
+  /** Hashes of chunks kept for other owners (never collected: hinted handoff delivers them first). */
+  private async hinted(): Promise<Set<string>> {
+    const top = join(this.root, CHUNK_HINTS_DIR);
+    const out = new Set<string>();
+    for (const owner of await this.vol.readdirOrEmpty(top)) for (const h of await this.vol.readdirOrEmpty(join(top, owner))) out.add(h);
+    return out;
+  }
+
+  /** Up to `limit` chunks that a collection may consider: old, and not kept for another owner. */
+  async candidates(graceMs: number, limit: number): Promise<string[]> {
+    const hinted = await this.hinted();
+    const top = join(this.root, CHUNKS_DIR);
+    const out: string[] = [];
+    for (const sub of await this.vol.readdirOrEmpty(top)) {
+      for (const h of await this.vol.readdirOrEmpty(join(top, sub))) {
+        if (h.includes(TMP_MARK) || hinted.has(h) || !this.isOld(h, graceMs)) continue;
+        out.push(h);
+        if (out.length === limit) return out;
+      }
+    }
+    return out;
+  }
+
+  /** Remove chunks no version references (the caller checked every member), each only if it is still old now. */
+  async collect(hashes: readonly string[], graceMs: number): Promise<number> {
+    const hinted = await this.hinted();
+    let removed = 0;
+    for (const h of hashes) {
+      if (hinted.has(h) || !this.isOld(h, graceMs)) continue;
+      try {
+        await this.vol.disk.unlink(this.pathOf(h));
+        this.touched.delete(h);
+        removed++;
+      } catch {
+        // gone already
+      }
+    }
+    return removed;
   }
 
   /** A page of the chunks kept for other owners, in (owner, hash) order, after the cursor "<owner>/<hash>". */

@@ -5,6 +5,9 @@ import { dotId } from '../../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../../errors.js';
 import type { HandlerResult } from '../../net/transport.js';
 import { CHUNKS_NS, type KeyState, type MessageOf } from '../../protocol/messages.js';
+import { hasChunks } from '../../replica/chunked-files.js';
+import { chunkNames } from '../../storage/chunks.js';
+import type { Store } from '../../storage/store.js';
 import { ownsInLiveLayout, type NodeContext } from '../context.js';
 
 export async function handleChunkPut(ctx: NodeContext, m: MessageOf<'chunk_put'>, body: Buffer): Promise<HandlerResult> {
@@ -20,7 +23,7 @@ export async function handleChunkGet(ctx: NodeContext, m: MessageOf<'chunk_get'>
 }
 
 export function handleChunkHas(ctx: NodeContext, m: MessageOf<'chunk_has'>): Promise<HandlerResult> {
-  return Promise.resolve({ reply: { type: 'chunk_has_reply', present: ctx.chunks.has(m.hashes) } });
+  return Promise.resolve({ reply: { type: 'chunk_has_reply', present: ctx.chunks.has(m.hashes, m.touch === true) } });
 }
 
 export async function handleChunkHints(ctx: NodeContext, m: MessageOf<'chunk_hints'>): Promise<HandlerResult> {
@@ -48,4 +51,44 @@ export async function handleChunkReport(ctx: NodeContext, m: MessageOf<'chunk_re
   const current = (ctx.store.peek(m.ns, m.key)?.siblings ?? []).map((s) => dotId(s.dot));
   await ctx.incomplete.report(m.ns, m.key, m.dot, m.complete, current);
   return { reply: { type: 'chunk_report_reply' } };
+}
+
+export async function handleChunkGcCandidates(ctx: NodeContext, m: MessageOf<'chunk_gc_candidates'>): Promise<HandlerResult> {
+  return { reply: { type: 'chunk_gc_candidates_reply', hashes: await ctx.chunks.candidates(m.graceMs, m.limit) } };
+}
+
+/**
+ * Which of the chunks any version held here names: a live version in chunks of
+ * this node's store or of the hinted copies it keeps. Reads the chunk list of
+ * every such version (the large files only).
+ */
+export async function handleChunkRefs(ctx: NodeContext, m: MessageOf<'chunk_refs'>): Promise<HandlerResult> {
+  // The index of chunked files is complete only once the start-up walk has read every key: until then an
+  // answer could miss a reference, and a chunk in use would be collected.
+  if (!ctx.merkle.ready) throw new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `${ctx.identity.node} is still reading its keys after a start (${ctx.merkle.progress} so far): it cannot yet say which chunks are in use`);
+  const wanted = new Set(m.hashes);
+  const named = new Set<string>();
+  const scan = async (store: Store, ns: string, key: string, state: KeyState | null): Promise<void> => {
+    for (const s of state?.siblings ?? []) {
+      if (!s.chunked || s.deleted) continue;
+      for (const h of chunkNames(await store.readBody(ns, key, s))) if (wanted.has(h)) named.add(h);
+    }
+  };
+  let after: [string, string] | undefined;
+  do {
+    const { keys, next } = ctx.chunkedFiles.page(after, 1000);
+    for (const [ns, key] of keys) await scan(ctx.store, ns, key, ctx.store.peek(ns, key));
+    after = next ?? undefined;
+  } while (after);
+  let cursor: string | undefined;
+  do {
+    const { entries, next } = await ctx.hints.page(cursor, 1000);
+    for (const e of entries) if (hasChunks(e.state)) await scan(ctx.hints.store(e.owner), e.ns, e.key, e.state);
+    cursor = next ?? undefined;
+  } while (cursor);
+  return { reply: { type: 'chunk_refs_reply', referenced: m.hashes.map((h) => named.has(h)) } };
+}
+
+export async function handleChunkCollect(ctx: NodeContext, m: MessageOf<'chunk_collect'>): Promise<HandlerResult> {
+  return { reply: { type: 'chunk_collect_reply', removed: await ctx.chunks.collect(m.hashes, m.graceMs) } };
 }
