@@ -3,8 +3,8 @@
 // falling back to the next node of the config when one does not answer.
 // Exit codes: 0 ok, 1 the server refused (its message shown) or no node answered, 2 usage.
 import { spawnSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { closeSync, createReadStream, createWriteStream, existsSync, openSync, readFileSync, renameSync, rmSync, statSync, type WriteStream } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import yargs from 'yargs';
@@ -14,7 +14,7 @@ import { readTlsCa } from '../runtime/tls.js';
 import { CliError, Client, asCliError, serverError, type CallOptions } from './client.js';
 import { defaultCacheDir, FileCache } from './cache.js';
 import { bucketTable, fileRows, siblingTable, statusTable, writeSummary } from './format.js';
-import { countingStream, progress } from './progress.js';
+import { fileStream, progress, PROGRESS_THRESHOLD } from './progress.js';
 import { defaultTokenFile, forgetSession, readPassword, readSession, saveSession } from './session.js';
 
 const PACKAGE_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -156,15 +156,16 @@ async function run(argv: string[]): Promise<void> {
           .option('lock-token', { alias: 'token', type: 'string', describe: 'the fencing token of the lock you hold on the file (from "ringstore lock")' }),
       async (a) => {
         const name = a.as ?? basename(a.file);
-        let data: Buffer;
+        let size: number;
         try {
-          data = readFileSync(a.file);
+          size = statSync(a.file).size;
+          closeSync(openSync(a.file, 'r'));
         } catch (err) {
           throw new CliError(`cannot read ${a.file}: ${(err as Error).message}`, 2);
         }
-        const body = await upload(client(a), a, a.bucket, name, data, a.context, a.lockToken);
+        const body = await upload(client(a), a, a.bucket, name, { path: a.file, size }, a.context, a.lockToken);
         if (a.json) return printJson(body);
-        print(writeSummary(`stored ${a.bucket}/${name} (${data.length} bytes)`, body));
+        print(writeSummary(`stored ${a.bucket}/${name} (${size} bytes)`, body));
       },
     )
     .command(
@@ -182,7 +183,7 @@ async function run(argv: string[]): Promise<void> {
         const c = client(a);
         const q = a.version ? `?version=${enc(a.version)}` : '';
         const cache = a.cache ? new FileCache(a.cacheDir ?? defaultCacheDir(), c.endpoints) : null;
-        const copy = cache?.get(a.bucket, a.file, a.version) ?? null;
+        const copy = (await cache?.get(a.bucket, a.file, a.version)) ?? null;
         const res = await c.request('GET', `/buckets/${enc(a.bucket)}/${enc(a.file)}${q}`, { headers: copy ? { 'if-none-match': copy.etag } : {} });
         if (res.status === 300) {
           const body = (await res.json()) as { siblings: Array<{ version: string; size: number; last_modified: string; deleted: boolean }> };
@@ -190,34 +191,56 @@ async function run(argv: string[]): Promise<void> {
           else process.stderr.write(siblingTable(`${a.bucket}/${a.file}`, body.siblings, a.bucket, a.file));
           throw new CliError(`${a.bucket}/${a.file} has ${body.siblings.length} concurrent versions: choose one with --version, or resolve them`);
         }
-        let data: Buffer;
         const cached = res.status === 304 && copy !== null;
-        if (cached) {
-          data = copy.body; // the server says our copy is the current version: nothing downloaded
-        } else {
-          if (!res.ok) throw serverError(res.status, await res.json().catch(() => null));
-          const total = Number(res.headers.get('content-length') ?? NaN);
-          const p = progress(`get ${a.file}`, Number.isFinite(total) ? total : null, a.progress && a.output !== undefined);
-          const chunks: Buffer[] = [];
-          for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
-            chunks.push(Buffer.from(chunk));
-            p.tick(chunk.length);
+        if (!cached && !res.ok) throw serverError(res.status, await res.json().catch(() => null));
+        const toStdout = a.output === undefined || a.output === '-';
+        // The bytes go to stdout or to a temporary file beside the output (renamed once whole), and a download
+        // also to a temporary file of the cache: a piece at a time, never the whole file in memory.
+        const outTmp = toStdout ? null : `${a.output as string}.${process.pid}.part`;
+        const sinks: WriteStream[] = [];
+        let size = 0;
+        try {
+          const out = outTmp ? createWriteStream(outTmp) : null;
+          if (out) sinks.push(out);
+          const write = async (piece: Uint8Array): Promise<void> => {
+            size += piece.length;
+            const waits: Array<Promise<unknown>> = [];
+            if (!out && !process.stdout.write(piece)) waits.push(new Promise<void>((r) => process.stdout.once('drain', () => r())));
+            for (const s of sinks) if (!s.write(piece)) waits.push(new Promise<void>((r) => s.once('drain', () => r())));
+            await Promise.all(waits);
+          };
+          if (cached) {
+            // The server says our copy is the current version: nothing downloaded.
+            for await (const piece of createReadStream(copy.path)) await write(piece as Buffer);
+          } else {
+            const etag = res.headers.get('etag');
+            const keep = cache && etag ? { tmp: cache.begin(), etag, hash: createHash('sha256') } : null;
+            if (keep) sinks.push(createWriteStream(keep.tmp, { mode: 0o600 }));
+            const total = Number(res.headers.get('content-length') ?? NaN);
+            const p = progress(`get ${a.file}`, Number.isFinite(total) ? total : null, a.progress && !toStdout);
+            for await (const piece of res.body as unknown as AsyncIterable<Uint8Array>) {
+              keep?.hash.update(piece);
+              p.tick(piece.length);
+              await write(piece);
+            }
+            p.done();
+            await Promise.all(sinks.map((s) => new Promise<void>((resolve, reject) => s.end((err?: Error | null) => (err ? reject(err) : resolve())))));
+            if (keep && cache) cache.keep(a.bucket, a.file, a.version, keep.tmp, { etag: keep.etag, version: res.headers.get('x-version'), sha256: keep.hash.digest('hex') });
           }
-          p.done();
-          data = Buffer.concat(chunks);
-          const etag = res.headers.get('etag');
-          if (cache && etag) cache.put(a.bucket, a.file, a.version, { etag, version: res.headers.get('x-version'), body: data });
+          if (cached) await Promise.all(sinks.map((s) => new Promise<void>((resolve, reject) => s.end((err?: Error | null) => (err ? reject(err) : resolve())))));
+          if (outTmp) renameSync(outTmp, a.output as string);
+        } catch (err) {
+          if (outTmp) rmSync(outTmp, { force: true });
+          throw err;
         }
         const version = cached ? (res.headers.get('x-version') ?? copy.version) : res.headers.get('x-version');
-        const meta = { success: true, bucket: a.bucket, file: a.file, size: data.length, version, context: res.headers.get('x-context'), etag: res.headers.get('etag'), cached, endpoint: c.endpoint };
-        if (a.output === undefined || a.output === '-') {
+        const meta = { success: true, bucket: a.bucket, file: a.file, size, version, context: res.headers.get('x-context'), etag: res.headers.get('etag'), cached, endpoint: c.endpoint };
+        if (toStdout) {
           if (cached && !a.json) process.stderr.write(`${a.bucket}/${a.file} unchanged since the last download: from the local cache\n`);
-          process.stdout.write(data);
           return;
         }
-        await writeFile(a.output, data);
         if (a.json) printJson({ ...meta, output: a.output });
-        else print(`saved ${a.bucket}/${a.file} (${data.length} bytes, version ${meta.version}${cached ? ', unchanged: from the local cache' : ''}) to ${a.output}`);
+        else print(`saved ${a.bucket}/${a.file} (${size} bytes, version ${meta.version}${cached ? ', unchanged: from the local cache' : ''}) to ${a.output}`);
       },
     )
     .command(
@@ -465,12 +488,14 @@ function duration(option: string, text: string): number {
   return Math.round(Number(m[1]) * scale);
 }
 
-async function upload(c: Client, g: Globals, bucket: string, name: string, data: Buffer, context: string | undefined, lockToken?: string): Promise<any> {
-  const p = progress(`put ${name}`, data.length, g.progress);
+/** PUT bytes in hand, or a local file read from disk as it is sent (a large one is never held whole). */
+async function upload(c: Client, g: Globals, bucket: string, name: string, source: Buffer | { path: string; size: number }, context: string | undefined, lockToken?: string): Promise<any> {
+  const size = Buffer.isBuffer(source) ? source.length : source.size;
+  const p = progress(`put ${name}`, size, g.progress);
   try {
     const { body } = await c.json('PUT', `/buckets/${enc(bucket)}/${enc(name)}`, {
-      body: () => (data.length > 1024 * 1024 ? countingStream(data, p) : data),
-      length: data.length,
+      body: () => (Buffer.isBuffer(source) ? source : size > PROGRESS_THRESHOLD ? fileStream(source.path, p) : readFileSync(source.path)),
+      length: size,
       headers: { 'content-type': 'application/octet-stream', ...(context ? { 'x-context': context } : {}), ...(lockToken ? { 'x-lock-token': lockToken } : {}) },
     });
     return body;

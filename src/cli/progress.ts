@@ -1,5 +1,6 @@
 // A progress bar for transfers over 1 MiB, on a terminal only (never when piped).
 import cliProgress from 'cli-progress';
+import { open, type FileHandle } from 'node:fs/promises';
 
 export const PROGRESS_THRESHOLD = 1024 * 1024;
 
@@ -25,20 +26,25 @@ export function progress(label: string, total: number | null, enabled: boolean):
   };
 }
 
-/** A stream of `data` that reports each chunk as it is read. */
-export function countingStream(data: Buffer, p: Progress): ReadableStream<Uint8Array> {
-  const CHUNK = 256 * 1024;
-  let off = 0;
+/** A file read from disk a piece at a time as the stream is pulled, each piece reported. */
+export function fileStream(path: string, p: Progress): ReadableStream<Uint8Array> {
+  const PIECE = 256 * 1024;
+  let fh: FileHandle | null = null;
   return new ReadableStream<Uint8Array>({
-    pull(controller) {
-      if (off >= data.length) {
+    async pull(controller) {
+      fh ??= await open(path, 'r');
+      const piece = Buffer.allocUnsafe(PIECE);
+      const { bytesRead } = await fh.read(piece, 0, PIECE, null);
+      if (bytesRead === 0) {
+        await fh.close();
         controller.close();
         return;
       }
-      const chunk = data.subarray(off, off + CHUNK);
-      off += chunk.length;
-      p.tick(chunk.length);
-      controller.enqueue(chunk);
+      p.tick(bytesRead);
+      controller.enqueue(piece.subarray(0, bytesRead));
+    },
+    async cancel() {
+      await fh?.close();
     },
   });
 }

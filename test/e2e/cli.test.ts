@@ -2,7 +2,8 @@
 // command, exit codes, --json, siblings and their resolution, a down endpoint.
 import t from 'tap';
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, TestCluster } from '../helpers/cluster.js';
@@ -55,6 +56,22 @@ t.test('mb, ls, put, get, rm, rb: the round trip', async (t) => {
   r = await cli('ls', 'cli-demo');
   t.equal(r.code, 1);
   t.match(r.stderr, /NO_SUCH_BUCKET/);
+});
+
+t.test('a large file: put streams it from disk, get streams it to the output, a second get comes from the cache', async (t) => {
+  t.equal((await cli('mb', 'cli-big')).code, 0);
+  const content = randomBytes(9 * 1024 * 1024 + 3); // three chunks of 4 MiB
+  writeFileSync(join(work, 'big.bin'), content);
+  let r = await cli('put', 'cli-big', 'big.bin');
+  t.equal(r.code, 0, r.stderr);
+  t.match(r.stdout, new RegExp(`stored cli-big/big.bin \\(${content.length} bytes\\)`));
+  r = await cli('get', 'cli-big', 'big.bin', '-o', 'big.out');
+  t.equal(r.code, 0, r.stderr);
+  t.ok(readFileSync(join(work, 'big.out')).equals(content), 'the same bytes');
+  r = await cli('get', 'cli-big', 'big.bin', '-o', 'big.again');
+  t.match(r.stdout, /unchanged: from the local cache/);
+  t.ok(readFileSync(join(work, 'big.again')).equals(content), 'the same bytes from the cache');
+  t.notOk(readdirSync(work).some((f) => f.endsWith('.part')), 'no partial output left');
 });
 
 t.test('status shows the nodes and N/R/W', async (t) => {
