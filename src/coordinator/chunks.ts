@@ -9,7 +9,7 @@
 // hash to its name.
 import { ErrorCode, RingstoreError, replicaFailure, type ReplicaFailure } from '../errors.js';
 import { CHUNKS_NS } from '../protocol/messages.js';
-import { sha256Hex } from '../storage/chunks.js';
+import { fetchGoodChunk } from '../replica/chunk-fetch.js';
 import type { Cluster } from './cluster.js';
 import { quorum } from './quorum.js';
 import { quorumError } from './read.js';
@@ -78,25 +78,10 @@ export async function fetchChunk(c: Cluster, hash: string): Promise<Buffer> {
   const known = await c.health.downSet();
   const rest = c.walk(CHUNKS_NS, hash).filter((n) => !owners.includes(n));
   const order = [...owners.filter((n) => !known.has(n)), ...rest.filter((n) => !known.has(n)), ...owners.filter((n) => known.has(n)), ...rest.filter((n) => known.has(n))];
-  const tried: string[] = [];
-  for (const node of order) {
-    try {
-      const { reply, body } = await c.transport.request(c.peer(node), { type: 'chunk_get', hash });
-      if (reply.size === null) {
-        tried.push(`${node}: not held`);
-        continue;
-      }
-      if (sha256Hex(body) !== hash) {
-        c.log.warn('a replica holds a damaged copy of a chunk', { node, hash });
-        tried.push(`${node}: damaged`);
-        continue;
-      }
-      return body;
-    } catch (err) {
-      tried.push(`${node}: ${(err as Error).message}`);
-    }
-  }
-  throw new RingstoreError(ErrorCode.CHUNK_UNAVAILABLE, `no live replica could return chunk ${hash} (${tried.join('; ')})`, { details: { chunk: hash } });
+  const { bytes, passed } = await fetchGoodChunk(c.transport, hash, order, (n) => c.peer(n));
+  for (const p of passed) if (p.why === 'damaged') c.log.warn('a replica holds a damaged copy of a chunk', { node: p.node, hash });
+  if (bytes) return bytes;
+  throw new RingstoreError(ErrorCode.CHUNK_UNAVAILABLE, `no live replica could return chunk ${hash} (${passed.map((p) => `${p.node}: ${p.why}`).join('; ')})`, { details: { chunk: hash } });
 }
 
 /** One failure per node, the first (a stand-in's failure is recorded under its own name, an owner's before its slot gives up). */

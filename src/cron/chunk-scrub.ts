@@ -11,7 +11,8 @@ import { CHUNKS_NS } from '../protocol/messages.js';
 import { collectBodies } from '../replica/deliver.js';
 import { objectKey } from '../ring/hash.js';
 import { Ring } from '../ring/ring.js';
-import { chunkNames, sha256Hex } from '../storage/chunks.js';
+import { chunkNames } from '../storage/chunks.js';
+import { fetchGoodChunk } from '../replica/chunk-fetch.js';
 import { peerAddress, type SchedulerContext } from './context.js';
 
 const PAGE = 64;
@@ -24,6 +25,7 @@ export async function chunkScrubRound(ctx: SchedulerContext, signal: AbortSignal
   let copied = 0;
   let incomplete = 0;
   let unchecked = 0;
+  const rings = ctx.env.membership.layouts.map((l) => new Ring({ version: l.epoch, replicas: l.replicas }));
   let after: [string, string] | undefined;
   do {
     const { reply } = await ctx.transport.request(self, { type: 'chunked_files', limit: PAGE, ...(after ? { after } : {}) });
@@ -34,7 +36,7 @@ export async function chunkScrubRound(ctx: SchedulerContext, signal: AbortSignal
         const read = await ctx.transport.request(self, { type: 'read', ns, key, bodies: [dot] });
         const list = collectBodies(read.reply.bodies, read.body).get(dot);
         if (!list) continue; // changed since it was listed: the next round sees it
-        const found = await scrubChunks(ctx, chunkNames(list));
+        const found = await scrubChunks(ctx, rings, chunkNames(list));
         copied += found.copied;
         versions++;
         if (found.complete === null) {
@@ -51,11 +53,10 @@ export async function chunkScrubRound(ctx: SchedulerContext, signal: AbortSignal
   return `${versions} version(s) in chunks checked, ${copied} chunk cop${copied === 1 ? 'y' : 'ies'} made, ${incomplete} incomplete${unchecked ? `, ${unchecked} not checked (a member did not answer)` : ''}`;
 }
 
-/** The owners of a chunk in every live layout. */
-function chunkOwners(ctx: SchedulerContext, hash: string): string[] {
-  const m = ctx.env.membership;
+/** The owners of a chunk in every live layout (rings built once a round: a ring precomputes every partition's walk). */
+function chunkOwners(rings: readonly Ring[], n: number, hash: string): string[] {
   const k = objectKey(CHUNKS_NS, hash);
-  return [...new Set(m.layouts.flatMap((l) => new Ring({ version: l.epoch, replicas: l.replicas }).preferenceList(k).slice(0, ctx.config.replication.n)))];
+  return [...new Set(rings.flatMap((r) => r.preferenceList(k).slice(0, n)))];
 }
 
 /**
@@ -63,7 +64,7 @@ function chunkOwners(ctx: SchedulerContext, hash: string): string[] {
  * every chunk is on W nodes (null: some member did not answer, so it is not
  * known).
  */
-async function scrubChunks(ctx: SchedulerContext, all: readonly string[]): Promise<{ copied: number; complete: boolean | null }> {
+async function scrubChunks(ctx: SchedulerContext, rings: readonly Ring[], all: readonly string[]): Promise<{ copied: number; complete: boolean | null }> {
   const hashes = [...new Set(all)];
   const members = ctx.env.membership.ids;
   const holders = new Map<string, Set<string>>(hashes.map((h) => [h, new Set()]));
@@ -82,9 +83,9 @@ async function scrubChunks(ctx: SchedulerContext, all: readonly string[]): Promi
   let copied = 0;
   for (const h of hashes) {
     const have = holders.get(h) as Set<string>;
-    const lacking = chunkOwners(ctx, h).filter((o) => !have.has(o));
+    const lacking = chunkOwners(rings, ctx.config.replication.n, h).filter((o) => !have.has(o));
     if (lacking.length === 0 || have.size === 0) continue;
-    const bytes = await fetchFrom(ctx, h, [...have]);
+    const { bytes } = await fetchGoodChunk(ctx.transport, h, [...have], (n) => peerAddress(ctx, n));
     if (!bytes) continue;
     for (const o of lacking) {
       try {
@@ -100,16 +101,4 @@ async function scrubChunks(ctx: SchedulerContext, all: readonly string[]): Promi
   const complete = hashes.every((h) => (holders.get(h) as Set<string>).size >= w);
   // Some chunk short of W while a member did not answer: it may be there; not known.
   return { copied, complete: complete ? true : answered ? false : null };
-}
-
-async function fetchFrom(ctx: SchedulerContext, hash: string, nodes: readonly string[]): Promise<Buffer | null> {
-  for (const node of nodes) {
-    try {
-      const { reply, body } = await ctx.transport.request(peerAddress(ctx, node), { type: 'chunk_get', hash });
-      if (reply.size !== null && sha256Hex(body) === hash) return body;
-    } catch {
-      // the next one
-    }
-  }
-  return null;
 }
