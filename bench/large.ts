@@ -1,10 +1,12 @@
 // Large files (issue 13): one file of --size bytes (default 1 GiB) uploaded by
-// a raw PUT through one REST node and downloaded from another, on a fresh
-// four-node cluster with the default chunk size. The client streams both ways
-// (it never holds the file). Reports MiB/s each way, the time to the first
-// byte of the GET, and every process's peak RSS (VmHWM) after the run.
+// a raw PUT through one REST node and downloaded through the same one, on a
+// fresh four-node cluster with the default chunk size. The client streams both
+// ways (it never holds the file); --rate holds the upload to that many MiB/s (a
+// slow client: it must complete, however long it takes). Reports MiB/s each
+// way, the time to the first byte of the GET, and every process's peak RSS
+// (VmHWM) after the run.
 // Run by bench/run.ts (--large), or alone:
-//   npx tsx bench/large.ts [--size 1073741824]
+//   npx tsx bench/large.ts [--size 1073741824] [--rate 8]
 import http from 'node:http';
 import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
@@ -23,7 +25,7 @@ export interface LargeRow {
 
 const MiB = 1024 * 1024;
 
-function streamPut(url: string, total: number): Promise<{ status: number; sha: string }> {
+function streamPut(url: string, total: number, mibPerSecond = 0): Promise<{ status: number; sha: string }> {
   const hash = createHash('sha256');
   // Pieces of 1 MiB, from a pool of 16 random ones (chunks differ: their offsets in the pool shift).
   const pool = Array.from({ length: 17 }, () => randomBytes(MiB));
@@ -35,8 +37,12 @@ function streamPut(url: string, total: number): Promise<{ status: number; sha: s
     req.on('error', reject);
     let sent = 0;
     let i = 0;
+    const t0 = performance.now();
     const pump = (): void => {
       while (sent < total) {
+        // Ahead of the rate: wait until the bytes sent are due.
+        const due = mibPerSecond > 0 ? t0 + (sent / (mibPerSecond * MiB)) * 1000 : 0;
+        if (due > performance.now()) return void setTimeout(pump, due - performance.now());
         const piece = (pool[i++ % pool.length] as Buffer).subarray(0, Math.min(MiB - (i % 7) * 4096, total - sent));
         hash.update(piece);
         sent += piece.length;
@@ -68,18 +74,18 @@ function streamGet(url: string): Promise<{ status: number; length: number; sha: 
   });
 }
 
-export async function runLarge(bytes: number, print: (line: string) => void = console.log): Promise<LargeRow> {
+export async function runLarge(bytes: number, print: (line: string) => void = console.log, mibPerSecond = 0): Promise<LargeRow> {
   const cleanups: Array<() => unknown> = [];
   const c = await TestCluster.create({ teardown: (fn) => cleanups.push(fn) }, { extra: { logLevel: 'warn' } });
   try {
     await c.startAll();
     await call('POST', `${c.url()}/buckets/large`);
     const t0 = performance.now();
-    const up = await streamPut(`${c.url('node1')}/buckets/large/big.bin`, bytes);
+    const up = await streamPut(`${c.url('node1')}/buckets/large/big.bin`, bytes, mibPerSecond);
     const putSeconds = (performance.now() - t0) / 1000;
     if (up.status !== 200) throw new Error(`the upload answered ${up.status}`);
     const t1 = performance.now();
-    const down = await streamGet(`${c.url('node2')}/buckets/large/big.bin`);
+    const down = await streamGet(`${c.url('node1')}/buckets/large/big.bin`);
     const getSeconds = (performance.now() - t1) / 1000;
     const peakMiB: Record<string, number> = {};
     for (const [key, p] of c.procs) peakMiB[key] = Math.round(Number(/VmHWM:\s+(\d+)/.exec(readFileSync(`/proc/${p.pid}/status`, 'utf8'))?.[1]) / 1024);
@@ -102,7 +108,11 @@ export async function runLarge(bytes: number, print: (line: string) => void = co
 if (process.argv[1]?.endsWith('large.ts')) {
   const { default: yargs } = await import('yargs');
   const { hideBin } = await import('yargs/helpers');
-  const argv = await yargs(hideBin(process.argv)).option('size', { type: 'number', default: 1024 * MiB, describe: 'bytes of the file' }).strict().parse();
-  await runLarge(argv.size);
+  const argv = await yargs(hideBin(process.argv))
+    .option('size', { type: 'number', default: 1024 * MiB, describe: 'bytes of the file' })
+    .option('rate', { type: 'number', default: 0, describe: 'upload at this many MiB/s (0: as fast as it goes)' })
+    .strict()
+    .parse();
+  await runLarge(argv.size, console.log, argv.rate);
   process.exit(0);
 }

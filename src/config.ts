@@ -99,6 +99,8 @@ const configSchema = z.object({
       idleTimeoutMs: z.number().int().min(1000).default(300_000),
       /** Requests one connection may have in flight; past it the node stops reading from that connection. */
       maxInFlightPerConnection: z.number().int().min(1).default(256),
+      /** Body bytes of the requests in flight on one connection (chunks of large files, mostly); past it, the same. */
+      maxInFlightBytesPerConnection: z.number().int().min(1024 * 1024).default(32 * 1024 * 1024),
       /** Largest request head (request line and headers) the REST app accepts. */
       maxHeaderBytes: z.number().int().min(1024).default(16 * 1024),
       /** A client must send its whole request head within this (slow-loris). */

@@ -20,8 +20,28 @@ interface Copy {
   for?: string;
 }
 
-/** Store one chunk on W of its owners (in each live layout); the other puts go on after this returns. */
-export async function storeChunk(c: Cluster, hash: string, bytes: Buffer): Promise<void> {
+/**
+ * Store one chunk on W of its owners (in each live layout); the other puts go on after this returns.
+ * `settled` is told once every put has ended: `clean` when each was answered, so that no socket still
+ * holds `bytes` and the caller may reuse the buffer (after a failure, a write may still be queued).
+ */
+export async function storeChunk(c: Cluster, hash: string, bytes: Buffer, settled?: (clean: boolean) => void): Promise<void> {
+  // Told once: by the end of every put, or at once by a failure (whose buffer is not reused anyway).
+  let told = false;
+  const once = (clean: boolean): void => {
+    if (told) return;
+    told = true;
+    settled?.(clean);
+  };
+  try {
+    return await placeChunk(c, hash, bytes, once);
+  } catch (err) {
+    once(false);
+    throw err;
+  }
+}
+
+async function placeChunk(c: Cluster, hash: string, bytes: Buffer, settled: (clean: boolean) => void): Promise<void> {
   await c.health.current();
   const lists = c.writeLists(CHUNKS_NS, hash);
   const owners = [...new Set(lists.flat())];
@@ -58,6 +78,7 @@ export async function storeChunk(c: Cluster, hash: string, bytes: Buffer): Promi
   const need = Math.min(c.w, (lists[0] as string[]).length);
   // Every live layout must have W of its owners' copies: wait for all when partitions move.
   const result = await quorum(owners, lists.length > 1 ? owners.length : need, slot);
+  void result.rest.then((all) => settled(all.failed.length === 0 && failed.length === 0));
   const done = lists.length > 1 ? await result.rest : result;
   const copies = done.ok.map((a) => a.value);
   for (const list of lists) {

@@ -4,6 +4,7 @@
 // is reported as a refusal: proof that it is not serving, unlike a timeout.
 import { ErrorCode, RingstoreError, asRingstoreError, isCode } from '../errors.js';
 import { FrameDecoder, encodeFrame, isFault, parseFrame } from '../protocol/codec.js';
+import { passedThrough } from '../runtime/gc-nudge.js';
 import { PROTOCOL_VERSION, validateHandshake, validateMessage, type Message, type Outgoing, type RequestType } from '../protocol/messages.js';
 import type { Pipe } from '../runtime/network.js';
 import type { Runtime, Timer } from '../runtime/runtime.js';
@@ -85,6 +86,7 @@ class PeerConnection {
 
   private onData(chunk: Buffer): void {
     this.lastUsed = this.rt.clock.monotonic();
+    passedThrough(chunk.length);
     let payloads: Buffer[];
     try {
       payloads = this.decoder.pushRaw(chunk);

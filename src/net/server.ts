@@ -12,6 +12,7 @@ import { PROTOCOL_VERSION, declaredBodyBytes, isRequest, validateHandshake, vali
 import type { Pipe } from '../runtime/network.js';
 import type { Runtime, Timer } from '../runtime/runtime.js';
 import { FrameSealer, TAG_BYTES, clientProof, newNonce, proofMatches, serverProof } from './auth.js';
+import { passedThrough } from '../runtime/gc-nudge.js';
 import { RateFloor, sampleEvery } from './rate-floor.js';
 import type { Listener, RequestHandler, TransportOptions } from './transport.js';
 
@@ -49,6 +50,9 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
     let peer: string | null = null;
     let sealer: FrameSealer | null = null;
     let inFlight = 0;
+    /** Body bytes of the requests in flight: large frames are held to a budget as well as to a count. */
+    let inFlightBytes = 0;
+    const full = (): boolean => inFlight >= limits.maxInFlightPerConnection || inFlightBytes >= (limits.maxInFlightBytesPerConnection ?? Infinity);
     let paused = false;
     let complained = false;
     let lastActive = rt.clock.monotonic();
@@ -131,6 +135,7 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
     pipe.onData((chunk) => {
       lastActive = rt.clock.monotonic();
       received += chunk.length;
+      passedThrough(chunk.length);
       let payloads: Buffer[];
       try {
         payloads = decoder.pushRaw(chunk);
@@ -183,7 +188,8 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
       const rawId = (json as { id?: unknown }).id;
       const re = typeof rawId === 'string' && rawId.length > 0 && rawId.length <= 64 ? rawId : '-';
       inFlight++;
-      if (inFlight >= limits.maxInFlightPerConnection && !paused) {
+      inFlightBytes += body.length;
+      if (full() && !paused) {
         paused = true;
         pipe.pause();
         watchFrame();
@@ -216,7 +222,8 @@ export async function listen(rt: Runtime, opts: TransportOptions & { host: strin
           });
         }
         inFlight--;
-        if (paused && inFlight < limits.maxInFlightPerConnection) {
+        inFlightBytes -= body.length;
+        if (paused && !full()) {
           paused = false;
           pipe.resume();
           watchFrame();

@@ -41,6 +41,8 @@ export interface SocketLimits {
   maxUnauthenticated: number;
   idleTimeoutMs: number;
   maxInFlightPerConnection: number;
+  /** Body bytes of the requests in flight on one connection; past it the node stops reading from it. */
+  maxInFlightBytesPerConnection?: number;
   /** A frame must come in at least this fast over the window, or the connection is closed (absent or 0: no floor). */
   minBodyBytesPerSecond?: number;
   minBodyRateWindowMs?: number;

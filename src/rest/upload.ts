@@ -8,10 +8,18 @@ import { createHash } from 'node:crypto';
 import { storeChunk } from '../coordinator/chunks.js';
 import type { Cluster } from '../coordinator/cluster.js';
 import { CHUNKS_NS } from '../protocol/messages.js';
+import { passedThrough } from '../runtime/gc-nudge.js';
 import { tooLarge } from './body.js';
 
-/** Chunks being stored at once by one upload. */
+/** Chunks being stored at once by one upload (until W replicas hold each). */
 export const UPLOAD_WINDOW = 4;
+/**
+ * Chunk buffers one upload holds at most: the window, plus those whose puts past W are still under way
+ * (and the one being filled waits for one of them). So the slowest replica paces a long upload, as it must
+ * for the coordinator's memory to stay flat; a replica that does not answer is cut off by the request
+ * timeout, and its buffer is then given up (a socket may still hold it) rather than filled again.
+ */
+const UPLOAD_BUFFERS = UPLOAD_WINDOW + 2;
 
 export type Received =
   | { kind: 'whole'; body: Buffer; size: number }
@@ -38,6 +46,25 @@ export async function receiveFile(c: Cluster, source: AsyncIterable<Buffer>, lim
   let piecesBytes = 0;
   let chunk: Buffer | null = null;
   let filled = 0;
+  // Chunk buffers are filled again once every put of theirs was answered: an upload allocates a few
+  // instead of one per chunk, whose garbage (chunkBytes each, outside the JS heap, freed only by a
+  // collection) would pile up and swell the process by tens of MiB. `held` counts those sent and not yet
+  // back; a buffer whose put failed is not reused (a socket may still hold it) but is counted back.
+  const free: Buffer[] = [];
+  let held = 0;
+  let returned: (() => void) | null = null;
+  const settle = (buf: Buffer | null) => (clean: boolean) => {
+    held--;
+    if (clean && buf) free.push(buf);
+    returned?.();
+  };
+  const takeBuffer = async (): Promise<Buffer> => {
+    while (free.length === 0 && held >= UPLOAD_BUFFERS) {
+      await new Promise<void>((r) => (returned = r));
+      returned = null;
+    }
+    return free.pop() ?? Buffer.allocUnsafeSlow(chunkBytes);
+  };
   let size = 0;
 
   const send = async (full: Buffer): Promise<void> => {
@@ -45,7 +72,8 @@ export async function receiveFile(c: Cluster, source: AsyncIterable<Buffer>, lim
     if (failure !== null) throw failure;
     const digest = createHash('sha256').update(full).digest();
     digests.push(digest);
-    const p: Promise<void> = storeChunk(c, digest.toString('hex'), full).then(
+    held++;
+    const p: Promise<void> = storeChunk(c, digest.toString('hex'), full, settle(full.length === chunkBytes ? full : null)).then(
       () => {
         inflight.delete(p);
       },
@@ -59,7 +87,7 @@ export async function receiveFile(c: Cluster, source: AsyncIterable<Buffer>, lim
   const fill = async (piece: Buffer): Promise<void> => {
     let off = 0;
     while (off < piece.length) {
-      chunk ??= Buffer.allocUnsafeSlow(chunkBytes);
+      chunk ??= await takeBuffer();
       const k = piece.copy(chunk, filled, off);
       off += k;
       filled += k;
@@ -86,6 +114,7 @@ export async function receiveFile(c: Cluster, source: AsyncIterable<Buffer>, lim
     for await (const piece of source as AsyncIterable<Buffer>) {
       size += piece.length;
       if (size > limit) throw tooLarge(limit);
+      passedThrough(piece.length);
       md5.update(piece);
       if (pieces) {
         pieces.push(piece);

@@ -3,6 +3,7 @@
 // every limit of the config.
 import t from 'tap';
 import net from 'node:net';
+import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { TestCluster, waitFor } from '../helpers/cluster.js';
 import { call, get, put } from '../helpers/http.js';
@@ -10,7 +11,7 @@ import { RawConn, msg } from '../helpers/raw.js';
 import { encodeFrame } from '../../src/protocol/codec.js';
 
 const c = await TestCluster.create(t, {
-  extra: { limits: { handshakeTimeoutMs: 1000, headersTimeoutMs: 1500, minBodyRateWindowMs: 2000, maxConcurrentRequests: 8, maxInFlightPerConnection: 4, maxUnauthenticated: 32, idleTimeoutMs: 1500 } },
+  extra: { limits: { handshakeTimeoutMs: 1000, headersTimeoutMs: 1500, minBodyRateWindowMs: 2000, maxConcurrentRequests: 8, maxInFlightPerConnection: 4, maxInFlightBytesPerConnection: 1024 * 1024, maxUnauthenticated: 32, idleTimeoutMs: 1500 } },
 });
 await c.startAll();
 await call('POST', `${c.url()}/buckets/abuse`);
@@ -130,6 +131,19 @@ t.test('requests in flight per connection are capped by pausing, not by dropping
   await a.authenticate();
   for (let i = 0; i < 50; i++) a.send(msg(`q${i}`, 'ping'));
   for (let i = 0; i < 50; i++) t.equal((await a.reply(`q${i}`)).json.type, 'pong');
+});
+
+t.test('body bytes in flight per connection are capped by pausing, not by dropping', async (t) => {
+  // Six chunks of 512 KiB sent at once: three times this cluster's budget of 1 MiB in flight. The node
+  // stops reading past it and reads on as replies leave; every put is answered and kept.
+  const a = raw();
+  await a.authenticate();
+  const chunks = Array.from({ length: 6 }, (_, i) => Buffer.alloc(512 * 1024, i + 1));
+  const hashes = chunks.map((b) => createHash('sha256').update(b).digest('hex'));
+  chunks.forEach((b, i) => a.send(msg(`c${i}`, 'chunk_put', { hash: hashes[i], size: b.length }), b));
+  for (let i = 0; i < chunks.length; i++) t.equal((await a.reply(`c${i}`)).json.type, 'chunk_put_reply', `chunk ${i} stored`);
+  a.send(msg('has', 'chunk_has', { hashes }));
+  t.same((await a.reply('has')).json.present, hashes.map(() => true), 'the node holds all six');
 });
 
 /** A raw HTTP client that sends its request one byte at a time. */

@@ -40,6 +40,7 @@ t.test('every limit has its default in one place', async (t) => {
     maxUnauthenticated: 64,
     idleTimeoutMs: 300_000,
     maxInFlightPerConnection: 256,
+    maxInFlightBytesPerConnection: 32 * 1024 * 1024,
     maxHeaderBytes: 16 * 1024,
     headersTimeoutMs: 10_000,
     requestTimeoutMs: 0,
