@@ -74,6 +74,19 @@ const configSchema = z.object({
   chunkGc: z
     .object({ intervalMs: z.number().int().min(1000).default(600_000), graceMs: z.number().int().min(0).default(3_600_000) })
     .default({ intervalMs: 600_000, graceMs: 3_600_000 }),
+  /**
+   * Transactions (POST /transactions, docs/transactions.md): files and content bytes one may write (each
+   * file's content rides in its intent, a Paxos register of at most 256 KiB), and how long an intent may stay
+   * undecided before anyone settles it from the transaction record.
+   */
+  transactions: z
+    .object({
+      maxFiles: z.number().int().min(1).max(64).default(64),
+      maxFileBytes: z.number().int().min(0).max(128 * 1024).default(64 * 1024),
+      maxBytes: z.number().int().min(0).default(1024 * 1024),
+      timeoutMs: z.number().int().min(100).default(10_000),
+    })
+    .prefault({}),
   /** Users and tokens (issue 14): whether every call needs a token, and how long a login's token lasts. */
   auth: z
     .object({

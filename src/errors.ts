@@ -36,6 +36,10 @@ export const ErrorCode = {
   CONFLICT: 'CONFLICT',
   /** The file is locked and the write did not carry the holder's lock token. */
   LOCKED: 'LOCKED',
+  /** A transaction's file is held by another transaction, or a context it gave is stale: it was aborted, nothing written. */
+  TXN_CONFLICT: 'TXN_CONFLICT',
+  /** A read-atomic read met writes still moving after its rounds: try again. */
+  TXN_READ_BUSY: 'TXN_READ_BUSY',
   /** The lock token is not the current one (the lease ended, or a newer holder has it). */
   STALE_LOCK_TOKEN: 'STALE_LOCK_TOKEN',
   /** A compare-and-set may or may not have taken effect (its proposal reached some owners, then others won): read to find out. */
@@ -95,6 +99,8 @@ export const httpStatus: Record<ErrorCode, number> = {
   DISK_ERROR: 500,
   READ_ONLY: 503,
   CONFLICT: 409,
+  TXN_CONFLICT: 409,
+  TXN_READ_BUSY: 503,
   LOCKED: 423,
   STALE_LOCK_TOKEN: 409,
   OUTCOME_UNKNOWN: 503,

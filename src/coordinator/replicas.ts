@@ -2,7 +2,7 @@
 // state to a replica with exactly the bodies it lacks (replication, read
 // repair and, later, handoff all use push).
 import { dotId } from '../clock/dvv.js';
-import type { KeyState } from '../protocol/messages.js';
+import type { KeyState, TxnMeta } from '../protocol/messages.js';
 import { collectBodies, deliverState, type Bodies } from '../replica/deliver.js';
 import { hasBody } from '../storage/layout.js';
 import type { Cluster } from './cluster.js';
@@ -24,7 +24,7 @@ export async function readReplica(c: Cluster, node: string, ns: string, key: str
 export async function updateReplica(
   c: Cluster,
   node: string,
-  req: { ns: string; key: string; context: KeyState['context']; deleted: boolean; body: Buffer; contentType?: string | undefined; uid?: string | undefined; owner?: string | undefined; hint?: string | undefined; wid?: string | undefined; epoch?: number | undefined; chunked?: ChunkedFile | undefined },
+  req: { ns: string; key: string; context: KeyState['context']; deleted: boolean; body: Buffer; contentType?: string | undefined; uid?: string | undefined; owner?: string | undefined; hint?: string | undefined; wid?: string | undefined; epoch?: number | undefined; chunked?: ChunkedFile | undefined; txn?: TxnMeta | undefined },
 ): Promise<{ state: KeyState; dot: readonly [string, number] }> {
   const msg = {
     type: 'update' as const,
@@ -39,6 +39,7 @@ export async function updateReplica(
     ...(req.hint ? { hint: req.hint } : {}),
     ...(req.wid ? { wid: req.wid } : {}),
     ...(req.chunked && !req.deleted ? { chunked: req.chunked } : {}),
+    ...(req.txn ? { txn: req.txn } : {}),
     // The epoch the write was placed under (see writeOnce), else the one known now.
     epoch: req.epoch ?? c.membership.epoch,
   };

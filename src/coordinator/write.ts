@@ -8,7 +8,7 @@
 // what it saw.
 import { dotId } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError, replicaFailure, type ReplicaFailure } from '../errors.js';
-import { BUCKETS_NS, type Chunked, type KeyState, type VersionVectorWire } from '../protocol/messages.js';
+import { BUCKETS_NS, type Chunked, type KeyState, type TxnMeta, type VersionVectorWire } from '../protocol/messages.js';
 import { currentUid } from '../replica/records.js';
 import type { Cluster } from './cluster.js';
 import { quorum } from './quorum.js';
@@ -34,6 +34,8 @@ export interface WriteRequest {
   wid?: string;
   /** A chunked file: `body` is its chunk list (its chunks are stored already). */
   chunked?: ChunkedFile | undefined;
+  /** A transaction's write (coordinator/transactions.ts). */
+  txn?: TxnMeta | undefined;
 }
 
 /** A chunked file's version as the coordinator sends it: the chunking, and the file's size and MD5. */

@@ -26,6 +26,12 @@ export const vectorSchema = z
 export type VersionVectorWire = z.infer<typeof vectorSchema>;
 
 const chunkedSchema = z.object({ bytes: z.number().int().min(1), count: z.number().int().min(1) });
+/** A version written by a transaction: its id and every file it wrote (docs/transactions.md), for read-atomic reads. */
+export const txnMetaSchema = z.object({
+  id: z.string().min(1).max(64),
+  files: z.array(z.object({ bucket: z.string().min(1).max(63), file: z.string().min(1).max(1024) })).min(1).max(1000),
+});
+export type TxnMeta = z.infer<typeof txnMetaSchema>;
 export type Chunked = z.infer<typeof chunkedSchema>;
 /** A chunk's name: its SHA-256, hex. */
 export const chunkHash = z.string().regex(/^[0-9a-f]{64}$/, 'a chunk is named by its SHA-256, 64 hex digits');
@@ -56,6 +62,8 @@ export const siblingSchema = z.object({
    * `etag` are the whole file's.
    */
   chunked: chunkedSchema.optional(),
+  /** Written by a transaction (POST /transactions): which, and what else it wrote. */
+  txn: txnMetaSchema.optional(),
 });
 export type Sibling = z.infer<typeof siblingSchema>;
 
@@ -220,6 +228,8 @@ export const messageSchema = z.discriminatedUnion('type', [
     epoch: z.number().int().min(1).optional(),
     /** A chunked file: the body is its chunk list, and the file's size and MD5 are given. */
     chunked: chunkedSchema.extend({ size: z.number().int().min(0), etag: z.string().regex(/^[0-9a-f]{32}$/) }).optional(),
+    /** A transaction's write: kept on the version (docs/transactions.md). */
+    txn: txnMetaSchema.optional(),
   }),
   z.object({ ...reply, type: z.literal('update_reply'), state: stateSchema, dot: dotSchema }),
 

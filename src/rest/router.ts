@@ -12,6 +12,7 @@ import { acquireLockRoute, describeLockRoute, releaseLockRoute, renewLockRoute }
 import { joinMemberRoute, layoutRoute, leaveMemberRoute } from './routes/members.js';
 import { metricsRoute } from './routes/metrics.js';
 import { uiAssetRoute, uiOverviewRoute } from './routes/ui.js';
+import { commitRoute, readRoute } from './routes/transactions.js';
 import { logInRoute, logOutRoute, signUpRoute } from './routes/users.js';
 import type { Metrics } from './metrics.js';
 
@@ -49,6 +50,8 @@ const tables = {
   file: { GET: getFileRoute, HEAD: getFileRoute, PUT: putFileRoute, DELETE: deleteFileRoute },
   lock: { POST: acquireLockRoute, PUT: renewLockRoute, DELETE: releaseLockRoute, GET: describeLockRoute },
   metrics: { GET: metricsRoute },
+  transactions: { POST: commitRoute },
+  transactionsRead: { POST: readRoute },
   ui: { GET: uiAssetRoute, HEAD: uiAssetRoute },
   uiOverview: { GET: uiOverviewRoute },
 } satisfies Record<string, Table>;
@@ -96,6 +99,8 @@ export function match(method: string, url: string): Match {
     file = decode(path.slice('/cluster/members/'.length), 'member id');
   }
   else if (path === '/metrics') table = tables.metrics;
+  else if (path === '/transactions') table = tables.transactions;
+  else if (path === '/transactions/read') table = tables.transactionsRead;
   else if (path === '/ui/api/overview') table = tables.uiOverview;
   else if (path === '/ui' || path.startsWith('/ui/')) {
     table = tables.ui;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { dotId, emptyState, equalStates, nextCounter, sync, update, type Dot } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { BUCKETS_NS, bodyLength, type Chunked, type KeyState, type Sibling } from '../protocol/messages.js';
+import { BUCKETS_NS, bodyLength, type Chunked, type KeyState, type Sibling, type TxnMeta } from '../protocol/messages.js';
 import { isErrno } from '../runtime/disk.js';
 import { randomHex, type Clock, type Random } from '../runtime/runtime.js';
 import type { Identity } from './identity.js';
@@ -51,6 +51,8 @@ export interface NewVersion {
   wid?: string | undefined;
   /** A bucket record: the user creating the bucket. */
   owner?: string | undefined;
+  /** A transaction's write: its id and write set, kept on the version. */
+  txn?: TxnMeta | undefined;
   /** A chunked file: `body` is its chunk list; the file's size and MD5 as the coordinator computed them. */
   chunked?: (Chunked & { size: number; etag: string }) | undefined;
 }
@@ -240,6 +242,7 @@ export class Store {
         ...(v.uidFromDot ? { uid: dotId([actor, n]) } : v.uid ? { uid: v.uid } : {}),
         ...(v.owner ? { owner: v.owner } : {}),
         ...(v.chunked && !v.deleted ? { chunked: { bytes: v.chunked.bytes, count: v.chunked.count } } : {}),
+        ...(v.txn ? { txn: v.txn } : {}),
       };
       const next = update(current, clientContext, sibling) as KeyState;
       const max = this.opts.siblingMax ?? Infinity;

@@ -84,4 +84,6 @@ t.test('the tour runs as written', async (t) => {
   t.match(all, /written while node3 is down/, 'and reads back after node3 returns');
   t.match(all, /"code": ?"LOCKED"/, 'a write of a locked file without its token is refused');
   t.match(all, /"released": ?true/, 'the lock is released');
+  t.match(all, /"txn": ?"[0-9a-f-]{36}"/, 'a transaction commits');
+  t.match(all, /"content_base64": ?"MTUw"/, 'and its files read back atomically');
 });

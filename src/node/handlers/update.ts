@@ -41,6 +41,7 @@ async function update(ctx: NodeContext, m: MessageOf<'update'>, body: Buffer): P
     uidFromDot: m.ns === BUCKETS_NS && !m.deleted,
     wid: m.wid,
     ...(m.chunked && m.ns !== BUCKETS_NS ? { chunked: m.chunked } : {}),
+    ...(m.txn && m.ns !== BUCKETS_NS ? { txn: m.txn } : {}),
     ...(m.ns === BUCKETS_NS && !m.deleted && m.owner ? { owner: m.owner } : {}),
   });
   if (hinted) ctx.hints.mark(m.hint as string, m.ns, m.key);
