@@ -14,6 +14,7 @@
 import { covers } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Sibling, TxnMeta, VersionVectorWire } from '../protocol/messages.js';
+import { failpoint } from '../runtime/failpoint.js';
 import { validateFileName } from '../storage/names.js';
 import { repairBucketRecord } from './buckets.js';
 import { compareAndSet, readRegister, tooFewOwners } from './cas.js';
@@ -130,6 +131,7 @@ export async function commitTransaction(c: Cluster, ops: readonly TxnOp[]): Prom
       // The file is held first, then read: a transaction that let it go after writing it did so before this
       // read, which therefore sees its version (a context that did not is stale).
       await takeIntent(c, f, intent);
+      failpoint('txn.intent-taken');
       taken.push(f);
       intents.set(key(f), intent);
       const { siblings } = await readFile(c, f.bucket, f.file, false);
@@ -145,9 +147,11 @@ export async function commitTransaction(c: Cluster, ops: readonly TxnOp[]): Prom
     await Promise.all(taken.map((f) => releaseIntent(c, f, txn).catch(() => undefined)));
     throw err;
   }
+  failpoint('txn.prepared');
   // The decision, durable on a majority before any file changes. A recoverer that found this transaction
   // stalled may have aborted it first: then nothing is written.
   const decided = await decide(c, txn, 'committed');
+  failpoint('txn.decided');
   if (decided !== 'committed') {
     await Promise.all(taken.map((f) => releaseIntent(c, f, txn).catch(() => undefined)));
     throw conflict(files[0] as FileRef, `transaction ${txn} was aborted by a recoverer (it stayed undecided past ${c.config.transactions.timeoutMs} ms)`, { reason: 'timed_out' });
@@ -204,6 +208,7 @@ async function applyIntent(c: Cluster, f: FileRef, intent: Intent): Promise<Writ
     { ns: f.bucket, key: f.file, context: intent.context, deleted: intent.deleted, body: Buffer.from(intent.content, 'base64'), txn: meta, wid: intent.txn },
     repairBucketRecord(c),
   );
+  failpoint('txn.applied');
   await releaseIntent(c, f, intent.txn);
   return outcome;
 }
@@ -294,4 +299,38 @@ export async function readAtomic(c: Cluster, refs: readonly FileRef[]): Promise<
     }
     await Promise.all([...again.values()].map(load));
   }
+}
+
+/**
+ * Settle every intent this machine's socket server holds that has stayed
+ * undecided past transactions.timeoutMs (its coordinator died, or lost its
+ * quorum): the REST app runs this every half timeout, so no transaction stays
+ * in doubt much longer than that even if no other transaction meets its files.
+ * Each owner's REST app may settle the same intent: the decision is a CAS, the
+ * write is counted once (its write id), the release is conditional. It pages
+ * through the node's Paxos records (paxos_dump), so it costs their number.
+ */
+export async function sweepStalledIntents(c: Cluster): Promise<number> {
+  const now = c.rt.clock.now();
+  const stalled: Array<{ f: FileRef; intent: Intent }> = [];
+  let after: string | undefined;
+  do {
+    const { reply } = await c.transport.request(c.peer(c.self), { type: 'paxos_dump', ...(after !== undefined ? { after } : {}), limit: 500 });
+    for (const r of reply.records) {
+      if (!r.space.startsWith('txn:') || r.space === RECORD_SPACE) continue;
+      const intent = asIntent(r.state.committed?.value ?? null);
+      if (intent && now - intent.at > c.config.transactions.timeoutMs) stalled.push({ f: { bucket: r.space.slice('txn:'.length), file: r.key }, intent });
+    }
+    after = reply.next ?? undefined;
+  } while (after !== undefined);
+  let settled = 0;
+  for (const { f, intent } of stalled) {
+    try {
+      await settleIntent(c, f, intent);
+      settled++;
+    } catch (err) {
+      c.log.warn('a stalled transaction could not be settled yet', { txn: intent.txn, bucket: f.bucket, file: f.file, error: (err as Error).message });
+    }
+  }
+  return settled;
 }

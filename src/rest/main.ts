@@ -1,5 +1,6 @@
 // Entry point of a machine's REST app: ringstore-rest --id node1 [--config nodes.json]
 import { Cluster } from '../coordinator/cluster.js';
+import { sweepStalledIntents } from '../coordinator/transactions.js';
 import { PipeTransport } from '../net/client.js';
 import { envTransportOptions } from '../node-env.js';
 import { parseEntry, runProcess } from '../runtime/process.js';
@@ -16,9 +17,23 @@ runProcess('rest', async () => {
     server.listen(env.self.restPort, env.self.host, () => resolve());
   });
   env.log.info('REST app listening', { host: env.self.host, port: env.self.restPort, scheme: env.tls ? 'https' : 'http' });
+  // Transactions whose coordinator died are settled from their records (coordinator/transactions.ts).
+  let sweeping = false;
+  const sweeper = env.rt.timers.setInterval(
+    () => {
+      if (sweeping) return;
+      sweeping = true;
+      sweepStalledIntents(cluster)
+        .catch((err: unknown) => env.log.warn('transaction sweep failed', { error: (err as Error).message }))
+        .finally(() => (sweeping = false));
+    },
+    Math.max(500, Math.floor(cluster.config.transactions.timeoutMs / 2)),
+    { background: true },
+  );
   return {
     log: env.log,
     stop: async () => {
+      sweeper.cancel();
       server.closeAllConnections();
       await new Promise<void>((r) => server.close(() => r()));
       await transport.close();

@@ -5,20 +5,13 @@
 // (Kill -9 at each step of the protocol, and recovery's timeout, come with the
 // recovery worker.)
 import t from 'tap';
-import { TestCluster, waitFor } from '../helpers/cluster.js';
-import { call, get as getFile } from '../helpers/http.js';
+import { get as getFile, call } from '../helpers/http.js';
+import { b64, casCluster, commit as commitVia, readTx as readVia } from '../helpers/transactions.js';
 
-const c = await TestCluster.create(t, { cron: true });
-await c.startAll();
-await waitFor('every node takes part in compare-and-set', async () => {
-  for (const n of c.nodes) if ((await call('GET', `${c.url(n.id)}/health`)).json?.locks !== 'ready') return false;
-  return true;
-});
-
-const b64 = (s: string): string => Buffer.from(s).toString('base64');
+const c = await casCluster(t);
 const json = { 'content-type': 'application/json' };
-const commit = (ops: object[], via = 'node1') => call('POST', `${c.url(via)}/transactions`, JSON.stringify({ ops }), json);
-const readTx = (files: Array<{ bucket: string; file: string }>, via = 'node1') => call('POST', `${c.url(via)}/transactions/read`, JSON.stringify({ files }), json);
+const commit = (ops: object[], via = 'node1') => commitVia(c, ops, via);
+const readTx = (files: Array<{ bucket: string; file: string }>, via = 'node1') => readVia(c, files, via);
 const get = async (bucket: string, file: string, via = 'node2') => {
   const r = await getFile(c.url(via), bucket, encodeURIComponent(file));
   return { status: r.status, text: r.body.toString() };

@@ -130,13 +130,15 @@ export class TestCluster {
     return join(this.dir, 'data', id);
   }
 
-  spawnRole(id: string, role: Role): ChildProcess {
+  /** Start one role's process; `env`: extra environment for it alone (a failpoint, say). */
+  spawnRole(id: string, role: Role, env: Record<string, string> = {}): ChildProcess {
     // RINGSTORE_NODE_ARGS: extra node flags for every process, e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof".
     const nodeArgs = (process.env.RINGSTORE_NODE_ARGS ?? '').split(' ').filter(Boolean);
     const spare = this.spares.find((x) => x.id === id);
     const address = spare ? ['--host', spare.host, '--port', String(spare.port), '--rest-port', String(spare.restPort)] : [];
     const p = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', role, 'main.js'), '--config', this.configFile, '--id', id, ...address], {
       stdio: ['ignore', 'ignore', 'inherit'],
+      env: { ...process.env, ...env },
     });
     this.procs.set(`${id}/${role}`, p);
     return p;
