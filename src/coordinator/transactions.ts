@@ -53,8 +53,8 @@ interface Intent {
   deleted: boolean;
   /** The content, base64. */
   content: string;
-  /** The client's context for the file (the version supersedes exactly that); null: whatever is there when it is written. */
-  context: VersionVectorWire | null;
+  /** The context the version is written with: the client's, or that of the transaction's read of the file. */
+  context: VersionVectorWire;
   files: FileRef[];
 }
 
@@ -120,25 +120,30 @@ export async function commitTransaction(c: Cluster, ops: readonly TxnOp[]): Prom
     // Files in one order for every transaction, so two never each wait for the other's next file.
     for (const f of files) {
       const op = ops.find((o) => sameFile(o, f)) as TxnOp;
+      // The context the file's version is written with, fixed in the intent so that every writer of it (a
+      // recoverer too) writes the same version: the client's, or that of a read now.
+      const context = op.context ?? (await readFile(c, f.bucket, f.file, false)).read.merged.context;
       const intent: Intent = {
         txn,
         at: c.rt.clock.now(),
         deleted: op.op === 'delete',
         content: op.op === 'delete' ? '' : op.content.toString('base64'),
-        context: op.context,
+        context,
         files,
       };
-      // The file is held first, then read: a transaction that let it go after writing it did so before this
-      // read, which therefore sees its version (a context that did not is stale).
       await takeIntent(c, f, intent);
       failpoint('txn.intent-taken');
       taken.push(f);
       intents.set(key(f), intent);
-      const { siblings } = await readFile(c, f.bucket, f.file, false);
+      // Read again, holding the file: a transaction that let it go did so after writing it, so this read
+      // sees its version, and a context that did not see it is stale.
+      const { read, siblings } = await readFile(c, f.bucket, f.file, false);
       await checkLock(c, f.bucket, f.file, undefined);
-      if (op.context) {
-        const unseen = siblings.filter((s) => !covers(op.context as VersionVectorWire, s.dot));
-        if (unseen.length > 0) throw conflict(f, 'the context given is stale: the file has versions it did not see', { reason: 'stale_context' });
+      if (siblings.some((s) => !covers(context, s.dot))) {
+        if (op.context) throw conflict(f, 'the context given is stale: the file has versions it did not see', { reason: 'stale_context' });
+        // Written between the first read and the intent: the intent takes the newer context.
+        intent.context = read.merged.context;
+        await compareAndSet(c, intentSpace(f.bucket), { ns: f.bucket, key: f.file }, (current) => (asIntent(current)?.txn === txn ? { write: intent, result: null } : { result: null }));
       }
     }
   } catch (err) {
@@ -288,8 +293,7 @@ export async function readAtomic(c: Cluster, refs: readonly FileRef[]): Promise<
       if (intent?.txn === m.txn) {
         // Committed (its write was seen elsewhere, and writes follow the decision), not yet applied here: the
         // version it will write, beside any version it did not supersede.
-        const context = intent.context;
-        const kept = context ? f.versions.filter((v) => v.sibling !== null && !covers(context, v.sibling.dot)) : [];
+        const kept = f.versions.filter((v) => v.sibling !== null && !covers(intent.context, v.sibling.dot));
         // (Not marked settled: should the file be read again for another transaction, this is looked for again.)
         f.versions = [...kept, { sibling: null, deleted: intent.deleted, body: Buffer.from(intent.content, 'base64'), txn: m.txn }];
       } else {

@@ -32,6 +32,17 @@ export const txnMetaSchema = z.object({
   files: z.array(z.object({ bucket: z.string().min(1).max(63), file: z.string().min(1).max(1024) })).min(1).max(1000),
 });
 export type TxnMeta = z.infer<typeof txnMetaSchema>;
+
+/**
+ * The actor of a transaction's versions: each file's version of transaction T
+ * has the dot (txn.<T>, 1), whoever writes it (its coordinator, or a recoverer
+ * after it died), with the same context. So a second write of it is the same
+ * version, and one made after a later write superseded it is superseded too
+ * (that later write's clock covers the dot), instead of coming back.
+ */
+export function txnActor(txn: string): string {
+  return `txn.${txn.toLowerCase().replace(/[^a-z0-9]/g, '').slice(0, 32) || '0'}`;
+}
 export type Chunked = z.infer<typeof chunkedSchema>;
 /** A chunk's name: its SHA-256, hex. */
 export const chunkHash = z.string().regex(/^[0-9a-f]{64}$/, 'a chunk is named by its SHA-256, 64 hex digits');

@@ -7,10 +7,10 @@
 // and fsynced in place first, and the journal records only the state naming them.
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
-import { dotId, emptyState, equalStates, nextCounter, sync, update, type Dot } from '../clock/dvv.js';
+import { covers, dotId, emptyState, equalStates, nextCounter, sync, update, type Dot } from '../clock/dvv.js';
 import { ErrorCode, RingstoreError } from '../errors.js';
 import type { Logger } from '../log.js';
-import { BUCKETS_NS, bodyLength, type Chunked, type KeyState, type Sibling, type TxnMeta } from '../protocol/messages.js';
+import { BUCKETS_NS, bodyLength, txnActor, type Chunked, type KeyState, type Sibling, type TxnMeta } from '../protocol/messages.js';
 import { isErrno } from '../runtime/disk.js';
 import { randomHex, type Clock, type Random } from '../runtime/runtime.js';
 import type { Identity } from './identity.js';
@@ -226,8 +226,12 @@ export class Store {
     return this.withKey(ns, key, async () => {
       const identity = this.w.identity;
       const current = (await this.read(ns, key)) ?? emptyState<Sibling>();
-      const actor = this.opts.oneOffActors ? `${identity.actor}${randomHex(this.env.random, 5)}` : identity.actor;
-      const n = this.opts.oneOffActors ? 1 : await identity.mint(nextCounter(current, clientContext, actor, 1));
+      // A transaction's version has its own dot (protocol/messages.ts txnActor): one this replica has seen,
+      // itself or what superseded it, is not written again.
+      const txnDot: Dot | null = v.txn ? [txnActor(v.txn.id), 1] : null;
+      if (txnDot && covers(current.context, txnDot)) return { state: current, dot: txnDot };
+      const actor = txnDot ? txnDot[0] : this.opts.oneOffActors ? `${identity.actor}${randomHex(this.env.random, 5)}` : identity.actor;
+      const n = txnDot ? 1 : this.opts.oneOffActors ? 1 : await identity.mint(nextCounter(current, clientContext, actor, 1));
       const sibling: Sibling = {
         dot: [actor, n],
         ...(v.deleted ? { deleted: true } : {}),

@@ -35,6 +35,22 @@ t.test('update stores a version with its dot, and read returns it', async (t) =>
   t.equal(await s.read('bkt', 'nope'), null);
 });
 
+t.test("a transaction's version has one dot whoever writes it: written again, or after it was superseded, it changes nothing", async (t) => {
+  const s = await open(tmp(t));
+  const base = await s.update('bkt', 'acct', {}, { deleted: false, body: Buffer.from('100'), uid: 'u1' });
+  const txn = { id: '3f1c2a9e-0000-4000-8000-00000000abcd', files: [{ bucket: 'bkt', file: 'acct' }] };
+  const v = { deleted: false, body: Buffer.from('90'), uid: 'u1', txn };
+  const first = await s.update('bkt', 'acct', base.state.context, v);
+  t.same(first.dot, ['txn.3f1c2a9e00004000800000000000abcd', 1], 'the dot is the transaction\'s own');
+  t.equal(first.state.siblings.length, 1, 'it superseded what its context saw');
+  const again = await s.update('bkt', 'acct', base.state.context, v);
+  t.same(again.state, first.state, 'written twice: the same state');
+  const later = await s.update('bkt', 'acct', first.state.context, { deleted: false, body: Buffer.from('95'), uid: 'u1' });
+  const late = await s.update('bkt', 'acct', base.state.context, v);
+  t.same(late.state, later.state, 'a late copy after a later write does not come back as a sibling');
+  t.equal(String(await s.readBody('bkt', 'acct', late.state.siblings[0]!)), '95');
+});
+
 t.test('names that would traverse are stored inside the bucket folder', async (t) => {
   const dir = tmp(t);
   const s = await open(dir);
