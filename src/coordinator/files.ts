@@ -35,9 +35,9 @@ export interface FileRead {
  * parallel, unless the caller has it): versions of an ended incarnation of the
  * bucket are not shown, and a bucket that does not exist is an error of its own.
  */
-export async function readFile(c: Cluster, bucket: string, file: string, bodies: boolean, bucketRecord?: KeyState): Promise<FileRead> {
+export async function readFile(c: Cluster, bucket: string, file: string, bodies: boolean, bucketRecord?: KeyState, strict = false): Promise<FileRead> {
   validateFileName(file);
-  const [read, record] = await Promise.all([readQuorum(c, bucket, file, { bodies }), bucketRecord ?? readBucket(c, bucket).then((r) => r.merged)]);
+  const [read, record] = await Promise.all([readQuorum(c, bucket, file, { bodies, strict }), bucketRecord ?? readBucket(c, bucket).then((r) => r.merged)]);
   if (liveUids(record).size === 0) throw noSuchBucket(bucket);
   return { read, siblings: visible(record, read.merged.siblings) };
 }

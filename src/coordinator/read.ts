@@ -46,6 +46,12 @@ export async function readTargets(c: Cluster, ns: string, key: string): Promise<
   return [...healthy, ...owners.filter((o) => down.has(o))];
 }
 
+/** The owners, those believed up first. */
+async function ownersFirstHealthy(c: Cluster, owners: readonly string[]): Promise<string[]> {
+  const down = await c.health.downSet();
+  return [...owners.filter((o) => !down.has(o)), ...owners.filter((o) => down.has(o))];
+}
+
 export interface ReadOptions {
   bodies: boolean;
   need?: number;
@@ -56,12 +62,14 @@ export interface ReadOptions {
    * intersect the W that acknowledged the last write, as R answers of N would.
    */
   minimal?: boolean;
+  /** The key's owners only, no stand-in (see WriteRequest.strict). */
+  strict?: boolean;
 }
 
 export async function readQuorum(c: Cluster, ns: string, key: string, opts: ReadOptions): Promise<QuorumRead> {
   await c.health.current(); // the membership too, if this machine's socket server knows a newer one
   const owners = c.preferenceList(ns, key);
-  const targets = await readTargets(c, ns, key);
+  const targets = opts.strict ? await ownersFirstHealthy(c, owners) : await readTargets(c, ns, key);
   const need = opts.need ?? Math.min(c.r, owners.length);
   const dataNode = targets[0];
   const call = (node: string): Promise<ReplicaRead> => readReplica(c, node, ns, key, opts.bodies && node === dataNode ? 'all' : 'none');
@@ -72,7 +80,7 @@ export async function readQuorum(c: Cluster, ns: string, key: string, opts: Read
   const first = minimal ? targets.slice(0, need) : targets;
   let q = await quorum(first, need, call);
   if (q.ok.length < need) {
-    const spare = [...targets, ...c.walk(ns, key)].filter((n, i, all) => !first.includes(n) && all.indexOf(n) === i);
+    const spare = opts.strict ? targets.filter((n) => !first.includes(n)) : [...targets, ...c.walk(ns, key)].filter((n, i, all) => !first.includes(n) && all.indexOf(n) === i);
     if (spare.length > 0) {
       // The first round gave up as soon as R was out of reach; let its slower answers come in first.
       const before = await q.rest;

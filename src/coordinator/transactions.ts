@@ -81,7 +81,7 @@ function asRecord(v: unknown): TxnRecord | null {
   return v !== null && typeof v === 'object' && ((v as TxnRecord).state === 'committed' || (v as TxnRecord).state === 'aborted') ? (v as TxnRecord) : null;
 }
 
-function conflict(f: FileRef, why: string, details: Record<string, unknown> = {}): RingstoreError {
+function conflict(f: FileRef, why: string, details: Record<string, unknown> & { txn: string }): RingstoreError {
   return new RingstoreError(ErrorCode.TXN_CONFLICT, `${f.bucket}/${f.file}: ${why}; the transaction was aborted and nothing was written`, { details: { bucket: f.bucket, file: f.file, ...details } });
 }
 
@@ -122,7 +122,7 @@ export async function commitTransaction(c: Cluster, ops: readonly TxnOp[]): Prom
       const op = ops.find((o) => sameFile(o, f)) as TxnOp;
       // The context the file's version is written with, fixed in the intent so that every writer of it (a
       // recoverer too) writes the same version: the client's, or that of a read now.
-      const context = op.context ?? (await readFile(c, f.bucket, f.file, false)).read.merged.context;
+      const context = op.context ?? (await readFile(c, f.bucket, f.file, false, undefined, true)).read.merged.context;
       const intent: Intent = {
         txn,
         at: c.rt.clock.now(),
@@ -131,16 +131,16 @@ export async function commitTransaction(c: Cluster, ops: readonly TxnOp[]): Prom
         context,
         files,
       };
-      await takeIntent(c, f, intent);
+      await takeIntent(c, f, intent, txn);
       failpoint('txn.intent-taken');
       taken.push(f);
       intents.set(key(f), intent);
       // Read again, holding the file: a transaction that let it go did so after writing it, so this read
       // sees its version, and a context that did not see it is stale.
-      const { read, siblings } = await readFile(c, f.bucket, f.file, false);
+      const { read, siblings } = await readFile(c, f.bucket, f.file, false, undefined, true);
       await checkLock(c, f.bucket, f.file, undefined);
       if (siblings.some((s) => !covers(context, s.dot))) {
-        if (op.context) throw conflict(f, 'the context given is stale: the file has versions it did not see', { reason: 'stale_context' });
+        if (op.context) throw conflict(f, 'the context given is stale: the file has versions it did not see', { reason: 'stale_context', txn });
         // Written between the first read and the intent: the intent takes the newer context.
         intent.context = read.merged.context;
         await compareAndSet(c, intentSpace(f.bucket), { ns: f.bucket, key: f.file }, (current) => (asIntent(current)?.txn === txn ? { write: intent, result: null } : { result: null }));
@@ -159,12 +159,14 @@ export async function commitTransaction(c: Cluster, ops: readonly TxnOp[]): Prom
   failpoint('txn.decided');
   if (decided !== 'committed') {
     await Promise.all(taken.map((f) => releaseIntent(c, f, txn).catch(() => undefined)));
-    throw conflict(files[0] as FileRef, `transaction ${txn} was aborted by a recoverer (it stayed undecided past ${c.config.transactions.timeoutMs} ms)`, { reason: 'timed_out' });
+    throw conflict(files[0] as FileRef, `transaction ${txn} was aborted by a recoverer (it stayed undecided past ${c.config.transactions.timeoutMs} ms)`, { reason: 'timed_out', txn });
   }
   const results = await Promise.all(
     files.map(async (f): Promise<TxnFileResult> => {
       try {
-        return { ...f, outcome: await applyIntent(c, f, intents.get(key(f)) as Intent) };
+        const outcome = await writeIntent(c, f, intents.get(key(f)) as Intent);
+        failpoint('txn.applied'); // the first file written, the others on their way: half delivered
+        return { ...f, outcome };
       } catch (err) {
         // Committed: the intent stays, and recovery applies it.
         c.log.warn('transaction committed, a file not written yet: recovery will', { txn, bucket: f.bucket, file: f.file, error: (err as Error).message });
@@ -172,13 +174,17 @@ export async function commitTransaction(c: Cluster, ops: readonly TxnOp[]): Prom
       }
     }),
   );
+  failpoint('txn.written');
+  // The files are let go only once every one is written: a transaction that takes one of them next starts
+  // after all of this one's writes are on their write quorums (recovery lets go of what is left).
+  if (results.every((r) => r.outcome)) await Promise.all(files.map((f) => releaseIntent(c, f, txn).catch(() => undefined)));
   return { txn, results };
 }
 
 const key = (f: FileRef): string => `${f.bucket}\u0000${f.file}`;
 
 /** Hold a file for `intent.txn`: a file held by another transaction is a conflict, or settled first if that one stalled. */
-async function takeIntent(c: Cluster, f: FileRef, intent: Intent): Promise<void> {
+async function takeIntent(c: Cluster, f: FileRef, intent: Intent, txn: string): Promise<void> {
   for (let attempt = 0; ; attempt++) {
     const holder = await compareAndSet(c, intentSpace(f.bucket), { ns: f.bucket, key: f.file }, (current) => {
       const held = asIntent(current);
@@ -186,7 +192,7 @@ async function takeIntent(c: Cluster, f: FileRef, intent: Intent): Promise<void>
     });
     if (holder === null) return;
     const stalled = c.rt.clock.now() - holder.at > c.config.transactions.timeoutMs;
-    if (!stalled || attempt > 0) throw conflict(f, `held by transaction ${holder.txn}`, { reason: 'held', holder: holder.txn });
+    if (!stalled || attempt > 0) throw conflict(f, `held by transaction ${holder.txn}`, { reason: 'held', holder: holder.txn, txn });
     await settleIntent(c, f, holder);
   }
 }
@@ -204,17 +210,23 @@ async function decide(c: Cluster, txn: string, state: TxnRecord['state']): Promi
   });
 }
 
-/** Write a committed transaction's version of one file, then let the file go. */
+/** Write a committed transaction's version of one file, then let the file go (recovery: file by file). */
 async function applyIntent(c: Cluster, f: FileRef, intent: Intent): Promise<WriteOutcome> {
+  const outcome = await writeIntent(c, f, intent);
+  await releaseIntent(c, f, intent.txn);
+  return outcome;
+}
+
+/** Write a committed transaction's version of one file. */
+async function writeIntent(c: Cluster, f: FileRef, intent: Intent): Promise<WriteOutcome> {
   const meta: TxnMeta = { id: intent.txn, files: intent.files };
   const outcome = await writeKey(
     c,
     // The same write id on every attempt (a recoverer's too): readers count it once.
-    { ns: f.bucket, key: f.file, context: intent.context, deleted: intent.deleted, body: Buffer.from(intent.content, 'base64'), txn: meta, wid: intent.txn },
+    // A strict quorum: a read-atomic read of R owners must find it once the file is let go.
+    { ns: f.bucket, key: f.file, context: intent.context, deleted: intent.deleted, body: Buffer.from(intent.content, 'base64'), txn: meta, wid: intent.txn, strict: true },
     repairBucketRecord(c),
   );
-  failpoint('txn.applied');
-  await releaseIntent(c, f, intent.txn);
   return outcome;
 }
 
@@ -227,7 +239,7 @@ async function applyIntent(c: Cluster, f: FileRef, intent: Intent): Promise<Writ
 export async function settleIntent(c: Cluster, f: FileRef, intent: Intent): Promise<'committed' | 'aborted'> {
   const state = await decide(c, intent.txn, 'aborted');
   if (state === 'committed') {
-    const { siblings } = await readFile(c, f.bucket, f.file, false);
+    const { siblings } = await readFile(c, f.bucket, f.file, false, undefined, true);
     if (siblings.some((s) => s.txn?.id === intent.txn)) await releaseIntent(c, f, intent.txn);
     else await applyIntent(c, f, intent);
   } else {
@@ -257,7 +269,7 @@ export async function readAtomic(c: Cluster, refs: readonly FileRef[]): Promise<
   for (const r of refs) validateFileName(r.file);
   const view = new Map<string, AtomicFile>();
   const load = async (f: FileRef): Promise<void> => {
-    const read = await readFile(c, f.bucket, f.file, true);
+    const read = await readFile(c, f.bucket, f.file, true, undefined, true);
     const versions = await Promise.all(
       read.siblings.map(async (s) => ({ sibling: s, deleted: s.deleted === true, body: s.deleted ? Buffer.alloc(0) : await versionBody(c, f.bucket, f.file, read.read, s), txn: s.txn?.id ?? null })),
     );
@@ -314,19 +326,46 @@ export async function readAtomic(c: Cluster, refs: readonly FileRef[]): Promise<
  * write is counted once (its write id), the release is conditional. It pages
  * through the node's Paxos records (paxos_dump), so it costs their number.
  */
-export async function sweepStalledIntents(c: Cluster): Promise<number> {
+/** Sweep every half transactions.timeoutMs (one sweep at a time), for as long as the process runs. */
+export function startIntentSweeper(c: Cluster): { cancel(): void } {
+  let sweeping = false;
+  const firstSeen = new Map<string, number>();
+  return c.rt.timers.setInterval(
+    () => {
+      if (sweeping) return;
+      sweeping = true;
+      sweepStalledIntents(c, firstSeen)
+        .catch((err: unknown) => c.log.warn('transaction sweep failed', { error: (err as Error).message }))
+        .finally(() => (sweeping = false));
+    },
+    Math.max(500, Math.floor(c.config.transactions.timeoutMs / 2)),
+    { background: true },
+  );
+}
+
+export async function sweepStalledIntents(c: Cluster, firstSeen = new Map<string, number>()): Promise<number> {
   const now = c.rt.clock.now();
+  const mono = c.rt.clock.monotonic();
+  const { timeoutMs } = c.config.transactions;
   const stalled: Array<{ f: FileRef; intent: Intent }> = [];
+  const seenNow = new Set<string>();
   let after: string | undefined;
   do {
     const { reply } = await c.transport.request(c.peer(c.self), { type: 'paxos_dump', ...(after !== undefined ? { after } : {}), limit: 500 });
     for (const r of reply.records) {
       if (!r.space.startsWith('txn:') || r.space === RECORD_SPACE) continue;
       const intent = asIntent(r.state.committed?.value ?? null);
-      if (intent && now - intent.at > c.config.transactions.timeoutMs) stalled.push({ f: { bucket: r.space.slice('txn:'.length), file: r.key }, intent });
+      if (!intent) continue;
+      // Stalled by its coordinator's wall clock, or by how long this sweeper has watched it (its own monotonic
+      // clock: a machine whose wall clock is behind still settles it in time).
+      const id = `${r.space}\u0000${r.key}\u0000${intent.txn}`;
+      seenNow.add(id);
+      if (!firstSeen.has(id)) firstSeen.set(id, mono);
+      if (now - intent.at > timeoutMs || mono - (firstSeen.get(id) as number) >= timeoutMs) stalled.push({ f: { bucket: r.space.slice('txn:'.length), file: r.key }, intent });
     }
     after = reply.next ?? undefined;
   } while (after !== undefined);
+  for (const id of firstSeen.keys()) if (!seenNow.has(id)) firstSeen.delete(id);
   let settled = 0;
   for (const { f, intent } of stalled) {
     try {

@@ -36,6 +36,12 @@ export interface WriteRequest {
   chunked?: ChunkedFile | undefined;
   /** A transaction's write (coordinator/transactions.ts). */
   txn?: TxnMeta | undefined;
+  /**
+   * A strict quorum: W of the key's owners themselves, no hinted stand-in. A read of R owners then
+   * always meets it (R + W > N), which a sloppy quorum does not promise until handoff has run; the
+   * read-atomic reads of transactions rest on that.
+   */
+  strict?: boolean;
 }
 
 /** A chunked file's version as the coordinator sends it: the chunking, and the file's size and MD5. */
@@ -128,7 +134,7 @@ async function writeOnce(c: Cluster, req: WriteRequest & { wid: string }, bucket
   const downOwners = new Set(owners.filter((n) => known.has(n)));
   // Fall-backs for down owners: the next healthy nodes clockwise, outside the preference list;
   // then those believed down (the belief may be out of date) before the minter keeps the hint.
-  const outside = walk.slice(owners.length);
+  const outside = req.strict ? [] : walk.slice(owners.length);
   const fallbacks = [...outside.filter((n) => !known.has(n)), ...outside.filter((n) => known.has(n))];
   const failed: ReplicaFailure[] = [];
 
@@ -173,8 +179,10 @@ async function writeOnce(c: Cluster, req: WriteRequest & { wid: string }, bucket
       } catch (err) {
         failed.push(replicaFailure(owner, err));
         downOwners.add(owner);
+        if (req.strict) throw err;
       }
     }
+    if (req.strict) throw new RingstoreError(ErrorCode.PEER_UNAVAILABLE, `${owner} is believed down, and this write takes no stand-in`);
     for (;;) {
       // When no healthy node is left outside the list (always, for bucket records, which live on every
       // node), the minter keeps the hint: the owner still gets its copy back by handoff. Not a minter that

@@ -1,6 +1,6 @@
 // Entry point of a machine's REST app: ringstore-rest --id node1 [--config nodes.json]
 import { Cluster } from '../coordinator/cluster.js';
-import { sweepStalledIntents } from '../coordinator/transactions.js';
+import { startIntentSweeper } from '../coordinator/transactions.js';
 import { PipeTransport } from '../net/client.js';
 import { envTransportOptions } from '../node-env.js';
 import { parseEntry, runProcess } from '../runtime/process.js';
@@ -18,18 +18,7 @@ runProcess('rest', async () => {
   });
   env.log.info('REST app listening', { host: env.self.host, port: env.self.restPort, scheme: env.tls ? 'https' : 'http' });
   // Transactions whose coordinator died are settled from their records (coordinator/transactions.ts).
-  let sweeping = false;
-  const sweeper = env.rt.timers.setInterval(
-    () => {
-      if (sweeping) return;
-      sweeping = true;
-      sweepStalledIntents(cluster)
-        .catch((err: unknown) => env.log.warn('transaction sweep failed', { error: (err as Error).message }))
-        .finally(() => (sweeping = false));
-    },
-    Math.max(500, Math.floor(cluster.config.transactions.timeoutMs / 2)),
-    { background: true },
-  );
+  const sweeper = startIntentSweeper(cluster);
   return {
     log: env.log,
     stop: async () => {

@@ -8,6 +8,7 @@ import { Writable } from 'node:stream';
 import winston from 'winston';
 import { parseConfig, type ClusterConfig } from '../config.js';
 import { Cluster } from '../coordinator/cluster.js';
+import { startIntentSweeper } from '../coordinator/transactions.js';
 import { startScheduler, type Scheduler } from '../cron/scheduler.js';
 import type { Logger } from '../log.js';
 import { PipeTransport } from '../net/client.js';
@@ -95,6 +96,8 @@ export class SimCluster {
     );
     // The schema allows whole seconds only (node-cron's grain); simulated workers tick every 2 s, half the messages.
     this.config.gossip.intervalMs = 2000;
+    // Stalled transactions are settled well within the run's settling time.
+    this.config.transactions.timeoutMs = 4000;
     this.membership = Membership.initial(members, this.config.ringSize, this.config.replication.n);
     this.logs = new LogBuffer(loop);
     this.rootLog = winston.createLogger({ level: 'warn', format: winston.format.json(), transports: [this.logs.transport] });
@@ -140,6 +143,8 @@ export class SimCluster {
       const transport = new PipeTransport(proc.rt, envTransportOptions(env));
       const cluster = new Cluster({ ...env, membership: seeds() }, transport);
       const scheduler = await startScheduler({ ...env, membership: seeds() }, transport, (ms, fn) => proc.rt.timers.setInterval(fn, ms));
+      // As the REST app does: transactions whose coordinator died are settled from their records.
+      startIntentSweeper(cluster);
       if (proc.alive) n.running = { node, cluster, scheduler };
     })().catch((err: unknown) => {
       if (!proc.alive) return;

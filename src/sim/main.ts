@@ -2,7 +2,7 @@
 // Runs the deterministic simulator over a range of seeds (or one), in J worker
 // processes, and prints for each failing seed the command that replays it and
 // the last events of its trace. The last line is one JSON object:
-// {"seeds", "failed", "events", "simulatedSeconds", "casOps", "registersUnchecked", "wallSeconds", "traceHash"}.
+// {"seeds", "failed", "events", "simulatedSeconds", "casOps", "registersUnchecked", "txns", "atomicReads", "wallSeconds", "traceHash"}.
 import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { performance } from 'node:perf_hooks';
@@ -19,6 +19,8 @@ interface Summary {
   traceHash: string;
   casOps: number;
   unchecked: number;
+  txns: number;
+  atomicReads: number;
 }
 
 const argv = await yargs(hideBin(process.argv))
@@ -29,6 +31,7 @@ const argv = await yargs(hideBin(process.argv))
   .option('seed', { type: 'string', describe: 'run this one seed (replays a failure)' })
   .option('jobs', { type: 'number', default: 1, describe: 'worker processes' })
   .option('verbose', { type: 'boolean', default: false, describe: 'print every run' })
+  .option('bank', { type: 'boolean', default: false, describe: 'also run the bank of transactions (sim/bank.ts)' })
   .option('worker', { type: 'boolean', default: false, hidden: true })
   .strict()
   .help()
@@ -53,7 +56,7 @@ function report(r: RunResult): void {
 }
 
 async function runRange(seeds: string[], onResult: (r: RunResult) => void): Promise<void> {
-  for (const s of seeds) onResult(await runSeed(s));
+  for (const s of seeds) onResult(await runSeed(s, { bank: argv.bank || process.env.RINGSTORE_SIM_BANK === '1' }));
 }
 
 const seeds = argv.seed !== undefined ? [argv.seed] : Array.from({ length: argv.seeds }, (_, i) => String(argv.from + i));
@@ -67,7 +70,7 @@ if (argv.worker) {
 const results = new Map<string, Summary>();
 const collect = (r: RunResult): void => {
   report(r);
-  results.set(r.seed, { seed: r.seed, ok: r.ok, events: r.events, simulatedSeconds: r.simulatedSeconds, traceHash: r.traceHash, casOps: r.stats.casOps, unchecked: r.stats.unchecked });
+  results.set(r.seed, { seed: r.seed, ok: r.ok, events: r.events, simulatedSeconds: r.simulatedSeconds, traceHash: r.traceHash, casOps: r.stats.casOps, unchecked: r.stats.unchecked, txns: r.stats.txns, atomicReads: r.stats.atomicReads });
 };
 
 const jobs = Math.max(1, Math.min(argv.jobs, seeds.length));
@@ -82,7 +85,7 @@ if (jobs === 1) {
     Array.from({ length: jobs }, (_, j) => {
       const mine = seeds.filter((_, i) => i % jobs === j);
       return new Promise<void>((resolve, reject) => {
-        const child = fork(self, ['--worker'], { execArgv: workerArgs, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, RINGSTORE_SIM_SEEDS: mine.join(',') } });
+        const child = fork(self, ['--worker'], { execArgv: workerArgs, stdio: ['ignore', 'inherit', 'inherit', 'ipc'], env: { ...process.env, RINGSTORE_SIM_SEEDS: mine.join(','), ...(argv.bank ? { RINGSTORE_SIM_BANK: '1' } : {}) } });
         child.on('message', (m) => collect(m as RunResult));
         child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`a simulator worker exited with ${code}`))));
       });
@@ -103,6 +106,9 @@ console.log(
     casOps: ordered.reduce((n, r) => n + r.casOps, 0),
     // Register histories whose linearizability search ran past its budget (not failures, not checked).
     registersUnchecked: ordered.reduce((n, r) => n + r.unchecked, 0),
+    // Transactions answered committed, and read-atomic reads of the bank.
+    txns: ordered.reduce((n, r) => n + r.txns, 0),
+    atomicReads: ordered.reduce((n, r) => n + r.atomicReads, 0),
     wallSeconds: Math.round((performance.now() - started) / 100) / 10,
     traceHash: hash.digest('hex'),
   }),

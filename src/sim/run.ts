@@ -14,6 +14,7 @@ import { SimLoop } from './loop.js';
 import { CALM, SimNetwork, type NetFaults } from './network.js';
 import { Prng } from './prng.js';
 import { BUCKETS, Client, KEYS, emptyHistory } from './workload.js';
+import { ACCOUNTS, BankClient, bankHeld, checkBank, emptyBank } from './bank.js';
 import { linearizable, type RegisterOp } from './linearizability.js';
 import { REGISTERS, REGISTER_SPACE, RegisterClient, registerPlacement } from './registers.js';
 import { compareAndSet } from '../coordinator/cas.js';
@@ -27,7 +28,7 @@ export interface RunResult {
   traceHash: string;
   /** A description of the run: size, quorums, faults. */
   setup: string;
-  stats: { ops: number; ok: number; acked: number; frames: number; faults: number; casOps: number; unchecked: number };
+  stats: { ops: number; ok: number; acked: number; frames: number; faults: number; casOps: number; unchecked: number; txns: number; atomicReads: number };
   trace: string[];
   logs: string[];
 }
@@ -39,6 +40,8 @@ const SETTLE_DEADLINE_MS = 120_000;
 export interface RunOptions {
   /** Keep every trace line (to study one seed). */
   fullTrace?: boolean;
+  /** Run the bank of transactions (sim/bank.ts) in the runs where it fits. */
+  bank?: boolean;
   /** Called with the cluster once it has settled, before the final checks (to study one seed). */
   inspect?: (cluster: SimCluster) => Promise<void>;
 }
@@ -54,7 +57,7 @@ export async function runSeed(seed: string | number, opts: RunOptions = {}): Pro
     result.ok = result.problems.length === 0;
     return result;
   } catch (err) {
-    return { seed: String(seed), ok: false, problems: [`the simulation itself failed: ${(err as Error)?.stack ?? String(err)}`, ...unhandled], events: 0, simulatedSeconds: 0, traceHash: '', setup: '', stats: { ops: 0, ok: 0, acked: 0, frames: 0, faults: 0, casOps: 0, unchecked: 0 }, trace: [], logs: [] };
+    return { seed: String(seed), ok: false, problems: [`the simulation itself failed: ${(err as Error)?.stack ?? String(err)}`, ...unhandled], events: 0, simulatedSeconds: 0, traceHash: '', setup: '', stats: { ops: 0, ok: 0, acked: 0, frames: 0, faults: 0, casOps: 0, unchecked: 0, txns: 0, atomicReads: 0 }, trace: [], logs: [] };
   } finally {
     process.off('unhandledRejection', onUnhandled);
   }
@@ -111,11 +114,22 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
   const registers = new Map<string, RegisterOp[]>();
   const casClients = Array.from({ length: setup.between(2, 4) }, (_, i) => new RegisterClient(`x${i + 1}`, loop, cluster, prng.fork(`register-client-${i}`), registers, i + 1));
   for (const c of casClients) c.run(end);
+  // The bank: transactions moving money between accounts, and read-atomic reads checking the total.
+  const bank = emptyBank();
+  const bankStream = prng.fork('bank');
+  // Only where R + W > N: read atomicity (as any read-your-writes) rests on a read quorum meeting the write quorum.
+  // In about half of those runs (transactions cost the simulator several times what a file write does),
+  // and only when asked (npm run sim -- --bank): the sum check still finds reads that see a transfer but
+  // not the one it followed on the same account (read atomicity is per transaction, the total needs the
+  // transitive closure), see docs/transactions.md. Off in CI until that is fixed.
+  const banking = opts.bank === true && r + w > n && bankStream.chance(0.5);
+  const bankClients = banking ? [0, 1].map((i) => new BankClient(`b${i + 1}`, loop, cluster, bankStream.fork(`client-${i}`), bank, i === 0)) : [];
+  for (const c of bankClients) c.run(end);
   scheduleFaults(cluster, net, disks, prng.fork('faults'), faultCount, w, BOOT_MS, end);
   scheduleChanges(cluster, changes, plan, plan.join ? `n${size + 1}` : undefined, BOOT_MS, end);
   await loop.runUntil(end);
   // The clients' last calls end (answered, or timed out with their machine).
-  await loop.runUntil(end + 9000, () => clients.every((c) => c.idle) && casClients.every((c) => c.idle));
+  await loop.runUntil(end + 9000, () => clients.every((c) => c.idle) && casClients.every((c) => c.idle) && bankClients.every((c) => c.idle));
 
   // Heal: the network is whole and calm again, every machine runs.
   loop.trace('heal');
@@ -139,9 +153,11 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
 
   // A read of every key repairs its stale replicas; bucket anti-entropy brings every node's records together.
   const keys = [...BUCKETS.flatMap((b) => KEYS.map((k) => ({ ns: b, key: k }))), ...BUCKETS.map((b) => ({ ns: BUCKETS_NS, key: b }))];
+  // The bank's accounts are repaired too (a wiped replica gets them back), and checked by checkBank.
+  const repaired = [...keys, ...(bank.opened ? ACCOUNTS.map((a) => ({ ns: a.bucket, key: a.file })) : [])];
   const coordinator = memberCoordinator(cluster);
   if (coordinator) {
-    for (const { ns, key } of keys) {
+    for (const { ns, key } of repaired) {
       // A read that fails (a connection that died with a restart) is tried again.
       for (let attempt = 0, ok = false; attempt < 3 && !ok; attempt++) {
         let done = false;
@@ -158,6 +174,22 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
   await opts.inspect?.(cluster);
   problems.push(...(await checkReplicas(cluster, history, keys)));
   if (currentMembers(cluster).epoch > 1) problems.push(...(await checkFinalOwners(cluster, history)));
+  // Transactions whose coordinator died are settled by the sweepers (every half transactions.timeoutMs).
+  if (coordinator && bank.opened) {
+    const bankDeadline = loop.now + 60_000;
+    for (;;) {
+      let held: boolean | null = null;
+      void bankHeld(coordinator).then((h) => (held = h), () => (held = true));
+      await loop.runUntil(loop.now + 5000, () => held !== null);
+      if (held === false || loop.now >= bankDeadline) break;
+      await step(1000);
+    }
+    let bankProblems: string[] | null = null;
+    void checkBank(coordinator, bank).then((p) => (bankProblems = p), (err: unknown) => (bankProblems = [`bank: the final check failed: ${(err as Error).message}`]));
+    await loop.runUntil(loop.now + 30_000, () => bankProblems !== null);
+    problems.push(...(bankProblems ?? ['bank: the final check did not finish']));
+  }
+  problems.push(...bank.problems);
   const registerCheck = await checkRegisters(cluster, registers);
   problems.push(...registerCheck.problems);
   problems.push(...history.unexpected.map((u) => `unexpected error: ${u}`));
@@ -175,7 +207,7 @@ async function simulate(seed: string | number, opts: RunOptions): Promise<RunRes
     simulatedSeconds: loop.now / 1000,
     traceHash: loop.traceHash(),
     setup: description,
-    stats: { ops: history.ops, ok: history.ok, acked: history.acked.length, frames: net.delivered, faults: faultCount, casOps: [...registers.values()].reduce((n, h) => n + h.length, 0), unchecked: registerCheck.unchecked },
+    stats: { ops: history.ops, ok: history.ok, acked: history.acked.length, frames: net.delivered, faults: faultCount, casOps: [...registers.values()].reduce((n, h) => n + h.length, 0), unchecked: registerCheck.unchecked, txns: bank.committed.length, atomicReads: bank.reads },
     trace: loop.lastTrace(opts.fullTrace ? Infinity : 60),
     logs: cluster.logs.lines.slice(-40),
   };

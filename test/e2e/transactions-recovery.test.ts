@@ -6,8 +6,10 @@
 // restarted under a stream of transactions must not break all-or-nothing.
 import t from 'tap';
 import { waitFor } from '../helpers/cluster.js';
+import { objectKey } from '../../src/ring/hash.js';
+import { Ring } from '../../src/ring/ring.js';
 import { call, get as getFile } from '../helpers/http.js';
-import { b64, casCluster, commit as commitVia } from '../helpers/transactions.js';
+import { b64, casCluster, commit as commitVia, readTx } from '../helpers/transactions.js';
 
 const TIMEOUT_MS = 1500;
 const c = await casCluster(t, { transactions: { timeoutMs: TIMEOUT_MS } });
@@ -36,6 +38,7 @@ for (const [point, outcome] of [
   ['txn.prepared', 'aborted'],
   ['txn.decided', 'committed'],
   ['txn.applied', 'committed'],
+  ['txn.written', 'committed'],
 ] as const) {
   t.test(`the coordinator killed at ${point}: the transaction ends ${outcome} everywhere`, async (t) => {
     const files = [`${point}-x`, `${point}-y`, `${point}-z`];
@@ -68,6 +71,92 @@ for (const [point, outcome] of [
     t.ok(inDoubt[point] < 20_000, `in doubt for ${inDoubt[point]} ms after the coordinator came back`);
   });
 }
+
+/** Restart node2's socket server, with a failpoint armed or without. */
+async function restartNode2(env: Record<string, string> = {}): Promise<void> {
+  await c.signal('node2', 'SIGKILL', 'node');
+  c.spawnRole('node2', 'node', env);
+  await waitFor('node2 socket server up', async () => (await call('GET', `${c.url('node2')}/health`).catch(() => null))?.json?.locks === 'ready', 30_000);
+}
+
+for (const point of ['node.txn-intent', 'node.txn-decision', 'node.txn-apply']) {
+  t.test(`a participant killed at ${point}: the transaction still ends the same on every file`, async (t) => {
+    // Files whose first owner is node2 (it mints their versions, and holds their intents).
+    const ring = new Ring({ version: 1, nodes: c.nodes.map((n) => n.id) }, 256);
+    const files: string[] = [];
+    for (let i = 0; files.length < 3; i++) if (ring.preferenceList(objectKey('rec', `${point}-${i}`), 3)[0] === 'node2') files.push(`${point}-${i}`);
+    t.equal((await commit(puts(files, 'old'), 'node3')).status, 200);
+    await restartNode2({ RINGSTORE_FAILPOINT: point });
+    const r = await commit(puts(files, 'new'), 'node3');
+    t.ok([200, 409, 503].includes(r.status), `the transaction answered ${r.status} ${r.json?.error?.code ?? ''}`);
+    await waitFor(`node2's socket server died at ${point}`, async () => c.procs.get('node2/node')?.signalCode === 'SIGKILL', 10_000);
+    await restartNode2();
+    const t0 = Date.now();
+    let probe = 0;
+    await waitFor('the files are free again', async () => (await commit(puts(files, `probe-${++probe}`), 'node4')).status === 200, 20_000);
+    inDoubt[point] = Date.now() - t0;
+    const after = await Promise.all(files.map((f) => content(f, 'node1')));
+    t.ok(after.every((v) => v === after[0]), `all three files agree afterwards (${after.join(', ')})`);
+  });
+}
+
+t.test('the bank under kills: the sum a read-atomic read sees never changes', async (t) => {
+  await restartRest();
+  const accounts = ['a', 'b', 'c', 'd'].map((x) => ({ bucket: 'rec', file: `acct-${x}` }));
+  t.equal((await commit(accounts.map((a) => ({ op: 'put', ...a, content_base64: b64('100') })), 'node4')).status, 200);
+  const n = (f: { content_base64?: string }): number => Number(Buffer.from(f.content_base64 ?? '', 'base64').toString());
+  const bad: string[] = [];
+  let committed = 0;
+  let reads = 0;
+  let writing = true;
+  const vias = ['node1', 'node2', 'node3', 'node4'];
+  const writer = async (w: number): Promise<void> => {
+    for (let i = 0; i < 15; i++) {
+      const from = accounts[(w + i) % 4] as { bucket: string; file: string };
+      const to = accounts[(w + i + 1) % 4] as { bucket: string; file: string };
+      const via = vias[(w + i) % 4] as string;
+      const seen = await readTx(c, [from, to], via).catch(() => null);
+      if (seen?.status !== 200 || seen.json.files.some((f: { siblings?: unknown }) => f.siblings)) continue;
+      const [f, g] = seen.json.files;
+      const r = await commit([
+        { op: 'put', ...from, content_base64: b64(String(n(f) - 3)), context: f.context },
+        { op: 'put', ...to, content_base64: b64(String(n(g) + 3)), context: g.context },
+      ], via).catch(() => null);
+      if (r?.status === 200) committed++;
+    }
+  };
+  const reader = async (): Promise<void> => {
+    while (writing) {
+      const r = await readTx(c, accounts, 'node4').catch(() => null);
+      if (r?.status !== 200) continue;
+      reads++;
+      if (r.json.files.some((f: { siblings?: unknown }) => f.siblings)) bad.push(`siblings: ${JSON.stringify(r.json.files)}`);
+      else {
+        const sum = r.json.files.reduce((s: number, f: { content_base64: string }) => s + n(f), 0);
+        if (sum !== 400) bad.push(`a read-atomic read saw ${sum}`);
+      }
+    }
+  };
+  const killer = async (): Promise<void> => {
+    await new Promise((r) => setTimeout(r, 1500));
+    await c.signal('node2', 'SIGKILL', 'rest');
+    await new Promise((r) => setTimeout(r, 1000));
+    await c.kill('node3');
+    await new Promise((r) => setTimeout(r, 2000));
+    c.spawnRole('node2', 'rest');
+    await c.restart('node3');
+  };
+  const readerDone = reader();
+  await Promise.all([0, 1, 2].map(writer).concat([killer()]));
+  writing = false;
+  await readerDone;
+  t.same(bad, [], `no wrong sum: ${committed} transfers committed, ${reads} atomic reads`);
+  // Once every stalled transaction is settled, the sum is whole on every path.
+  await waitFor('the accounts settle at 400', async () => {
+    const r = await readTx(c, accounts, 'node1');
+    return r.status === 200 && !r.json.files.some((f: { siblings?: unknown }) => f.siblings) && r.json.files.reduce((s: number, f: { content_base64: string }) => s + n(f), 0) === 400;
+  }, 20_000);
+});
 
 t.test('a socket server killed and restarted under a stream of transactions', async (t) => {
   await restartRest();

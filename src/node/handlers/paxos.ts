@@ -7,6 +7,7 @@
 import { ErrorCode, RingstoreError } from '../../errors.js';
 import type { HandlerResult } from '../../net/transport.js';
 import type { MessageOf } from '../../protocol/messages.js';
+import { failpoint } from '../../runtime/failpoint.js';
 import { compareBallots, mergeRecent, type AcceptorState, type Proposal } from '../../storage/paxos-store.js';
 import type { NodeContext } from '../context.js';
 
@@ -75,6 +76,8 @@ export async function handlePaxosCommit(ctx: NodeContext, m: MessageOf<'paxos_co
   await ctx.paxos.change(m.space, m.key, (s) => {
     return { state: commit(s, m.proposal), reply: undefined };
   });
+  // Tests kill a participant of a transaction here: its intent or decision durable, not yet answered.
+  if (m.space.startsWith('txn:')) failpoint(m.space === 'txn:$txns' ? 'node.txn-decision' : 'node.txn-intent');
   return { reply: { type: 'paxos_commit_reply' } };
 }
 

@@ -5,6 +5,7 @@ import { equalStates } from '../../clock/dvv.js';
 import { splitBodies } from '../../protocol/codec.js';
 import { BUCKETS_NS, type MessageOf } from '../../protocol/messages.js';
 import type { HandlerResult } from '../../net/transport.js';
+import { failpoint } from '../../runtime/failpoint.js';
 import { admitWrite, targetStore, type NodeContext } from '../context.js';
 import { validateKey } from '../namespace.js';
 import { applyBucketRecord } from './records.js';
@@ -28,5 +29,7 @@ async function sync(ctx: NodeContext, m: MessageOf<'sync'>, body: Buffer): Promi
     const known = ctx.buckets.get(m.key);
     if (changed || !known || !equalStates(known, state)) await applyBucketRecord(ctx, m.key, state);
   }
+  // Tests kill a participant of a transaction here too: a transaction's version stored, not yet answered.
+  if (changed && missing.length === 0 && m.state.siblings.some((x) => x.txn !== undefined)) failpoint('node.txn-apply');
   return { reply: { type: 'sync_reply', state, missing } };
 }

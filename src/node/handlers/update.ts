@@ -4,6 +4,7 @@
 import { ErrorCode, RingstoreError } from '../../errors.js';
 import { BUCKETS_NS, type MessageOf } from '../../protocol/messages.js';
 import type { HandlerResult } from '../../net/transport.js';
+import { failpoint } from '../../runtime/failpoint.js';
 import { admitWrite, requireOwner, targetStore, type NodeContext } from '../context.js';
 import { applyBucketRecord } from './records.js';
 import { validateKey } from '../namespace.js';
@@ -44,6 +45,8 @@ async function update(ctx: NodeContext, m: MessageOf<'update'>, body: Buffer): P
     ...(m.txn && m.ns !== BUCKETS_NS ? { txn: m.txn } : {}),
     ...(m.ns === BUCKETS_NS && !m.deleted && m.owner ? { owner: m.owner } : {}),
   });
+  // Tests kill a participant of a transaction here: its version stored, not yet answered.
+  if (m.txn) failpoint('node.txn-apply');
   if (hinted) ctx.hints.mark(m.hint as string, m.ns, m.key);
   else if (m.ns === BUCKETS_NS) await applyBucketRecord(ctx, m.key, state);
   return { reply: { type: 'update_reply', state, dot } };
