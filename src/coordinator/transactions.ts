@@ -131,9 +131,11 @@ export async function commitTransaction(c: Cluster, ops: readonly TxnOp[]): Prom
         context,
         files,
       };
+      // Counted as taken before the CAS answers: one that fails may have been written all the same (the
+      // release below is conditional on the intent naming this transaction).
+      taken.push(f);
       await takeIntent(c, f, intent, txn);
       failpoint('txn.intent-taken');
-      taken.push(f);
       intents.set(key(f), intent);
       // Read again, holding the file: a transaction that let it go did so after writing it, so this read
       // sees its version, and a context that did not see it is stale.
@@ -155,7 +157,13 @@ export async function commitTransaction(c: Cluster, ops: readonly TxnOp[]): Prom
   failpoint('txn.prepared');
   // The decision, durable on a majority before any file changes. A recoverer that found this transaction
   // stalled may have aborted it first: then nothing is written.
-  const decided = await decide(c, txn, 'committed');
+  let decided: TxnRecord['state'];
+  try {
+    decided = await decide(c, txn, 'committed');
+  } catch (err) {
+    // The proposal may have reached some acceptors, and whoever decides next finishes it: not a failure.
+    throw new RingstoreError(ErrorCode.OUTCOME_UNKNOWN, `transaction ${txn}: its decision may or may not have been written (${(err as Error).message}); it ends committed or aborted on every file within transactions.timeoutMs`, { details: { txn } });
+  }
   failpoint('txn.decided');
   if (decided !== 'committed') {
     await Promise.all(taken.map((f) => releaseIntent(c, f, txn).catch(() => undefined)));
@@ -239,9 +247,10 @@ async function writeIntent(c: Cluster, f: FileRef, intent: Intent): Promise<Writ
 export async function settleIntent(c: Cluster, f: FileRef, intent: Intent): Promise<'committed' | 'aborted'> {
   const state = await decide(c, intent.txn, 'aborted');
   if (state === 'committed') {
-    const { siblings } = await readFile(c, f.bucket, f.file, false, undefined, true);
-    if (siblings.some((s) => s.txn?.id === intent.txn)) await releaseIntent(c, f, intent.txn);
-    else await applyIntent(c, f, intent);
+    // Written again even if a read shows it: that read may have met the one replica that minted it. The
+    // version has the transaction's own dot, so replicas that hold it (or what superseded it) store
+    // nothing, and the write's W check puts it on a write quorum before the file is let go.
+    await applyIntent(c, f, intent);
   } else {
     await releaseIntent(c, f, intent.txn);
   }
