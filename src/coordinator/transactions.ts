@@ -145,7 +145,7 @@ export async function commitTransaction(c: Cluster, ops: readonly TxnOp[]): Prom
         if (op.context) throw conflict(f, 'the context given is stale: the file has versions it did not see', { reason: 'stale_context', txn });
         // Written between the first read and the intent: the intent takes the newer context.
         intent.context = read.merged.context;
-        await compareAndSet(c, intentSpace(f.bucket), { ns: f.bucket, key: f.file }, (current) => (asIntent(current)?.txn === txn ? { write: intent, result: null } : { result: null }));
+        await replaceIntent(c, f, txn, intent);
       }
     }
   } catch (err) {
@@ -206,8 +206,13 @@ async function takeIntent(c: Cluster, f: FileRef, intent: Intent, txn: string): 
 }
 
 /** Let go of a file held for `txn` (nothing if it is not). */
-async function releaseIntent(c: Cluster, f: FileRef, txn: string): Promise<void> {
-  await compareAndSet(c, intentSpace(f.bucket), { ns: f.bucket, key: f.file }, (current) => (asIntent(current)?.txn === txn ? { write: null, result: null } : { result: null }));
+function releaseIntent(c: Cluster, f: FileRef, txn: string): Promise<void> {
+  return replaceIntent(c, f, txn, null);
+}
+
+/** Replace the intent of a file held for `txn` by `next` (nothing if the file is not held for it). */
+async function replaceIntent(c: Cluster, f: FileRef, txn: string, next: Intent | null): Promise<void> {
+  await compareAndSet(c, intentSpace(f.bucket), { ns: f.bucket, key: f.file }, (current) => (asIntent(current)?.txn === txn ? { write: next, result: null } : { result: null }));
 }
 
 /** Write the transaction's decision unless one is written; the decision that stands. */

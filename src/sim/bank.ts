@@ -14,6 +14,7 @@ import { commitTransaction, readAtomic, type AtomicFile, type FileRef } from '..
 import { covers } from '../clock/dvv.js';
 import { asRingstoreError, ErrorCode } from '../errors.js';
 import { txnActor, type VersionVectorWire } from '../protocol/messages.js';
+import { CLIENT_TIMEOUT_MS, answerWithin } from './answer.js';
 import type { SimCluster } from './cluster.js';
 import type { Owner, SimLoop } from './loop.js';
 import type { Prng } from './prng.js';
@@ -22,7 +23,6 @@ export const BANK = 'bank';
 export const ACCOUNTS: FileRef[] = ['a0', 'a1', 'a2', 'a3'].map((file) => ({ bucket: BANK, file }));
 const OPENING = 100;
 export const TOTAL = OPENING * ACCOUNTS.length;
-const TIMEOUT_MS = 8000;
 
 export interface BankHistory {
   opened: boolean;
@@ -127,18 +127,7 @@ export class BankClient implements Owner {
 
   private async call(what: string, fn: () => Promise<string>): Promise<void> {
     this.idle = false;
-    const outcome = await new Promise<{ ok: true; value: string } | { ok: false; code: string; message: string }>((resolve) => {
-      let done = false;
-      this.loop.schedule(TIMEOUT_MS, () => !done && ((done = true), resolve({ ok: false, code: 'CLIENT_TIMEOUT', message: '' })), this);
-      fn().then(
-        (value) => !done && ((done = true), resolve({ ok: true, value })),
-        (err: unknown) => {
-          const e = asRingstoreError(err);
-          if (!done) resolve({ ok: false, code: e.code, message: e.message });
-          done = true;
-        },
-      );
-    });
+    const outcome = await answerWithin(this.loop, this, CLIENT_TIMEOUT_MS, fn());
     this.idle = true;
     if (outcome.ok) this.loop.trace(`${what}: ${outcome.value}`);
     else {

@@ -9,9 +9,10 @@ import { dotId, parseDotId, type Dot } from '../clock/dvv.js';
 import { createBucket, deleteBucket } from '../coordinator/buckets.js';
 import { deleteFile, putFile, readFile } from '../coordinator/files.js';
 import type { WriteOutcome } from '../coordinator/write.js';
-import { asRingstoreError, ErrorCode } from '../errors.js';
+import { ErrorCode } from '../errors.js';
 import { BUCKETS_NS, type VersionVectorWire } from '../protocol/messages.js';
 import { incarnationEnded } from '../replica/records.js';
+import { CLIENT_TIMEOUT_MS, answerWithin } from './answer.js';
 import { holds } from './checker.js';
 import type { SimCluster } from './cluster.js';
 import type { Owner, SimLoop } from './loop.js';
@@ -69,7 +70,6 @@ const EXPECTED = new Set<string>([
   'NODE_DOWN',
 ]);
 
-const CLIENT_TIMEOUT_MS = 8000;
 
 export function emptyHistory(): History {
   return { acked: [], attempts: new Map(), ops: 0, ok: 0, failed: new Map(), unexpected: [], underReplicated: [] };
@@ -142,33 +142,12 @@ export class Client implements Owner {
       }
     };
     this.idle = false;
-    const outcome = await this.withTimeout(call());
+    const outcome = await answerWithin(this.loop, this, CLIENT_TIMEOUT_MS, call());
     this.idle = true;
     if (outcome.ok) {
       this.history.ok++;
       this.loop.trace(`${what}: ${outcome.value} in ${(this.loop.now - started).toFixed(1)} ms`);
     } else this.fail(what, outcome.code, outcome.message);
-  }
-
-  private withTimeout(p: Promise<string>): Promise<{ ok: true; value: string } | { ok: false; code: string; message: string }> {
-    return new Promise((resolve) => {
-      let done = false;
-      this.loop.schedule(CLIENT_TIMEOUT_MS, () => {
-        if (!done) resolve({ ok: false, code: 'CLIENT_TIMEOUT', message: 'no answer (its machine may have died)' });
-        done = true;
-      }, this);
-      p.then(
-        (value) => {
-          if (!done) resolve({ ok: true, value });
-          done = true;
-        },
-        (err: unknown) => {
-          const e = asRingstoreError(err);
-          if (!done) resolve({ ok: false, code: e.code, message: e.message });
-          done = true;
-        },
-      );
-    });
   }
 
   private fail(what: string, code: string, message = ''): void {
